@@ -1,0 +1,1 @@
+"""campaign-reconciler: campaign-as-code for Taobao Open Platform marketing."""

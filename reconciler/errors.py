@@ -1,0 +1,122 @@
+"""Every error the reconciler raises on purpose.
+
+    ReconcilerError
+     ├── ManifestError        bad input: carries one Problem per place (file, line, column, path)
+     ├── PlanError            the plan cannot be made or would be unsafe
+     ├── StateError           the state store is unusable or locked
+     ├── ApplyError           an apply stopped part-way (the report says what was done)
+     └── TopError             TOP answered with error_response, or could not be reached
+          ├── TopRetryableError    isp.* faults, call limits, transport failures: worth retrying
+          │    ├── TopCallLimitError    code 7 & co; ban_seconds from sub_msg
+          │    └── TopTransportError    network, timeout, non-200
+          └── TopPermanentError    isv.*, invalid session/arguments/permissions: fix, don't retry
+               └── ReadOnlyViolation    a write method was called through a read-only client
+
+Messages never contain secrets: the client builds them from the method name and TOP's
+code/msg/sub_code/sub_msg only, never from request parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every error the reconciler raises deliberately; the CLI prints these without a traceback."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as the source allows."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str  # JSON path of the field, e.g. "spec.stairs[0].discount.decrease"
+    message: str  # what is wrong and what is allowed
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ManifestError(ReconcilerError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class PlanError(ReconcilerError):
+    pass
+
+
+class StateError(ReconcilerError):
+    pass
+
+
+class ApplyError(ReconcilerError):
+    pass
+
+
+class TopError(ReconcilerError):
+    """TOP refused or failed a call. `retryable` says whether waiting and re-sending may help."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        method: str,
+        code: int | None = None,
+        msg: str = "",
+        sub_code: str | None = None,
+        sub_msg: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.method = method
+        self.code = code
+        self.msg = msg
+        self.sub_code = sub_code
+        self.sub_msg = sub_msg
+        self.request_id = request_id
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.method}:"]
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        if self.msg:
+            parts.append(self.msg)
+        if self.sub_code:
+            parts.append(f"[{self.sub_code}]")
+        if self.sub_msg:
+            parts.append(f"- {self.sub_msg}")
+        if self.request_id:
+            parts.append(f"(request_id {self.request_id})")
+        return " ".join(parts)
+
+
+class TopRetryableError(TopError):
+    retryable = True
+
+
+class TopCallLimitError(TopRetryableError):
+    def __init__(self, *args: object, ban_seconds: float | None = None, **kwargs: object) -> None:
+        self.ban_seconds = ban_seconds
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class TopTransportError(TopRetryableError):
+    pass
+
+
+class TopPermanentError(TopError):
+    pass
+
+
+class ReadOnlyViolation(TopPermanentError):
+    """Raised before any network traffic when a read-only client is asked to write."""
