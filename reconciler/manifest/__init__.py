@@ -1,0 +1,28 @@
+"""Manifest layer: YAML files -> validated Documents with file:line:column for every field.
+
+Imports only reconciler.errors and reconciler.model; kinds build on Document and report
+their own semantic problems through Document.problem.
+"""
+
+from reconciler.manifest.document import (
+    Document,
+    FieldPath,
+    ManifestSet,
+    ShopProfile,
+    format_path,
+)
+from reconciler.manifest.loader import find_manifest_files, load_manifest_texts, load_manifests
+from reconciler.manifest.schema import SCHEMAS_DIR, known_kinds
+
+__all__ = [
+    "Document",
+    "FieldPath",
+    "ManifestSet",
+    "SCHEMAS_DIR",
+    "ShopProfile",
+    "find_manifest_files",
+    "format_path",
+    "known_kinds",
+    "load_manifest_texts",
+    "load_manifests",
+]

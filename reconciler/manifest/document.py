@@ -1,0 +1,119 @@
+"""The loaded, validated form of a manifest document, and how to point at a place inside it.
+
+Everything here is plain data: the loader builds these values, kinds read them and use
+`Document.problem` so their own checks name file, line, column and path like the schema's do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import Problem
+
+FieldPath = tuple[str | int, ...]  # from the document root: ("spec", "stairs", 0, "when")
+Mark = tuple[int, int]  # 1-based (line, column)
+
+# Keys that can be written bare in a dotted path; anything else is shown as ["..."] so the
+# path stays unambiguous (a key containing "." or "[" would otherwise read as nesting).
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """("spec", "stairs", 0, "when") -> "spec.stairs[0].when"."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
+
+
+def nearest_mark(
+    marks: Mapping[FieldPath, Mark], path: Sequence[str | int]
+) -> tuple[int | None, int | None]:
+    """The mark of `path`, or of its nearest recorded ancestor (a missing field has no mark of its own)."""
+    candidate = tuple(path)
+    while True:
+        mark = marks.get(candidate)
+        if mark is not None:
+            return mark
+        if not candidate:
+            return None, None
+        candidate = candidate[:-1]
+
+
+def problem_at(
+    file: str,
+    marks: Mapping[FieldPath, Mark],
+    path: Sequence[str | int],
+    message: str,
+    *,
+    located_at: Sequence[str | int] | None = None,
+) -> Problem:
+    """A Problem for `path`; `located_at` points elsewhere when the field itself has no place in the text."""
+    line, column = nearest_mark(marks, path if located_at is None else located_at)
+    return Problem(file=file, line=line, column=column, path=format_path(path), message=message)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One valid manifest document. `metadata` and `spec` hold YAML values (Decimal, not float)."""
+
+    file: str  # the path as found (relative if given relative)
+    line: int  # line of the document's first key
+    api_version: str
+    kind: str
+    name: str  # metadata.name
+    shop: str | None  # metadata.shop (None for kind Shop)
+    metadata: Mapping[str, Any]
+    spec: Mapping[str, Any]
+    marks: Mapping[FieldPath, Mark]
+
+    def locate(self, path: Sequence[str | int]) -> tuple[int | None, int | None]:
+        return nearest_mark(self.marks, path)
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        return problem_at(self.file, self.marks, path, message)
+
+
+DEFAULT_ENV: Mapping[str, str] = {
+    "app_key": "TOP_APP_KEY",
+    "app_secret": "TOP_APP_SECRET",
+    "session": "TOP_SESSION",
+    "gateway": "TOP_GATEWAY",
+}
+DEFAULT_SIGN_METHOD = "hmac-sha256"
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    """A shop to talk to. Holds env var *names* only: credentials never pass through manifests."""
+
+    name: str
+    gateway: str | None  # spec.gateway
+    sign_method: str
+    env: Mapping[str, str]  # role -> env var name
+    source: Document
+
+    @classmethod
+    def from_document(cls, document: Document) -> ShopProfile:
+        spec = document.spec
+        return cls(
+            name=document.name,
+            gateway=spec.get("gateway"),
+            sign_method=spec.get("sign_method", DEFAULT_SIGN_METHOD),
+            env={**DEFAULT_ENV, **spec.get("env", {})},
+            source=document,
+        )
+
+
+@dataclass(frozen=True)
+class ManifestSet:
+    shops: Mapping[str, ShopProfile]
+    documents: tuple[Document, ...]  # every non-Shop document, in file order

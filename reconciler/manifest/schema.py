@@ -1,0 +1,249 @@
+"""JSON Schema validation of one document, with errors a person can act on.
+
+The schemas in `schemas/` are the single source of what a manifest may contain (editors read
+the same files). jsonschema reports what failed in schema terms; this module turns that into
+one Problem per field, located by the YAML marks, worded for someone editing YAML:
+"unknown field 'foo'; allowed: ...", "missing required field 'stairs'", and for patterns and
+ranges the schema's own `x-allowed` text, so the rule and its explanation live side by side.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from reconciler.errors import Problem
+from reconciler.manifest.document import FieldPath, Mark, problem_at
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+EDITOR_SCHEMA = "manifest.schema.json"  # dispatches to the per-kind files; not a kind itself
+_SUFFIX = ".schema.json"
+
+
+def kind_to_file_stem(kind: str) -> str:
+    """ItemPoolActivity -> item-pool-activity."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower()
+
+
+def _file_stem_to_kind(stem: str) -> str:
+    return "".join(part.capitalize() for part in stem.split("-"))
+
+
+@lru_cache(maxsize=1)
+def _schema_files() -> Mapping[str, Path]:
+    """Known kinds are exactly those with a schema file: adding a kind needs no code change here."""
+    files = sorted(SCHEMAS_DIR.glob("*" + _SUFFIX))
+    return {
+        _file_stem_to_kind(path.name.removesuffix(_SUFFIX)): path
+        for path in files
+        if path.name != EDITOR_SCHEMA
+    }
+
+
+def known_kinds() -> tuple[str, ...]:
+    return tuple(sorted(_schema_files()))
+
+
+@lru_cache(maxsize=None)
+def validator_for(kind: str) -> Draft202012Validator:
+    """Built once per kind. No format checker: formats are annotations here, patterns do the checking."""
+    schema = json.loads(_schema_files()[kind].read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)  # a broken schema file is our bug; fail loudly
+    return Draft202012Validator(schema)
+
+
+def schema_problems(
+    value: Mapping[str, Any], kind: str, file: str, marks: Mapping[FieldPath, Mark]
+) -> list[Problem]:
+    """One Problem per field that breaks the kind's schema, in document order."""
+    best: dict[FieldPath, _Finding] = {}
+    for error in validator_for(kind).iter_errors(value):
+        for finding in _findings(error):
+            current = best.get(finding.path)
+            if current is None or finding.rank < current.rank:
+                best[finding.path] = finding
+    problems = [
+        problem_at(file, marks, f.path, f.message, located_at=f.located_at) for f in best.values()
+    ]
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.path))
+
+
+@dataclass(frozen=True)
+class _Finding:
+    path: FieldPath
+    located_at: FieldPath
+    message: str
+    rank: int  # lower wins when several errors hit one field: the most basic mistake first
+
+
+# A wrong type explains everything else wrong with a value, so it wins; then fixed choices.
+_RANK = {"type": 0, "const": 1, "enum": 1, "additionalProperties": 2, "required": 2}
+
+
+def _findings(error: ValidationError) -> Iterator[_Finding]:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # One branch's complaint instead of every branch's. A branch that wanted another type
+        # is the wrong branch for this value, so the others' complaints are the relevant ones.
+        right_type = [sub for sub in error.context if sub.validator != "type"]
+        yield from _findings(best_match(right_type or error.context))
+        return
+    path: FieldPath = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        yield from _unknown_fields(error, path)
+        return
+    if error.validator == "required":
+        yield _missing_fields(error, path)
+        return
+    yield _Finding(path, path, _message(error), _RANK.get(str(error.validator), 3))
+
+
+def _unknown_fields(error: ValidationError, path: FieldPath) -> Iterator[_Finding]:
+    allowed = list(error.schema.get("properties", {}))
+    for key in error.instance:
+        if key in allowed:
+            continue
+        guess = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        listed = ", ".join(allowed) if allowed else "no fields here"
+        yield _Finding(path + (key,), path + (key,), f"unknown field {key!r}{hint}; allowed: {listed}", 2)
+
+
+def _missing_fields(error: ValidationError, path: FieldPath) -> _Finding:
+    # jsonschema raises one error per missing key; naming them all in one Problem keeps one
+    # Problem per place (the parent's line), and every such error yields the same finding.
+    missing = [key for key in error.validator_value if key not in error.instance]
+    if len(missing) == 1:
+        return _Finding(path + (missing[0],), path, f"missing required field {missing[0]!r}", 2)
+    names = ", ".join(repr(key) for key in missing)
+    return _Finding(path, path, f"missing required fields {names}", 2)
+
+
+def _message(error: ValidationError) -> str:
+    keyword, expected, instance = error.validator, error.validator_value, error.instance
+    allowed = _allowed_text(error)
+    if keyword == "type":
+        text = f"expected {_type_words(expected)}, got {_type_of(instance)}"
+        if not isinstance(instance, (dict, list)) and instance is not None:
+            text += f" ({_scalar(instance)})"
+        return f"{text}; allowed: {allowed}" if allowed else text
+    if keyword == "enum":
+        return f"{_short(instance)} is not one of: {', '.join(_scalar(v) for v in expected)}"
+    if keyword == "const":
+        return f"must be {_short(expected)}, got {_short(instance)}"
+    if keyword == "uniqueItems":  # naming the repeated entry beats restating the rule
+        return _plain_words(error)
+    if allowed:
+        return f"{_quoted(instance)} is not allowed: {allowed}"
+    return _plain_words(error)
+
+
+def _allowed_text(error: ValidationError) -> str | None:
+    """The `x-allowed` annotation explaining the failed rule; for `not` it sits in the negated schema."""
+    nodes = [error.validator_value, error.schema] if error.validator == "not" else [error.schema]
+    for node in nodes:
+        text = node.get("x-allowed") if isinstance(node, Mapping) else None
+        if isinstance(text, str):
+            return text
+    return None
+
+
+def _plain_words(error: ValidationError) -> str:
+    """Fallback wording for rules whose schema node has no x-allowed text."""
+    keyword, limit, instance = error.validator, error.validator_value, error.instance
+    words = {
+        "minLength": "must not be empty" if limit == 1 else f"must be at least {limit} characters",
+        "maxLength": f"must be at most {limit} characters",
+        "minimum": f"must be at least {limit}",
+        "maximum": f"must be at most {limit}",
+        "exclusiveMinimum": f"must be above {limit}",
+        "exclusiveMaximum": f"must be below {limit}",
+        "minItems": f"must list at least {limit} item{'s' if limit != 1 else ''}",
+        "maxItems": f"must list at most {limit} items",
+        "minProperties": f"must have at least {limit} field{'s' if limit != 1 else ''}",
+        "maxProperties": f"must have at most {limit} field{'s' if limit != 1 else ''}",
+        "pattern": f"does not match the pattern {limit}",
+        "not": "is not allowed here",
+    }
+    if keyword == "uniqueItems" and isinstance(instance, list):
+        return f"lists {_short(_first_repeat(instance))} more than once"
+    if keyword in words:
+        return f"{_quoted(instance)} {words[keyword]}"
+    return error.message
+
+
+def _first_repeat(items: list[Any]) -> Any:
+    for index, item in enumerate(items):
+        if item in items[:index]:
+            return item
+    return None
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "nothing (null)",
+}
+
+
+def _type_words(expected: Any) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
+
+
+def _type_of(instance: Any) -> str:
+    if isinstance(instance, bool):
+        return "a boolean"
+    if isinstance(instance, (int, float, Decimal)):
+        return "a number"
+    if instance is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(instance), type(instance).__name__)
+
+
+def _scalar(value: Any) -> str:
+    """A scalar the way YAML spells it: true, null, 0.6 — strings bare (used in lists of choices)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def _short(value: Any) -> str:
+    """A value inside a sentence: strings single-quoted, so a stray space ('fri ') shows."""
+    if isinstance(value, str):
+        return repr(_clip(value))
+    return _describe(value)
+
+
+def _quoted(value: Any) -> str:
+    """A value as it would be written in YAML, double-quoted when it is a string: "12.345"."""
+    if isinstance(value, str):
+        return json.dumps(_clip(value), ensure_ascii=False)
+    return _describe(value)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"a mapping with {', '.join(map(str, value))}" if value else "an empty mapping"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items" if value else "an empty list"
+    return _scalar(value)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,221 @@
+"""YAML text -> plain Python values plus a mark index (path -> 1-based line, column).
+
+PyYAML composes the node graph (libyaml's C parser when installed, much faster on big item
+pools); the nodes are converted here rather than by a PyYAML Constructor because manifests
+need what no stock constructor gives: decimals built from the source text (money and rates
+must never pass through float), timestamps kept verbatim (the kind parses them with their
+offset), duplicate keys rejected instead of silently overwritten, and a mark for every path.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import Problem
+from reconciler.manifest.document import FieldPath, Mark, format_path
+
+# The C loader parses the same YAML 1.1 as the pure-Python one, with the same marks.
+LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = (
+    yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+)
+
+_TAG = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+TIMESTAMP, VALUE, MERGE = (_TAG + t for t in ("timestamp", "value", "merge"))
+MAP, SEQ = _TAG + "map", _TAG + "seq"
+
+# Aliases are expanded into values; this bounds the expansion so a "billion laughs"
+# document fails with a Problem instead of eating the machine.
+MAX_NODES_PER_DOCUMENT = 1_000_000
+
+# Only used for YAML 1.1 int and bool spelling (0x1F, 1_000, yes/no); both read node.value only.
+_SCALARS = SafeConstructor()
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One YAML document as values, with where each key and list element sits in the file."""
+
+    value: Any
+    marks: dict[FieldPath, Mark]
+    problems: tuple[Problem, ...]
+
+
+def parse_documents(text: str, file: str) -> tuple[list[SourceDocument], list[Problem]]:
+    """All non-empty documents of `text`, plus file-level problems (YAML syntax errors).
+
+    A syntax error ends the stream: documents before it are still returned so their own
+    problems can be reported in the same run.
+    """
+    documents: list[SourceDocument] = []
+    try:
+        for root in yaml.compose_all(text, Loader=LOADER):
+            document = _Converter(file).document(root)
+            if document.value is not None or document.problems:  # empty documents are skipped
+                documents.append(document)
+    except yaml.MarkedYAMLError as error:
+        return documents, [_syntax_problem(error, file)]
+    except yaml.YAMLError as error:  # reader errors (bad characters) carry no line
+        return documents, [Problem(file, None, None, "", f"YAML error: {error}")]
+    return documents, []
+
+
+def _mark(node: Node) -> Mark:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    message = f"YAML syntax error: {error.problem or error.context or 'cannot parse'}"
+    if error.context and error.problem and error.context_mark is not None:
+        ctx = error.context_mark
+        message += f" ({error.context} at line {ctx.line + 1}, column {ctx.column + 1})"
+    if mark is None:
+        return Problem(file, None, None, "", message)
+    return Problem(file, mark.line + 1, mark.column + 1, "", message)
+
+
+@dataclass
+class _Converter:
+    file: str
+    marks: dict[FieldPath, Mark] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    _open: set[int] = field(default_factory=set)  # ids of nodes being converted (alias cycles)
+    _budget: int = MAX_NODES_PER_DOCUMENT
+
+    def document(self, root: Node) -> SourceDocument:
+        self.marks[()] = _mark(root)
+        value = self.convert(root, ())
+        return SourceDocument(value, self.marks, tuple(self.problems))
+
+    def problem(self, node: Node, path: FieldPath, message: str) -> None:
+        line, column = _mark(node)
+        self.problems.append(Problem(self.file, line, column, format_path(path), message))
+
+    def convert(self, node: Node, path: FieldPath) -> Any:
+        self._budget -= 1
+        if self._budget < 0:
+            if self._budget == -1:
+                self.problem(node, path, "document too large once aliases are expanded")
+            return None
+        if id(node) in self._open:
+            self.problem(node, path, "an alias refers to a value that contains it (recursive alias)")
+            return None
+        self._open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                return self._sequence(node, path)
+            return self._scalar(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
+        tag = node.tag
+        if tag in (STR, TIMESTAMP, VALUE):  # timestamps stay text: the kind parses them with their offset
+            return node.value
+        if tag == NULL:
+            return None
+        if tag == FLOAT:
+            return self._decimal(node, path)
+        try:
+            if tag == INT:
+                return _SCALARS.construct_yaml_int(node)
+            if tag == BOOL:
+                return _SCALARS.construct_yaml_bool(node)
+        except (ValueError, KeyError):
+            self.problem(node, path, f"{node.value!r} is not a valid {tag.removeprefix(_TAG)}")
+            return node.value
+        self.problem(node, path, f"unsupported YAML tag {tag!r}; write a plain value")
+        return node.value
+
+    def _decimal(self, node: ScalarNode, path: FieldPath) -> Any:
+        """From the source text, so 0.6 is exactly Decimal("0.6"), never 0.59999999999999997779."""
+        text = node.value.replace("_", "")
+        try:
+            number = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            # .inf, .nan and base-60 floats have no place in a price; keep the text so the
+            # schema does not also report a missing field here.
+            self.problem(node, path, f"{node.value!r} is not a finite decimal number")
+            return node.value
+        return number
+
+    def _sequence(self, node: SequenceNode, path: FieldPath) -> Any:
+        if node.tag != SEQ:
+            self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain list")
+        items: list[Any] = []
+        for index, element in enumerate(node.value):
+            self.marks[path + (index,)] = _mark(element)
+            items.append(self.convert(element, path + (index,)))
+        return items
+
+    def _mapping(self, node: MappingNode, path: FieldPath) -> Any:
+        if node.tag != MAP:
+            self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain mapping")
+        result: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE:
+                merges.append(value_node)
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in first_line:
+                self.problem(
+                    key_node, path + (key,), f"duplicate key {key!r} (first at line {first_line[key]})"
+                )
+                continue
+            first_line[key] = _mark(key_node)[0]
+            self._entry(result, key_node, key, value_node, path)
+        # YAML merge keys (<<: *defaults): explicit keys win, then earlier merge sources.
+        for key_node, value_node in self._merge_pairs(merges, path):
+            key = self._key(key_node, path)
+            if key is not None and key not in result:
+                self._entry(result, key_node, key, value_node, path)
+        return result
+
+    def _entry(
+        self, result: dict[str, Any], key_node: Node, key: str, value_node: Node, path: FieldPath
+    ) -> None:
+        self.marks[path + (key,)] = _mark(key_node)  # a field points at its key, not its value
+        result[key] = self.convert(value_node, path + (key,))
+
+    def _merge_pairs(self, sources: list[Node], path: FieldPath) -> list[tuple[Node, Node]]:
+        pairs: list[tuple[Node, Node]] = []
+        for source in sources:
+            mappings = source.value if isinstance(source, SequenceNode) else [source]
+            for mapping in mappings:
+                if not isinstance(mapping, MappingNode):
+                    self.problem(mapping, path, "'<<' (merge) needs a mapping or a list of mappings")
+                    continue
+                own = [(k, v) for k, v in mapping.value if k.tag != MERGE]
+                nested = [v for k, v in mapping.value if k.tag == MERGE]
+                pairs += own + self._merge_pairs(nested, path)
+        return pairs
+
+    def _key(self, key_node: Node, path: FieldPath) -> str | None:
+        if not isinstance(key_node, ScalarNode):
+            self.problem(key_node, path, "mapping keys must be plain strings, not lists or mappings")
+            return None
+        if key_node.tag == STR:
+            return str(key_node.value)
+        # e.g. `on:` or `1:` — YAML 1.1 reads these as bool / int, which no manifest field is.
+        kind = key_node.tag.removeprefix(_TAG)
+        self.problem(
+            key_node,
+            path + (key_node.value,),
+            f"key {key_node.value!r} is read as {kind}, not a string; quote it if it is meant as a name",
+        )
+        return None
