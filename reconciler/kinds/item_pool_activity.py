@@ -1,0 +1,652 @@
+"""ItemPoolActivity: the `alibaba.wdk.marketing.itempool.*` methods.
+
+What TOP allows, and so what the plan can do:
+- There is no update method and no list method. An activity is created, queried by id, deleted.
+  Any change to the activity itself is a replace: delete the old one, then create the new one.
+  Deleting first is deliberate: two overlapping copies of one promotion would stack for buyers.
+- Pool items are added and removed one sku per call, so membership changes by delta.
+- queryactivity returns only part of what was created (no activity_rule, logic groups, period,
+  priority, channels) and queryitems returns no per-item prices. The state store keeps what was
+  last applied; the plan compares the manifest with that record and with what TOP does return
+  (so changes made in the seller console still show up where TOP lets us see them).
+- `out_act_id` carries the resource name on TOP, so an activity can be recognised without state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
+from reconciler.errors import TopPermanentError
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    NormaliseContext,
+    ProblemCollector,
+    resource_key,
+    source_of,
+)
+from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, to_epoch_ms, yuan_exact, yuan_to_fen
+from reconciler.manifest import Document
+from reconciler.model import (
+    Action,
+    Call,
+    Change,
+    DropLink,
+    Link,
+    Ref,
+    Resource,
+    SetLink,
+    SetRecordEntry,
+)
+
+CREATE = "alibaba.wdk.marketing.itempool.activity.create"
+QUERY = "alibaba.wdk.marketing.itempool.queryactivity"
+DELETE = "alibaba.wdk.marketing.itempool.deleteactivity"
+ADD_ITEM = "alibaba.wdk.marketing.itempool.additem"
+REMOVE_ITEM = "alibaba.wdk.marketing.itempool.removeitem"
+QUERY_ITEMS = "alibaba.wdk.marketing.itempool.queryitems"
+
+ITEMS_PAGE_SIZE = 100  # the largest page queryitems serves
+NEW_ID = Ref("activity_id")
+
+_TERMINALS = {"app": "1", "pos": "2"}
+_MEMBERS = {"all": -1, "members_only": 1, "non_members": 2}
+_WEEKDAYS = {"mon": "1", "tue": "2", "wed": "3", "thu": "4", "fri": "5", "sat": "6", "sun": "7"}
+_CHANNELS = {"taoxianda": "31", "eleme": "3", "jddj": "26", "meituan": "2"}
+_GROUP_TYPES = {"normal": 1, "exchange": 2, "gift": 3}
+_LIMITS = {
+    "per_user_daily": "user_daily_limit_cnt",
+    "per_user": "user_limit_cnt",
+    "total": "total_limit_cnt",
+    "daily": "daily_limit_cnt",
+}
+_RULE_FLAGS = {
+    "multi_stair_stack": "is_multi_mix",
+    "item_overlay": "item_overlay",
+    "no_ceiling": "enable_multiple",
+    "check_all_conditions": "is_check_all_cond",
+}
+_SIMPLE_FLAGS = {"exclude_special_price": "exclude_single", "combined": "is_comb", "category": "is_category"}
+
+# Discount forms as written in YAML → (flag, value field, unit) per wire rule object.
+_COVER_ALL = {
+    "decrease": ("is_cover_all_decrease_money", "cover_all_decrease_money", "fen"),
+    "rate": ("is_cover_all_discount_rate", "cover_all_discount_rate", "permille"),
+    "fix_price": ("is_cover_all_fix_price", "cover_all_fix_price", "fen"),
+    "each_fix_price": ("is_each_fix_price", "each_fix_price", "fen"),
+}
+_CAP_COUNT = {
+    "each_fix_price": ("is_cap_count_each_fix_price", "cap_count_each_fix_price", "fen"),
+    "rate": ("is_cap_count_discount_rate", "cap_count_discount_rate", "permille"),
+    "decrease": ("is_cap_count_decrease_money", "cap_count_decrease_money", "fen"),
+    "fix_price": ("is_cap_count_fix_price", "cap_count_fix_price", "fen"),
+}
+_NTH = {
+    "rate": ("is_count_at_discount_rate", "count_at_discount_rate", "permille"),
+    "decrease": ("is_count_at_decrease_money", "count_at_decrease_money", "fen"),
+    "fix_price": ("is_count_at_fix_price", "count_at_fix_price", "fen"),
+}
+_SEPARATE = {"rate": "is_discount_rate", "decrease": "is_decrease", "fix_price": "is_fix_price"}
+_ITEM_PRICE_FIELDS = ("fix_price", "rate", "decrease")
+
+
+class ItemPoolActivity(Kind):
+    kind = "ItemPoolActivity"
+    read_methods = (QUERY, QUERY_ITEMS)
+    write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
+
+    # ---- manifest → wire -------------------------------------------------------------------
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        activity = _activity_params(doc, problems, ctx)
+        items = _item_params(doc, problems, activity)
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"activity": activity, "items": items},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )
+
+    # ---- live state ------------------------------------------------------------------------
+
+    def read_live(self, client: Caller, links: Sequence[Link]) -> dict[str, Any]:
+        live_by_name: dict[str, Any] = {}
+        for link in links:
+            live_by_name[link.key.name] = _read_one(client, int(link.remote_id))
+        return live_by_name
+
+    # ---- diff → calls ----------------------------------------------------------------------
+
+    def plan_change(self, desired: Resource | None, link: Link | None, live: Any | None) -> Change | None:
+        if desired is None:
+            assert link is not None
+            return _plan_delete(link, live)
+        if link is None:
+            return _plan_create(desired, reason="")
+        if live is None:
+            return _plan_create(
+                desired,
+                reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
+                "it will be created again",
+            )
+        return _plan_existing(desired, link, live)
+
+
+# ---- normalisation helpers -----------------------------------------------------------------
+
+
+def _activity_params(doc: Document, problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, Any]:
+    spec = doc.spec
+    params: dict[str, Any] = {
+        "activity_name": spec["title"],
+        "description": spec["description"],
+        "out_act_id": doc.name,
+        "shop_ids": list(spec["shop_ids"]),
+        "terminals": [_TERMINALS[t] for t in spec["terminals"]],
+        "member_limit": _MEMBERS[spec.get("members", "all")],
+    }
+    params.update(_window(spec["window"], problems, ctx))
+    crowd = spec.get("crowd") or {}
+    if "merchant" in crowd:
+        params["merchant_crowd_code"] = crowd["merchant"]
+    if "txd" in crowd:
+        params["txd_crowd_code"] = crowd["txd"]
+    if "limits" in spec:
+        params["limit_info"] = {_LIMITS[k]: v for k, v in spec["limits"].items()}
+    if "period" in spec:
+        params["period_config"] = _period(spec["period"], problems)
+    if "priority" in spec:
+        params["priority_value"] = spec["priority"]
+    for yaml_key, wire_key in _SIMPLE_FLAGS.items():
+        if yaml_key in spec:
+            params[wire_key] = spec[yaml_key]
+    if spec.get("channels"):
+        params["by_channel"] = True
+        params["channel_config_list"] = [{"channel": _CHANNELS[c]} for c in spec["channels"]]
+    if "rule" in spec:
+        params["activity_rule"] = _activity_rule(spec["rule"], problems)
+    groups = spec.get("logic_groups") or []
+    if groups:
+        params["logic_group_rules"] = [_logic_group(g, i, problems) for i, g in enumerate(groups)]
+        _check_unique([g["number"] for g in groups], ("spec", "logic_groups"), "number", problems)
+    params["rule_stairs"] = [_stair(s, i, problems) for i, s in enumerate(spec["stairs"])]
+    return params
+
+
+def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, int]:
+    try:
+        start = parse_iso(window["start"])
+        end = parse_iso(window["end"])
+    except UnitError as exc:
+        problems.add(("spec", "window"), str(exc))
+        return {}
+    if end <= start:
+        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
+    elif end <= ctx.now:
+        problems.add(
+            ("spec", "window", "end"),
+            f"the window ended at {window['end']}; TOP refuses activities that are over "
+            "(move the window or remove the manifest)",
+        )
+    return {"start_time": to_epoch_ms(start), "end_time": to_epoch_ms(end)}
+
+
+def _period(period: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if "weekdays" in period:
+        config["weekdays"] = sorted((_WEEKDAYS[d] for d in period["weekdays"]), key=int)
+    if "daily" in period:
+        spans = []
+        for index, span in enumerate(period["daily"]):
+            start, end = (_with_seconds(part) for part in span.split("-"))
+            if end <= start:
+                problems.add(("spec", "period", "daily", index), f"'{span}' ends before it starts")
+            spans.append(f"{start}_{end}")
+        config["every_day_periods"] = spans
+    return config
+
+
+def _with_seconds(clock: str) -> str:
+    return clock if clock.count(":") == 2 else f"{clock}:00"
+
+
+def _activity_rule(rule: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
+    wire: dict[str, Any] = {wire_key: rule[key] for key, wire_key in _RULE_FLAGS.items() if key in rule}
+    if "ceiling" in rule:
+        wire["ceiling_amount"] = _fen(rule["ceiling"], ("spec", "rule", "ceiling"), problems)
+    if "depreciable" in rule:
+        wire["discount_fee_mode"] = 1 if rule["depreciable"] else 0
+    return wire
+
+
+def _condition(when: Mapping[str, Any], path: tuple[Any, ...], problems: ProblemCollector) -> dict[str, Any]:
+    if "amount_at_least" in when:
+        return {"is_amount": True, "amount": _fen(when["amount_at_least"], path + ("amount_at_least",), problems)}
+    return {"is_count": True, "count": when["count_at_least"]}
+
+
+def _stair(stair: Mapping[str, Any], index: int, problems: ProblemCollector) -> dict[str, Any]:
+    path: tuple[Any, ...] = ("spec", "stairs", index)
+    wire: dict[str, Any] = {"number": index + 1}
+    wire.update(_condition(stair["when"], path + ("when",), problems))
+    if "overlay_group_condition" in stair:
+        wire["is_overlay_logic_group_condition"] = stair["overlay_group_condition"]
+    (form, value), = stair["discount"].items()
+    discount_path = path + ("discount", form)
+    if form in _COVER_ALL:
+        wire["cover_all_discount_rule"] = _rule_object(_COVER_ALL, form, value, discount_path, problems)
+    elif form == "cap_count":
+        (sub, sub_value), = value.items()
+        wire["cap_count_discount_rule"] = _rule_object(_CAP_COUNT, sub, sub_value, discount_path + (sub,), problems)
+    elif form == "nth":
+        (sub, sub_value), = value.items()
+        wire["count_at_discount_rule"] = _rule_object(_NTH, sub, sub_value, discount_path + (sub,), problems)
+    elif form == "separate_pricing":
+        wire["separate_pricing_discount_rule"] = {flag: flag == _SEPARATE[value] for flag in _SEPARATE.values()}
+    return wire
+
+
+def _rule_object(
+    table: Mapping[str, tuple[str, str, str]], form: str, value: Any, path: tuple[Any, ...], problems: ProblemCollector
+) -> dict[str, Any]:
+    """The TOP rule objects carry one flag per form; exactly the chosen one is true."""
+    flag, field, unit = table[form]
+    wire: dict[str, Any] = {other_flag: other_flag == flag for other_flag, _, _ in table.values()}
+    wire[field] = _permille(value, path, problems) if unit == "permille" else _fen(value, path, problems, positive=True)
+    return wire
+
+
+def _logic_group(group: Mapping[str, Any], index: int, problems: ProblemCollector) -> dict[str, Any]:
+    path: tuple[Any, ...] = ("spec", "logic_groups", index)
+    group_type = group.get("type", "normal")
+    wire: dict[str, Any] = {"number": group["number"], "logic_group_type": _GROUP_TYPES[group_type]}
+    if "when" in group:
+        condition = _condition(group["when"], path + ("when",), problems)
+        wire.update({k: v for k, v in condition.items() if k in ("amount", "count")})
+    if group_type == "exchange" and "extra_items" not in group:
+        problems.add(path, "an exchange group needs extra_items (how many items a buyer may exchange)")
+    optional = {
+        "extra_items": "can_extra_item_num",
+        "exchange_name": "exchange_group_name",
+        "exchange_order": "exchange_group_order",
+        "ratio": "ratio",
+        "effective": "is_effective_group",
+    }
+    wire.update({wire_key: group[key] for key, wire_key in optional.items() if key in group})
+    if "discount" in group:
+        (form, value), = group["discount"].items()
+        wire["cover_all_discount_rule"] = _rule_object(_COVER_ALL, form, value, path + ("discount", form), problems)
+    return wire
+
+
+def _item_params(doc: Document, problems: ProblemCollector, activity: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    group_numbers = {g["number"] for g in activity.get("logic_group_rules", [])}
+    separate = _separate_pricing_forms(activity)
+    items: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(doc.spec.get("items") or []):
+        path: tuple[Any, ...] = ("spec", "items", index)
+        sku = item["sku"]
+        if sku in items:
+            problems.add(path + ("sku",), f"sku {sku} is listed twice in this pool")
+            continue
+        wire: dict[str, Any] = {"sku_code": sku}
+        if "group" in item:
+            if item["group"] not in group_numbers:
+                problems.add(path + ("group",), f"logic group {item['group']} is not declared in spec.logic_groups")
+            wire["logic_group_number"] = item["group"]
+        wire.update(_item_price(item, path, problems))
+        for form in separate:
+            if form not in item:
+                problems.add(path, f"a stair uses separate_pricing: {form}, so every item needs its own {form}")
+        items[sku] = wire
+    return items
+
+
+def _separate_pricing_forms(activity: Mapping[str, Any]) -> set[str]:
+    forms = set()
+    for stair in activity["rule_stairs"]:
+        rule = stair.get("separate_pricing_discount_rule")
+        if rule:
+            forms.update(form for form, flag in _SEPARATE.items() if rule[flag])
+    return forms
+
+
+def _item_price(item: Mapping[str, Any], path: tuple[Any, ...], problems: ProblemCollector) -> dict[str, Any]:
+    # additem's units differ per field on its own page: fix_price in fen, rate as 300=3折, and
+    # decrease_money in yuan. Each follows the page, so the conversions differ on purpose.
+    if "fix_price" in item:
+        return {"is_fix_price": True, "fix_price": _fen(item["fix_price"], path + ("fix_price",), problems, positive=True)}
+    if "rate" in item:
+        return {"is_discount_rate": True, "discount_rate": _permille(item["rate"], path + ("rate",), problems)}
+    if "decrease" in item:
+        try:
+            amount = yuan_exact(item["decrease"])
+        except UnitError as exc:
+            problems.add(path + ("decrease",), str(exc))
+            return {}
+        if amount <= 0:
+            problems.add(path + ("decrease",), "a decrease must be more than 0.00 yuan")
+        return {"is_decrease_money": True, "decrease_money": amount}
+    return {}
+
+
+def _fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector, *, positive: bool = False) -> int:
+    try:
+        fen = yuan_to_fen(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return 0
+    if positive and fen <= 0:
+        problems.add(path, "must be more than 0.00 yuan")
+    return fen
+
+
+def _permille(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
+    try:
+        return rate_to_permille(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return 0
+
+
+def _check_unique(values: Sequence[Any], path: tuple[Any, ...], field: str, problems: ProblemCollector) -> None:
+    seen: set[Any] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            problems.add(path + (index, field), f"{field} {value} is used twice")
+        seen.add(value)
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+def _read_one(client: Caller, activity_id: int) -> dict[str, Any] | None:
+    try:
+        answer = client.call(QUERY, {"param0": {"activity_id": activity_id}})
+    except TopPermanentError as exc:
+        if exc.sub_code == "isv.activity-not-exist":
+            return None
+        raise
+    activity = answer["result"]["data"]
+    return {"activity": activity, "skus": _read_skus(client, activity_id)}
+
+
+def _read_skus(client: Caller, activity_id: int) -> list[str]:
+    skus: list[str] = []
+    page = 1
+    while True:
+        answer = client.call(
+            QUERY_ITEMS,
+            {"param": {"activity_id": activity_id, "page": {"page_size": ITEMS_PAGE_SIZE, "current": page}}},
+        )
+        result = answer["result"]
+        skus.extend(str(row["sku_code"]) for row in result.get("item_pool_sku_list") or [])
+        if page >= int(result.get("total_page") or 0):
+            return skus
+        page += 1
+
+
+def query_view(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """What queryactivity returns for an activity created with these params.
+
+    The sandbox implements the same mapping independently; a disagreement shows up as a plan
+    that never converges in the contract tests.
+    """
+    stairs = activity["rule_stairs"]
+    groups = activity.get("logic_group_rules") or []
+    exchange = next((g for g in groups if g.get("logic_group_type") == 2), None)
+    enable_multiple = bool((activity.get("activity_rule") or {}).get("enable_multiple", False))
+    view: dict[str, Any] = {
+        "out_act_id": activity["out_act_id"],
+        "activity_name": activity["activity_name"],
+        "description": activity["description"],
+        "start_time": activity["start_time"],
+        "end_time": activity["end_time"],
+        "terminals": sorted(int(t) for t in activity["terminals"]),
+        "member_limit": activity["member_limit"],
+        "shop_ids": [str(s) for s in activity["shop_ids"]],
+        "merchant_crowd_code": activity.get("merchant_crowd_code"),
+        "txd_crowd_code": activity.get("txd_crowd_code"),
+        "limit_info": {
+            k: v
+            for k, v in (activity.get("limit_info") or {}).items()
+            if k in ("user_limit_cnt", "user_daily_limit_cnt", "daily_limit_cnt")
+        },
+        "rule_stairs": [_stair_view(s, enable_multiple, exchange) for s in stairs],
+    }
+    return _without_empty(view)
+
+
+def _stair_view(stair: Mapping[str, Any], enable_multiple: bool, exchange: Mapping[str, Any] | None) -> dict[str, Any]:
+    cover = stair.get("cover_all_discount_rule") or {}
+    count_at = stair.get("count_at_discount_rule") or {}
+    view: dict[str, Any] = {
+        "amount_at": bool(stair.get("is_amount", False)),
+        "amount": stair.get("amount"),
+        "count_at": bool(stair.get("is_count", False)),
+        "count": stair.get("count"),
+        "count_begin": any(v for k, v in count_at.items() if k.startswith("is_count_at_")),
+        "enable_multiple": enable_multiple,
+        "is_exchange": exchange is not None,
+        "can_extra_item_num": exchange.get("can_extra_item_num") if exchange else None,
+    }
+    for flag, field, view_flag, view_field in (
+        ("is_cover_all_decrease_money", "cover_all_decrease_money", "decrease", "decrease_money"),
+        ("is_cover_all_discount_rate", "cover_all_discount_rate", "discount", "discount_rate"),
+        ("is_cover_all_fix_price", "cover_all_fix_price", "fix_price", "fix_price_amount"),
+    ):
+        on = bool(cover.get(flag, False))
+        view[view_flag] = on
+        view[view_field] = cover.get(field) if on else None
+    return view
+
+
+def live_view(live_activity: Mapping[str, Any]) -> dict[str, Any]:
+    """The query answer in the same canonical form as query_view (types, order, empties)."""
+    view = {key: live_activity.get(key) for key in (
+        "out_act_id", "activity_name", "description", "start_time", "end_time", "member_limit",
+        "merchant_crowd_code", "txd_crowd_code", "limit_info", "rule_stairs",
+    )}
+    view["terminals"] = sorted(int(t) for t in _as_list(live_activity.get("terminals")))
+    view["shop_ids"] = [str(s) for s in _as_list(live_activity.get("shop_ids"))]
+    return _without_empty(_ints(view))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part for part in value.split(",") if part]
+    return list(value)
+
+
+def _ints(value: Any) -> Any:
+    """TOP's JSON numbers arrive as int or Decimal; integral ones compare as int."""
+    if isinstance(value, Mapping):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        cleaned = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
+
+
+# ---- planning -----------------------------------------------------------------------------
+
+
+def _activity_ref(activity_id: int | Ref) -> dict[str, Any]:
+    return {"activity_id": activity_id}
+
+
+def _add_item_call(activity_id: int | Ref, item: Mapping[str, Any]) -> Call:
+    return Call(
+        ADD_ITEM,
+        {"param0": dict(item), "param1": _activity_ref(activity_id)},
+        effects=(SetRecordEntry("items", item["sku_code"], dict(item)),),
+    )
+
+
+def _remove_item_call(activity_id: int, sku: str, applied: Mapping[str, Any] | None) -> Call:
+    item: dict[str, Any] = {"sku_code": sku}
+    if applied and "logic_group_number" in applied:
+        item["logic_group_number"] = applied["logic_group_number"]
+    return Call(
+        REMOVE_ITEM,
+        {"param0": item, "param1": _activity_ref(activity_id)},
+        effects=(SetRecordEntry("items", sku, None),),
+    )
+
+
+def _create_calls(desired: Resource) -> list[Call]:
+    activity = desired.spec["activity"]
+    calls = [
+        Call(
+            CREATE,
+            {"param": dict(activity)},
+            binds={NEW_ID.name: "data"},
+            effects=(SetLink(NEW_ID, {"activity": dict(activity), "items": {}}),),
+        )
+    ]
+    calls.extend(_add_item_call(NEW_ID, item) for item in desired.spec["items"].values())
+    return calls
+
+
+def _plan_create(desired: Resource, reason: str) -> Change:
+    items = desired.spec["items"]
+    return Change(
+        key=desired.key,
+        action=Action.CREATE,
+        calls=tuple(_create_calls(desired)),
+        reason=reason,
+        details=(f"{len(items)} item(s) in the pool",),
+        source=desired.source,
+    )
+
+
+def _plan_delete(link: Link, live: Any | None) -> Change:
+    if live is None:
+        return Change(
+            key=link.key,
+            action=Action.DELETE,
+            calls=(),
+            reason=f"activity {link.remote_id} is already gone on TOP; only the state entry is removed",
+            effects=(DropLink(),),
+        )
+    return Change(
+        key=link.key,
+        action=Action.DELETE,
+        calls=(Call(DELETE, {"param": _activity_ref(int(link.remote_id))}, effects=(DropLink(),)),),
+        reason="its manifest was removed",
+    )
+
+
+def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
+    activity = desired.spec["activity"]
+    applied = link.record.get("activity") or {}
+    changed = _differences(applied, activity)
+    drifted = _differences(live_view(live["activity"]), query_view(activity))
+    if changed or drifted:
+        return _plan_replace(desired, link, changed, drifted)
+    return _plan_items(desired, link, live)
+
+
+def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: list[str]) -> Change:
+    old_id = int(link.remote_id)
+    why = []
+    if changed:
+        why.append("the manifest changed")
+    if drifted:
+        why.append("TOP differs from what was applied (changed outside the reconciler)")
+    calls = [Call(DELETE, {"param": _activity_ref(old_id)}, effects=(DropLink(),))]
+    calls.extend(_create_calls(desired))
+    return Change(
+        key=desired.key,
+        action=Action.REPLACE,
+        calls=tuple(calls),
+        reason=(
+            f"{' and '.join(why)}; TOP cannot update an item-pool activity in place, so activity "
+            f"{old_id} is deleted first (two copies would stack for buyers) and created again "
+            f"with its {len(desired.spec['items'])} item(s)"
+        ),
+        details=tuple(changed + [f"on TOP: {line}" for line in drifted]),
+        source=desired.source,
+    )
+
+
+def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
+    activity_id = int(link.remote_id)
+    applied_items: Mapping[str, Any] = link.record.get("items") or {}
+    desired_items: Mapping[str, Any] = desired.spec["items"]
+    live_skus = set(live["skus"])
+    calls: list[Call] = []
+    details: list[str] = []
+    for sku in sorted(live_skus - desired_items.keys()):
+        calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
+        details.append(f"- item {sku}")
+    for sku in sorted(live_skus & desired_items.keys()):
+        if _normal(applied_items.get(sku)) != _normal(desired_items[sku]):
+            # No per-item update exists: a changed price or group is a remove and an add.
+            calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
+            calls.append(_add_item_call(activity_id, desired_items[sku]))
+            details.append(f"~ item {sku}: {_describe_item(applied_items.get(sku))} → {_describe_item(desired_items[sku])}")
+    for sku in sorted(desired_items.keys() - live_skus):
+        calls.append(_add_item_call(activity_id, desired_items[sku]))
+        details.append(f"+ item {sku}")
+    if not calls:
+        return None
+    return Change(
+        key=desired.key,
+        action=Action.UPDATE,
+        calls=tuple(calls),
+        reason="pool items change by delta",
+        details=tuple(details),
+        source=desired.source,
+    )
+
+
+def _normal(value: Any) -> Any:
+    return _ints(value) if value is not None else None
+
+
+def _describe_item(item: Mapping[str, Any] | None) -> str:
+    if not item:
+        return "unknown (not applied by the reconciler)"
+    parts = [f"{k}={v}" for k, v in sorted(item.items()) if k != "sku_code" and not k.startswith("is_")]
+    return ", ".join(parts) or "no item price"
+
+
+def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Readable field paths that differ, e.g. "rule_stairs[0].cover_all_discount_rule.cover_all_decrease_money: 1200 → 1500"."""
+    diff = DeepDiff(_ints(dict(before)), _ints(dict(after)), ignore_order=False, view="tree")
+    lines: list[str] = []
+    for _report_type, nodes in sorted(diff.items()):
+        for node in nodes:
+            lines.append(f"{_path(node.path(output_format='list'))}: {_show(node.t1)} → {_show(node.t2)}")
+    return sorted(lines)
+
+
+def _path(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if isinstance(value, NotPresent) else repr(value)

@@ -1,0 +1,93 @@
+"""Conversions between what humans write in manifests and what TOP methods take on the wire.
+
+Every conversion lives here, once, and is exact: money is decimal.Decimal end to end, never float.
+Which unit a given method field uses is decided by the kind module that builds the call; this module
+only knows the units themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+GMT8 = timezone(timedelta(hours=8))
+_FEN_PER_YUAN = Decimal(100)
+_PERMILLE = Decimal(1000)
+
+
+class UnitError(ValueError):
+    """A value that cannot be converted exactly; the message says what is allowed."""
+
+
+def to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool):
+        raise UnitError(f"expected a number, got {value!r}")
+    if isinstance(value, float):
+        # A float already lost the digits the user wrote; refusing it keeps every conversion exact.
+        raise UnitError("internal error: money and rates must arrive as Decimal or str, never float")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise UnitError(f"{value!r} is not a number") from None
+
+
+def yuan_to_fen(yuan: object) -> int:
+    """'12.00' → 1200. More than two decimals is an error, not a rounding."""
+    amount = to_decimal(yuan)
+    fen = amount * _FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise UnitError(f"{yuan} yuan has more than two decimals (1 fen is the smallest unit)")
+    return int(fen)
+
+
+def fen_to_yuan(fen: int) -> Decimal:
+    """1200 → Decimal('12.00')."""
+    return (Decimal(fen) / _FEN_PER_YUAN).quantize(Decimal("0.01"))
+
+
+def yuan_exact(yuan: object) -> Decimal:
+    """For methods that take yuan on the wire: the amount with exactly two decimals, checked."""
+    return fen_to_yuan(yuan_to_fen(yuan))
+
+
+def rate_to_permille(rate: object) -> int:
+    """0.6 (= 6折, 40 % off) → 600, the unit item-pool methods use for discount rates."""
+    value = to_decimal(rate)
+    if not Decimal(0) < value < Decimal(1):
+        raise UnitError(f"rate {rate} must be above 0 and below 1 (0.6 means 6折)")
+    permille = value * _PERMILLE
+    if permille != permille.to_integral_value():
+        raise UnitError(f"rate {rate} has more than three decimals")
+    return int(permille)
+
+
+def permille_to_rate(permille: int) -> Decimal:
+    return (Decimal(permille) / _PERMILLE).normalize()
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time that must carry its offset: a promotion's start is never ambiguous."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UnitError(f"{text!r} is not an ISO 8601 time like 2026-06-18T00:00:00+08:00") from None
+    if moment.tzinfo is None:
+        raise UnitError(f"{text!r} has no UTC offset; write it like 2026-06-18T00:00:00+08:00")
+    return moment
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    # Integer timedelta arithmetic, not timestamp() * 1000, which goes through float.
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def epoch_ms_to_iso(epoch_ms: int) -> str:
+    return (_EPOCH + timedelta(milliseconds=epoch_ms)).astimezone(GMT8).isoformat()
+
+
+def to_top_datetime(moment: datetime) -> str:
+    """TOP's 'yyyy-MM-dd HH:mm:ss', always in GMT+8."""
+    return moment.astimezone(GMT8).strftime("%Y-%m-%d %H:%M:%S")
