@@ -39,9 +39,10 @@ def apply_plan(
 ) -> ApplyReport:
     """Stops at the first failed change: later changes may depend on it (a coupon before its grant)."""
     report = ApplyReport(run_id=uuid.uuid4().hex)
+    bound: dict[str, Any] = {}  # plan-wide: a grant may use the id its coupon's create returned
     for index, change in enumerate(plan.changes):
         try:
-            _apply_change(change, store, client_for(change.key.shop), report, on_call)
+            _apply_change(change, store, client_for(change.key.shop), report, bound, on_call)
         except ReconcilerError as exc:
             report.failed.append((change, str(exc)))
             report.not_tried.extend(plan.changes[index + 1 :])
@@ -55,10 +56,10 @@ def _apply_change(
     store: StateStore,
     client: Caller,
     report: ApplyReport,
+    bound: dict[str, Any],
     on_call: Callable[[Change, Call], None] | None,
 ) -> None:
     kind = KINDS[change.key.kind]
-    bound: dict[str, Any] = {}
     for call in change.calls:
         params = resolve(call.params, bound)
         entry_id = store.journal_sent(report.run_id, change.key, call.method, params)
@@ -73,7 +74,7 @@ def _apply_change(
         report.calls_sent += 1
         for name, path in call.binds.items():
             bound[name] = _pick(answer, path, call.method)
-        store.journal_answered(entry_id, change.key, answer, call.effects, bound)
+        store.journal_answered(entry_id, change.key, answer, kind.effects(call, answer), bound)
     if change.effects:
         _apply_state_only(change, store, report.run_id, bound)
 

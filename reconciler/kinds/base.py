@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, Problem, TopPermanentError
 from reconciler.manifest import Document
-from reconciler.model import Change, Link, Resource, ResourceKey, SourceRef
+from reconciler.model import Action, Call, Change, Link, Ref, Resource, ResourceKey, SourceRef, StateEffect
 
 
 class Caller(Protocol):
@@ -28,6 +28,49 @@ class NormaliseContext:
     """What normalisation may depend on besides the document itself."""
 
     now: datetime
+
+
+@dataclass
+class PlanContext:
+    """What a kind may look at while reading and planning one shop.
+
+    `planned` fills up as the engine plans kinds in dependency order, so a kind that refers to
+    another (a grant to its coupon) sees whether that object is being created in this plan.
+    """
+
+    shop: str
+    now: datetime
+    desired: Mapping[ResourceKey, Resource]
+    links: Mapping[ResourceKey, Link]
+    planned: dict[ResourceKey, Change] = field(default_factory=dict)
+
+    def desired_of(self, kind: str) -> list[Resource]:
+        return [r for key, r in sorted(self.desired.items()) if key.kind == kind]
+
+    def links_of(self, kind: str) -> list[Link]:
+        return [link for key, link in sorted(self.links.items()) if key.kind == kind]
+
+    def remote_id(self, key: ResourceKey) -> str | Ref | None:
+        """The id another change should use for `key`: a Ref when this plan (re)creates it."""
+        change = self.planned.get(key)
+        if change is not None and change.action in (Action.CREATE, Action.REPLACE):
+            return new_id_ref(key)
+        link = self.links.get(key)
+        return link.remote_id if link else None
+
+
+@dataclass
+class LiveState:
+    """What a kind read from TOP for one shop."""
+
+    by_name: dict[str, Any] = field(default_factory=dict)  # linked objects; None = gone on TOP
+    unmanaged: list[str] = field(default_factory=list)  # remote objects nobody owns, described
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific facts, e.g. valid coupon count
+
+
+def new_id_ref(key: ResourceKey) -> Ref:
+    """The plan-wide name of the id a create of `key` returns."""
+    return Ref(f"{key}#id")
 
 
 class ProblemCollector:
@@ -47,25 +90,39 @@ class ProblemCollector:
 
 class Kind(ABC):
     kind: ClassVar[str]
-    # TOP methods this kind reads with; used by docs and by the read-only checks.
+    # Kinds whose objects this kind refers to; they are planned and created first, deleted last.
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    # TOP methods this kind uses; documentation, and the read-only checks in tests.
     read_methods: ClassVar[tuple[str, ...]] = ()
     write_methods: ClassVar[tuple[str, ...]] = ()
+    # Kinds with a list call read the shop even when nothing is declared, to report unmanaged objects.
+    always_read: ClassVar[bool] = False
 
     @abstractmethod
     def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
         """Check the document's meaning and convert it to wire units; raise ManifestError."""
 
     @abstractmethod
-    def read_live(self, client: Caller, links: Sequence[Link]) -> dict[str, Any]:
-        """Live objects by resource name; a linked object that is gone on TOP maps to None."""
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        """Read this kind's objects of ctx.shop: every linked one (None when gone) and unmanaged ones."""
 
     @abstractmethod
-    def plan_change(self, desired: Resource | None, link: Link | None, live: Any | None) -> Change | None:
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
         """The change that brings TOP from `live` to `desired`, or None when they agree."""
+
+    def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
+        """Shop-wide rules a plan must not break (e.g. at most 50 valid coupons); each string is an error."""
+        return []
 
     def check_response(self, method: str, response: Mapping[str, Any]) -> None:
         """Raise when TOP answered 200 but the body says the call failed."""
         ensure_success(method, response)
+
+    def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:
+        """What to record after `call` succeeded; a kind overrides this when it depends on the answer."""
+        return call.effects
 
 
 def resource_key(doc: Document) -> ResourceKey:

@@ -25,8 +25,11 @@ from reconciler.errors import TopPermanentError
 from reconciler.kinds.base import (
     Caller,
     Kind,
+    LiveState,
     NormaliseContext,
+    PlanContext,
     ProblemCollector,
+    new_id_ref,
     resource_key,
     source_of,
 )
@@ -52,7 +55,6 @@ REMOVE_ITEM = "alibaba.wdk.marketing.itempool.removeitem"
 QUERY_ITEMS = "alibaba.wdk.marketing.itempool.queryitems"
 
 ITEMS_PAGE_SIZE = 100  # the largest page queryitems serves
-NEW_ID = Ref("activity_id")
 
 _TERMINALS = {"app": "1", "pos": "2"}
 _MEMBERS = {"all": -1, "members_only": 1, "non_members": 2}
@@ -116,15 +118,18 @@ class ItemPoolActivity(Kind):
 
     # ---- live state ------------------------------------------------------------------------
 
-    def read_live(self, client: Caller, links: Sequence[Link]) -> dict[str, Any]:
-        live_by_name: dict[str, Any] = {}
-        for link in links:
-            live_by_name[link.key.name] = _read_one(client, int(link.remote_id))
-        return live_by_name
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        # No list call exists, so only linked activities can be read, by id.
+        live = LiveState()
+        for link in ctx.links_of(self.kind):
+            live.by_name[link.key.name] = _read_one(client, int(link.remote_id))
+        return live
 
     # ---- diff → calls ----------------------------------------------------------------------
 
-    def plan_change(self, desired: Resource | None, link: Link | None, live: Any | None) -> Change | None:
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
         if desired is None:
             assert link is not None
             return _plan_delete(link, live)
@@ -515,15 +520,16 @@ def _remove_item_call(activity_id: int, sku: str, applied: Mapping[str, Any] | N
 
 def _create_calls(desired: Resource) -> list[Call]:
     activity = desired.spec["activity"]
+    new_id = new_id_ref(desired.key)
     calls = [
         Call(
             CREATE,
             {"param": dict(activity)},
-            binds={NEW_ID.name: "data"},
-            effects=(SetLink(NEW_ID, {"activity": dict(activity), "items": {}}),),
+            binds={new_id.name: "data"},
+            effects=(SetLink(new_id, {"activity": dict(activity), "items": {}}),),
         )
     ]
-    calls.extend(_add_item_call(NEW_ID, item) for item in desired.spec["items"].values())
+    calls.extend(_add_item_call(new_id, item) for item in desired.spec["items"].values())
     return calls
 
 
