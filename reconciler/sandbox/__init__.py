@@ -1,0 +1,22 @@
+"""Local TOP emulator: a real HTTP server speaking the TOP protocol, with in-memory shops.
+
+Layer rule: imports nothing from ``reconciler`` outside this package (not top, engine or
+kinds), so the client and the sandbox implement the protocol independently and contract tests
+catch a mistake on either side.
+
+    server.py    HTTP routes, SandboxServer, serve()    (composition root)
+    protocol.py  gateway checks, signatures, envelopes, error helpers, JSON codec
+    store.py     per-shop state (+ atomic JSON file) and the call log
+    methods.py   registry: method name -> handler
+    itempool.py  alibaba.wdk.marketing.itempool.* handlers
+"""
+
+from reconciler.sandbox.server import (
+    DEMO_APP_KEY,
+    DEMO_APP_SECRET,
+    DEMO_SESSION,
+    SandboxServer,
+    serve,
+)
+
+__all__ = ["DEMO_APP_KEY", "DEMO_APP_SECRET", "DEMO_SESSION", "SandboxServer", "serve"]

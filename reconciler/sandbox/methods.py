@@ -1,0 +1,39 @@
+"""The method registry: TOP method name → handler.
+
+A new method family (coupons, promotionmisc, tbk, listing…) is one module exposing
+``METHODS: tuple[MethodSpec, ...]`` plus one line in :func:`_all_specs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.sandbox import itempool
+from reconciler.sandbox.protocol import CallContext, MethodSpec, format_gmt8
+
+
+def time_get(ctx: CallContext) -> dict[str, Any]:
+    """``taobao.time.get``: the sandbox clock in GMT+8, so clients can measure their skew."""
+    return {"time": format_gmt8(ctx.now_ms)}
+
+
+SYSTEM_METHODS: tuple[MethodSpec, ...] = (MethodSpec("taobao.time.get", time_get, needs_session=False),)
+
+
+def _all_specs() -> Iterable[MethodSpec]:
+    yield from SYSTEM_METHODS
+    yield from itempool.METHODS
+
+
+def _build_registry(specs: Iterable[MethodSpec]) -> Mapping[str, MethodSpec]:
+    registry: dict[str, MethodSpec] = {}
+    for spec in specs:
+        if spec.name in registry:  # two modules claiming one method is a wiring bug
+            raise RuntimeError(f"sandbox method {spec.name} is registered twice")
+        registry[spec.name] = spec
+    return MappingProxyType(registry)
+
+
+REGISTRY: Mapping[str, MethodSpec] = _build_registry(_all_specs())

@@ -1,0 +1,306 @@
+"""The sandbox HTTP server: TOP's ``/router/rest`` gateway on loopback, plus test endpoints.
+
+Routes:
+    GET|POST /router/rest          the TOP gateway (params merged from query string and form body)
+    GET      /_sandbox/calls       {"calls": [{method, params, session (shop nick), ok, at}, ...]}
+    POST     /_sandbox/calls/clear clear the call log only
+    POST     /_sandbox/reset       clear all state and the call log
+    GET      /_sandbox/state       the whole store, for debugging tests
+Anything else is 404.
+
+Only ``application/x-www-form-urlencoded`` bodies are read (multipart uploads are not needed by
+any emulated method). Every call is handled under the store lock, so calls are serialised and
+the call log is in arrival order.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from reconciler.sandbox.methods import REGISTRY
+from reconciler.sandbox.protocol import (
+    ApiError,
+    CallContext,
+    MethodSpec,
+    business_params,
+    check_request,
+    error_body,
+    internal_error,
+    json_dumps,
+    new_request_id,
+    success_body,
+    wants_simplify,
+)
+from reconciler.sandbox.store import CallLog, CallRecord, Store
+
+logger = logging.getLogger(__name__)
+
+# Fixed, documented demo credentials: the sandbox is a local toy, these guard nothing.
+DEMO_APP_KEY = "12345678"
+DEMO_APP_SECRET = "sandbox-app-secret"
+DEMO_SESSION = "sandbox-session-demo-shop"
+OTHER_SESSION = "sandbox-session-other-shop"
+
+APP_SECRETS: Mapping[str, str] = {DEMO_APP_KEY: DEMO_APP_SECRET}
+# session key → seller nick; one session = one shop, and all state is scoped by shop.
+SESSIONS: Mapping[str, str] = {DEMO_SESSION: "demo-shop", OTHER_SESSION: "other-shop"}
+
+GATEWAY_PATH = "/router/rest"
+
+
+class Dispatcher:
+    """Transport-free core: one TOP request (merged params) in, one JSON body out."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        methods: Mapping[str, MethodSpec] = REGISTRY,
+        app_secrets: Mapping[str, str] = APP_SECRETS,
+        sessions: Mapping[str, str] = SESSIONS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.calls = CallLog()
+        self.methods = methods
+        self.app_secrets = app_secrets
+        self.sessions = sessions
+        self.clock = clock  # replaceable so tests can move the sandbox's time
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def handle(self, params: Mapping[str, str]) -> dict[str, Any]:
+        request_id = new_request_id()
+        with self.store.lock:
+            now_ms = self.now_ms()
+            try:
+                spec, shop = check_request(
+                    params, methods=self.methods, app_secrets=self.app_secrets, sessions=self.sessions, now_ms=now_ms
+                )
+                fields = self._invoke(spec, params, shop, now_ms)
+                body, ok = success_body(spec.name, fields, request_id, wants_simplify(params)), True
+            except ApiError as error:
+                body, ok = error_body(error, request_id), False
+            self._record(params, ok, now_ms)
+        return body
+
+    def _invoke(self, spec: MethodSpec, params: Mapping[str, str], shop: str | None, now_ms: int) -> dict[str, Any]:
+        ctx = CallContext(spec.name, business_params(params), shop, now_ms, self.store)
+        try:
+            fields = spec.handler(ctx)
+            if spec.writes:
+                self.store.save()
+        except ApiError:
+            raise
+        except Exception as exc:  # a sandbox bug must still answer in TOP's shape
+            logger.exception("sandbox handler for %s failed", spec.name)
+            raise internal_error(f"sandbox internal error in {spec.name}: {type(exc).__name__}") from exc
+        return fields
+
+    def _record(self, params: Mapping[str, str], ok: bool, now_ms: int) -> None:
+        method = params.get("method", "").strip()
+        if not method:
+            return
+        shop = self.sessions.get(params.get("session", "").strip())
+        self.calls.append(CallRecord(method, business_params(params), shop, ok, now_ms))
+
+    def reset(self) -> None:
+        with self.store.lock:
+            self.store.reset()
+            self.calls.clear()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """Threaded server that remembers open connections so stop() can cut keep-alive clients."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks make many calls per connection
+    timeout = 60  # idle keep-alive connections release their thread eventually
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms ACK stalls
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _route(self, verb: str) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body()
+        dispatcher = self.server.dispatcher
+        if url.path == GATEWAY_PATH:
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            if self._is_form():
+                params.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+            self._send_json(200, dispatcher.handle(params))
+            return
+        admin = _ADMIN_ROUTES.get(url.path)
+        if admin is None:
+            self._send_json(404, {"error": f"no such path {url.path}; the gateway is {GATEWAY_PATH}"})
+        elif admin[0] != verb:
+            self._send_json(405, {"error": f"use {admin[0]} for {url.path}"})
+        else:
+            self._send_json(200, admin[1](dispatcher))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _is_form(self) -> bool:
+        content_type = self.headers.get("Content-Type", "application/x-www-form-urlencoded")
+        return content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        data = json_dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        logger.debug("%s " + format, self.address_string(), *args)
+
+
+def _calls(dispatcher: Dispatcher) -> dict[str, Any]:
+    return {"calls": dispatcher.calls.as_json()}
+
+
+def _clear_calls(dispatcher: Dispatcher) -> dict[str, Any]:
+    dispatcher.calls.clear()
+    return {"ok": True}
+
+
+def _reset(dispatcher: Dispatcher) -> dict[str, Any]:
+    dispatcher.reset()
+    return {"ok": True}
+
+
+def _state(dispatcher: Dispatcher) -> dict[str, Any]:
+    return dispatcher.store.snapshot()
+
+
+_ADMIN_ROUTES: dict[str, tuple[str, Callable[[Dispatcher], dict[str, Any]]]] = {
+    "/_sandbox/calls": ("GET", _calls),
+    "/_sandbox/calls/clear": ("POST", _clear_calls),
+    "/_sandbox/reset": ("POST", _reset),
+    "/_sandbox/state": ("GET", _state),
+}
+
+
+class SandboxServer:
+    """A running (or startable) sandbox; binds its port on construction so ``url`` is known."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None) -> None:
+        self.store = Store(data_file)
+        self.dispatcher = Dispatcher(self.store)
+        self._httpd = _HTTPServer((host, port), self.dispatcher)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url + GATEWAY_PATH
+
+    def start(self) -> None:
+        """Serve in a daemon thread; the socket already listens, so callers may connect at once."""
+        if self._thread is not None:
+            return
+        # A short poll interval makes stop() quick: tests start and stop a sandbox per test.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="top-sandbox", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()  # only safe while serve_forever runs, hence the guard
+            self._thread.join()
+            self._thread = None
+        self._close()
+
+    def serve_forever(self) -> None:
+        """Block serving; Ctrl-C or SIGTERM stops cleanly."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._httpd.serve_forever()
+        except KeyboardInterrupt:
+            logger.info("sandbox stopping")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._httpd.close_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM takes the same clean path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def serve(host: str, port: int, data_file: str | None) -> None:
+    """Run the sandbox in the foreground (the CLI's ``reconciler sandbox serve``)."""
+    server = SandboxServer(host, port, data_file)
+    print(f"sandbox listening on {server.gateway} (app_key {DEMO_APP_KEY})", flush=True)
+    server.serve_forever()

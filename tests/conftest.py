@@ -1,0 +1,86 @@
+"""Shared fixtures: a real sandbox over HTTP on loopback, and a way to run the CLI against it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+from reconciler.sandbox.server import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
+from reconciler.top import is_write
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Sandbox:
+    server: SandboxServer
+
+    @property
+    def gateway(self) -> str:
+        return self.server.gateway
+
+    def calls(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.server.url}/_sandbox/calls").json()["calls"]
+
+    def writes(self) -> list[dict[str, Any]]:
+        return [call for call in self.calls() if is_write(call["method"])]
+
+    def clear_calls(self) -> None:
+        httpx.post(f"{self.server.url}/_sandbox/calls/clear").raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        return httpx.get(f"{self.server.url}/_sandbox/state").json()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    server = SandboxServer(port=0)
+    server.start()
+    try:
+        yield Sandbox(server)
+    finally:
+        server.stop()
+
+
+@dataclass
+class Workspace:
+    """A campaigns directory, a state file and the environment a user would have."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def campaigns(self) -> Path:
+        return self.root / "campaigns"
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.campaigns / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def run(self, *args: str) -> Result:
+        runner = CliRunner()
+        return runner.invoke(cli, list(args), env=self.env, catch_exceptions=False)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sandbox: Sandbox) -> Workspace:
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    shutil.copy(REPO / "campaigns" / "shops.yaml", campaigns / "shops.yaml")
+    env = {
+        "TOP_GATEWAY": sandbox.gateway,
+        "TOP_APP_KEY": DEMO_APP_KEY,
+        "TOP_APP_SECRET": DEMO_APP_SECRET,
+        "TOP_SESSION": DEMO_SESSION,
+        "RECONCILER_STATE": str(tmp_path / "state.db"),
+    }
+    return Workspace(tmp_path, env)
