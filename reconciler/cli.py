@@ -105,7 +105,15 @@ def _redacted(text: str, clients: list[Clients]) -> str:
 
 
 def _now(at: str | None) -> datetime:
-    return datetime.fromisoformat(at) if at else datetime.now(timezone.utc)
+    if not at:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        _fail(f"--at {at!r} is not an ISO 8601 time like 2026-11-11T00:00+08:00")
+    if moment.tzinfo is None:
+        _fail(f"--at {at!r} needs a UTC offset, e.g. 2026-11-11T00:00+08:00")
+    return moment
 
 
 def _load(paths: Sequence[str], now: datetime) -> tuple[ManifestSet, list[Any]]:
@@ -130,8 +138,8 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
 
 
-def _plan(paths: Sequence[str], clients: Clients, store: StateStore, prune: bool) -> Plan:
-    now = _now(None)
+def _plan(paths: Sequence[str], clients: Clients, store: StateStore, prune: bool, at: str | None = None) -> Plan:
+    now = _now(at)
     manifests, resources = _load(paths, now)
     clients.use_profiles(manifests.shops)
     return make_plan(resources, store, clients, PlanOptions(prune=prune, now=now))
@@ -142,10 +150,11 @@ def _plan(paths: Sequence[str], clients: Clients, store: StateStore, prune: bool
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when changes are planned.")
 @click.option("--prune", is_flag=True, help="Plan deletes of managed objects whose manifest was removed.")
-def plan(paths: tuple[str, ...], as_json: bool, detailed_exitcode: bool, prune: bool) -> None:
+@click.option("--at", "at", default=None, help="Plan for another moment (ISO 8601 with offset), e.g. to preview listing windows.")
+def plan(paths: tuple[str, ...], as_json: bool, detailed_exitcode: bool, prune: bool, at: str | None) -> None:
     """Show the TOP calls that would bring the shops to the manifests. Never writes."""
     with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
-        result = _plan(paths, clients, store, prune)
+        result = _plan(paths, clients, store, prune, at)
         click.echo(render_json(result) if as_json else render_text(result))
     if detailed_exitcode and not result.empty:
         sys.exit(EXIT_CHANGES)

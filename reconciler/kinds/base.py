@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from reconciler.errors import ManifestError, Problem, TopPermanentError
+from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
 from reconciler.manifest import Document
 from reconciler.model import Action, Call, Change, Link, Ref, Resource, ResourceKey, SourceRef, StateEffect
 
@@ -119,6 +119,14 @@ class Kind(ABC):
     def check_response(self, method: str, response: Mapping[str, Any]) -> None:
         """Raise when TOP answered 200 but the body says the call failed."""
         ensure_success(method, response)
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """A write was sent but its answer was lost (timeout, crash). Look on TOP whether it took
+        effect: return the answer it would have had (with every field its Call binds) if it did,
+        None if it certainly did not. Raise PlanError when TOP cannot tell: never guess, since a
+        blind re-send can duplicate a coupon or an activity."""
+        raise PlanError(f"{method}: cannot tell from TOP whether this write took effect; check the shop, "
+                        "then `reconciler import` or `reconciler state rm` before applying again")
 
     def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:
         """What to record after `call` succeeded; a kind overrides this when it depends on the answer."""

@@ -1,7 +1,7 @@
 """The method registry: TOP method name → handler.
 
-A new method family (coupons, promotionmisc, tbk, listing…) is one module exposing
-``METHODS: tuple[MethodSpec, ...]`` plus one line in :func:`_all_specs`.
+A new method family (coupons, promotionmisc, tbk, listing…) is one module in this package
+exposing ``METHODS: tuple[MethodSpec, ...]``; it is found by itself, nothing else changes.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.sandbox import itempool
+import importlib
+import pkgutil
+
+import reconciler.sandbox as sandbox_package
 from reconciler.sandbox.protocol import CallContext, MethodSpec, format_gmt8
 
 
@@ -22,9 +25,16 @@ def time_get(ctx: CallContext) -> dict[str, Any]:
 SYSTEM_METHODS: tuple[MethodSpec, ...] = (MethodSpec("taobao.time.get", time_get, needs_session=False),)
 
 
+_NOT_FAMILIES = {"methods", "protocol", "server", "store"}
+
+
 def _all_specs() -> Iterable[MethodSpec]:
     yield from SYSTEM_METHODS
-    yield from itempool.METHODS
+    for module_info in sorted(pkgutil.iter_modules(sandbox_package.__path__), key=lambda m: m.name):
+        if module_info.name in _NOT_FAMILIES:
+            continue
+        module = importlib.import_module(f"{sandbox_package.__name__}.{module_info.name}")
+        yield from getattr(module, "METHODS", ())
 
 
 def _build_registry(specs: Iterable[MethodSpec]) -> Mapping[str, MethodSpec]:
