@@ -6,20 +6,24 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from reconciler.engine.apply import ApplyReport, apply_plan
+from reconciler.engine.apply import STATE_ONLY, ApplyListener, ApplyReport, apply_plan, settle_interrupted_writes
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
-from reconciler.engine.render import render_json, render_record, render_text
+from reconciler.engine.render import render_json, render_markdown, render_record, render_text
+from reconciler.engine.safety import SafetyOptions, prevent_destroy_violations, threshold_violations
+from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects, write_saved_plan
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.kinds.base import Caller
 from reconciler.manifest import ManifestSet, ShopProfile, load_manifests
-from reconciler.model import Call, Change, Plan, ResourceKey
+from reconciler.model import Call, Change, Plan, Resource, ResourceKey
 from reconciler.state import StateStore, open_store
 from reconciler.top import Credentials, TopClient, redact
 
@@ -30,20 +34,28 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
+def profile_settings(shops: Mapping[str, ShopProfile]) -> dict[str, dict[str, Any]]:
+    """The non-secret part of each Shop profile: how to reach TOP and which variables hold secrets.
+    This is also what a saved plan keeps, so `apply plan.json` needs no manifests."""
+    return {
+        name: {"gateway": p.gateway, "sign_method": p.sign_method, "env": dict(p.env)} for name, p in shops.items()
+    }
+
+
 class Clients:
-    """One TOP client per shop, built lazily from the shop's profile and the environment."""
+    """One TOP client per shop, built lazily from the shop's settings and the environment."""
 
     def __init__(self, *, read_only: bool, env: Mapping[str, str]) -> None:
-        self._shops: Mapping[str, ShopProfile] = {}
+        self.settings: Mapping[str, Mapping[str, Any]] = {}
         self._read_only = read_only
         self._env = env
         self._clients: dict[str, TopClient] = {}
         self.credentials: list[Credentials] = []
 
-    def use_profiles(self, shops: Mapping[str, ShopProfile]) -> None:
-        # Profiles come from the manifests, so they are known only after loading; until then no
-        # client can be opened, which also keeps secrets out of any manifest error.
-        self._shops = shops
+    def use_profiles(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
+        # Profiles come from the manifests (or a saved plan), so they are known only after
+        # loading; until then no client can be opened, which keeps secrets out of manifest errors.
+        self.settings = settings
 
     def __call__(self, shop: str) -> Caller:
         if shop not in self._clients:
@@ -51,12 +63,12 @@ class Clients:
         return self._clients[shop]
 
     def _open(self, shop: str) -> TopClient:
-        profile = self._shops.get(shop)
-        if profile is None:
+        settings = self.settings.get(shop)
+        if settings is None:
             raise ReconcilerError(
                 f"shop '{shop}' has managed objects in the state store but no Shop profile in the manifests"
             )
-        names = profile.env
+        names = settings["env"]
         credentials = Credentials.from_env(
             self._env,
             app_key_var=names["app_key"],
@@ -64,12 +76,12 @@ class Clients:
             session_var=names["session"],
             gateway_var=names["gateway"],
         )
-        if not self._env.get(names["gateway"]) and profile.gateway:
+        if not self._env.get(names["gateway"]) and settings.get("gateway"):
             credentials = Credentials(
-                credentials.app_key, credentials.app_secret, credentials.session, profile.gateway
+                credentials.app_key, credentials.app_secret, credentials.session, settings["gateway"]
             )
         self.credentials.append(credentials)
-        return TopClient(credentials, sign_method=profile.sign_method, read_only=self._read_only)
+        return TopClient(credentials, sign_method=settings["sign_method"], read_only=self._read_only)
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -116,7 +128,7 @@ def _now(at: str | None) -> datetime:
     return moment
 
 
-def _load(paths: Sequence[str], now: datetime) -> tuple[ManifestSet, list[Any]]:
+def _load(paths: Sequence[str], now: datetime) -> tuple[ManifestSet, list[Resource]]:
     manifests = load_manifests(list(paths))
     return manifests, desired_resources(manifests, now)
 
@@ -138,44 +150,173 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
 
 
-def _plan(paths: Sequence[str], clients: Clients, store: StateStore, prune: bool, at: str | None = None) -> Plan:
-    now = _now(at)
-    manifests, resources = _load(paths, now)
-    clients.use_profiles(manifests.shops)
-    return make_plan(resources, store, clients, PlanOptions(prune=prune, now=now))
+def _plan(paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions) -> tuple[Plan, list[Resource]]:
+    manifests, resources = _load(paths, options.now)
+    clients.use_profiles(profile_settings(manifests.shops))
+    return make_plan(resources, store, clients, options), resources
+
+
+def _safety_problems(plan: Plan, resources: Sequence[Resource], safety: SafetyOptions) -> list[str]:
+    desired = {r.key: r for r in resources}
+    return prevent_destroy_violations(plan, desired) + threshold_violations(plan, safety)
+
+
+def _safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--force", is_flag=True, help="Allow a plan above the update/delete thresholds.")(f)
+    f = click.option("--update-threshold", type=float, default=0.3, show_default=True,
+                     help="Largest share of a shop's managed objects one run may update or replace.")(f)
+    f = click.option("--delete-threshold", type=float, default=0.3, show_default=True,
+                     help="Largest share of a shop's managed objects one run may delete.")(f)
+    f = click.option("--threshold-min-objects", type=int, default=10, show_default=True,
+                     help="Thresholds apply only to shops with at least this many managed objects.")(f)
+    f = click.option("--target", "targets", multiple=True, metavar="KIND/NAME",
+                     help="Limit the run to this resource (repeatable; SHOP/KIND/NAME also works).")(f)
+    f = click.option("--prune", is_flag=True, help="Delete managed objects whose manifest was removed.")(f)
+    return f
+
+
+def _safety(force: bool, update_threshold: float, delete_threshold: float, threshold_min_objects: int) -> SafetyOptions:
+    return SafetyOptions(update_threshold, delete_threshold, threshold_min_objects, force)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
+@click.option("--markdown", "markdown_dir", default=None, metavar="DIR",
+              help="Also write the plan as pull-request comments DIR/plan-1.md, plan-2.md … (split at GitHub's size limit).")
+@click.option("--link-base", default=None, metavar="URL",
+              help="In markdown, link each change to its manifest under this URL (e.g. a blob URL at the PR's commit).")
+@click.option("--out", "out_file", default=None, metavar="FILE", help="Save the plan for `reconciler apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when changes are planned.")
-@click.option("--prune", is_flag=True, help="Plan deletes of managed objects whose manifest was removed.")
 @click.option("--at", "at", default=None, help="Plan for another moment (ISO 8601 with offset), e.g. to preview listing windows.")
-def plan(paths: tuple[str, ...], as_json: bool, detailed_exitcode: bool, prune: bool, at: str | None) -> None:
-    """Show the TOP calls that would bring the shops to the manifests. Never writes."""
+@_safety_options
+def plan(
+    paths: tuple[str, ...], as_json: bool, markdown_dir: str | None, link_base: str | None, out_file: str | None,
+    detailed_exitcode: bool, at: str | None, prune: bool, targets: tuple[str, ...], force: bool,
+    update_threshold: float, delete_threshold: float, threshold_min_objects: int,
+) -> None:
+    """Show the TOP calls that would bring the shops to the manifests. Never writes to TOP."""
+    options = PlanOptions(prune=prune, now=_now(at), targets=targets)
+    safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
-        result = _plan(paths, clients, store, prune, at)
-        click.echo(render_json(result) if as_json else render_text(result))
+        result, resources = _plan(paths, clients, store, options)
+        problems = _safety_problems(result, resources, safety)
+        notes = _interrupted_note(store)
+        checksum = plan_checksum(result)
+        if as_json:
+            click.echo(render_json(result))
+        else:
+            click.echo(render_text(result, _styler()))
+            if not result.empty:
+                click.echo(f"Plan checksum: {checksum}")
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
+        if markdown_dir:
+            _write_markdown(markdown_dir, render_markdown(
+                result, checksum=checksum, link_base=link_base, extra_warnings=tuple(problems + notes)))
+        if out_file:
+            write_saved_plan(out_file, SavedPlan(result, tuple(resources), options.now, prune, targets, clients.settings))
+            click.echo(f"Saved the plan to {out_file}; `reconciler apply {out_file}` sends exactly these calls.")
+    if problems:
+        _fail("the plan is blocked by safety checks; nothing will be applied:\n  " + "\n  ".join(problems))
     if detailed_exitcode and not result.empty:
         sys.exit(EXIT_CHANGES)
+
+
+def _interrupted_note(store: StateStore) -> list[str]:
+    open_writes = [e for e in store.journal(status="sent") if e.method != STATE_ONLY]
+    if not open_writes:
+        return []
+    return [f"{len(open_writes)} write(s) of an interrupted apply have no recorded answer; "
+            "the next apply asks TOP whether they took effect before doing anything else"]
+
+
+def _write_markdown(directory: str, comments: list[str]) -> None:
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("plan-*.md"):
+        old.unlink()
+    for index, comment in enumerate(comments, start=1):
+        (target / f"plan-{index}.md").write_text(comment, encoding="utf-8")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--prune", is_flag=True, help="Delete managed objects whose manifest was removed.")
-def apply(paths: tuple[str, ...], auto_approve: bool, prune: bool) -> None:
-    """Plan, then make exactly the planned calls."""
+@click.option("--checksum", default=None, metavar="SHA",
+              help="Re-plan and apply only if the new plan's checksum equals this reviewed one.")
+@click.option("--reviewed-plan", default=None, metavar="FILE",
+              help="With --checksum: the reviewed plan file, to show how the new plan differs.")
+@_safety_options
+def apply(
+    paths: tuple[str, ...], auto_approve: bool, checksum: str | None, reviewed_plan: str | None, prune: bool,
+    targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float, threshold_min_objects: int,
+) -> None:
+    """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
+    safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     with Clients(read_only=False, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
-        result = _plan(paths, clients, store, prune)
-        click.echo(render_text(result))
+        saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
+        if saved_file:
+            result, resources = _saved_plan_if_fresh(saved_file, clients, store)
+        else:
+            result, resources = _fresh_plan_for_apply(paths, clients, store, PlanOptions(prune=prune, targets=targets))
+            if checksum:
+                _require_checksum(result, checksum, reviewed_plan)
+        problems = _safety_problems(result, resources, safety)
+        click.echo(render_text(result, _styler()))
+        if problems:
+            _fail("the plan is blocked by safety checks; nothing was sent:\n  " + "\n  ".join(problems))
         if result.empty:
             return
         _confirm(auto_approve)
-        report = apply_plan(result, store, clients, on_call=_log_call)
+        report = apply_plan(result, store, clients, listener=_listener(result))
         _print_report(report, clients)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _is_plan_file(path: str) -> bool:
+    return path.endswith(".json") and Path(path).is_file()
+
+
+def _settle(clients: Clients, store: StateStore) -> None:
+    for message in settle_interrupted_writes(store, clients):
+        click.echo(f"recovered: {message}")
+
+
+def _fresh_plan_for_apply(
+    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions
+) -> tuple[Plan, list[Resource]]:
+    manifests, resources = _load(paths, options.now)
+    clients.use_profiles(profile_settings(manifests.shops))
+    _settle(clients, store)
+    return make_plan(resources, store, clients, options), resources
+
+
+def _saved_plan_if_fresh(path: str, clients: Clients, store: StateStore) -> tuple[Plan, list[Resource]]:
+    saved = read_saved_plan(path)
+    clients.use_profiles(saved.shops)
+    _settle(clients, store)
+    options = PlanOptions(prune=saved.prune, now=saved.now, targets=saved.targets)
+    current = make_plan(list(saved.desired), store, clients, options)
+    moved = stale_objects(saved.plan, current)
+    if moved:
+        _fail(f"{path} is stale: what it was planned from changed, so its calls may no longer be right. "
+              "Run plan again.\n  " + "\n  ".join(moved))
+    return saved.plan, list(saved.desired)
+
+
+def _require_checksum(current: Plan, expected: str, reviewed_plan: str | None) -> None:
+    actual = plan_checksum(current)
+    if actual == expected:
+        return
+    lines = [f"the plan now differs from the reviewed one (checksum {actual}, reviewed {expected}); nothing was sent."]
+    if reviewed_plan:
+        lines += plan_difference(read_saved_plan(reviewed_plan).plan, current)
+    else:
+        lines.append("The plan as it is now:")
+        lines.append(render_text(current))
+    _fail("\n  ".join(lines))
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -192,8 +333,39 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
-def _log_call(change: Change, call: Call) -> None:
-    click.echo(f"  -> {change.key.kind}/{change.key.name}: {call.method}")
+def _styler() -> Callable[..., str]:
+    return click.style if sys.stdout.isatty() else (lambda text, **_: text)
+
+
+class _LogLines(ApplyListener):
+    """Not on a terminal (CI): one plain line per call, greppable in a job log."""
+
+    def call_finished(self, change: Change, call: Call, error: str | None) -> None:
+        outcome = f"FAILED: {error}" if error else "ok"
+        click.echo(f"  {change.key.kind}/{change.key.name}: {call.method} {outcome}")
+
+
+class _ProgressBar(ApplyListener):
+    """On a terminal: one line that shows done / total, the call rate and errors so far."""
+
+    def __init__(self, total: int) -> None:
+        self.started = time.monotonic()
+        self.errors = 0
+        self.done = 0
+        self.bar = click.progressbar(length=total, label="applying", show_pos=True, item_show_func=self._status)
+
+    def _status(self, _: object) -> str:
+        rate = self.done / max(time.monotonic() - self.started, 1e-6)
+        return f"{rate:.1f} calls/s, {self.errors} error(s)"
+
+    def call_finished(self, change: Change, call: Call, error: str | None) -> None:
+        self.done += 1
+        self.errors += 1 if error else 0
+        self.bar.update(1, current_item=call.method)
+
+
+def _listener(plan: Plan) -> ApplyListener:
+    return _ProgressBar(plan.write_calls) if sys.stdout.isatty() else _LogLines()
 
 
 def _print_report(report: ApplyReport, clients: Clients) -> None:

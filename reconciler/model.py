@@ -120,6 +120,9 @@ class Plan:
     unmanaged: tuple[str, ...] = ()  # remote objects nobody owns: listed, never touched
     warnings: tuple[str, ...] = ()
     read_calls: int = 0
+    # Digest of every live object and state entry read, by address: a saved plan is stale when any moved.
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    managed_counts: Mapping[str, int] = field(default_factory=dict)  # managed objects per shop, for thresholds
 
     @property
     def write_calls(self) -> int:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from graphlib import TopologicalSorter
 from typing import Any
 
+import simplejson
+
 from reconciler.errors import ManifestError, PlanError, Problem
 from reconciler.kinds import KINDS
-from reconciler.kinds.base import Caller, NormaliseContext, PlanContext
+from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext
 from reconciler.manifest import ManifestSet
-from reconciler.model import Action, Change, Plan, Resource
+from reconciler.model import Action, Change, Plan, Resource, ResourceKey
 from reconciler.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -25,18 +28,13 @@ _ORDER = {Action.REPLACE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 class PlanOptions:
     prune: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    # Limit the run to these resources ("KIND/NAME" or "SHOP/KIND/NAME"); empty = everything.
+    targets: tuple[str, ...] = ()
 
 
-class CountingCaller:
-    """Counts the calls a plan makes, so the plan can say what reading the shop cost."""
-
-    def __init__(self, inner: Caller) -> None:
-        self.inner = inner
-        self.count = 0
-
-    def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        self.count += 1
-        return self.inner.call(method, params)
+def _reads_so_far(client: Caller) -> int:
+    stats = getattr(client, "stats", None)
+    return int(getattr(stats, "reads", 0))
 
 
 def desired_resources(manifests: ManifestSet, now: datetime) -> list[Resource]:
@@ -60,35 +58,40 @@ def make_plan(
     client_for: Callable[[str], Caller],
     options: PlanOptions,
 ) -> Plan:
-    desired_by_key = {resource.key: resource for resource in desired}
-    shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in store.links()})
-    changes: list[Change] = []
-    warnings: list[str] = []
-    unmanaged: list[str] = []
-    errors: list[str] = []
+    links = [link for link in store.links() if _targeted(link.key, options.targets)]
+    desired_by_key = {r.key: r for r in desired if _targeted(r.key, options.targets)}
+    if options.targets and not desired_by_key and not links:
+        raise PlanError(f"--target {', '.join(options.targets)} matches no manifest and no managed object")
+    shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in links})
+    result = _ShopPlan()
     read_calls = 0
     for shop in shops:
-        caller = CountingCaller(client_for(shop))
+        client = client_for(shop)
+        reads_before = _reads_so_far(client)
         ctx = PlanContext(
             shop=shop,
             now=options.now,
             desired={key: r for key, r in desired_by_key.items() if key.shop == shop},
-            links={link.key: link for link in store.links(shop)},
+            links={link.key: link for link in links if link.key.shop == shop},
         )
-        shop_plan = _plan_shop(ctx, caller, options)
-        changes.extend(shop_plan.changes)
-        warnings.extend(shop_plan.warnings)
-        unmanaged.extend(shop_plan.unmanaged)
-        errors.extend(shop_plan.errors)
-        read_calls += caller.count
-    if errors:
-        raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(errors))
+        result.merge(_plan_shop(ctx, client, options))
+        read_calls += _reads_so_far(client) - reads_before
+    if result.errors:
+        raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(result.errors))
     return Plan(
-        changes=tuple(order_changes(changes)),
-        unmanaged=tuple(unmanaged),
-        warnings=tuple(warnings),
+        changes=tuple(order_changes(result.changes)),
+        unmanaged=tuple(result.unmanaged),
+        warnings=tuple(result.warnings),
         read_calls=read_calls,
+        fingerprints=dict(sorted(result.fingerprints.items())),
+        managed_counts=dict(sorted(result.managed_counts.items())),
     )
+
+
+def _targeted(key: ResourceKey, targets: Sequence[str]) -> bool:
+    if not targets:
+        return True
+    return any(target in (f"{key.kind}/{key.name}", str(key)) for target in targets)
 
 
 @dataclass
@@ -97,6 +100,16 @@ class _ShopPlan:
     warnings: list[str] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    managed_counts: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: "_ShopPlan") -> None:
+        self.changes.extend(other.changes)
+        self.warnings.extend(other.warnings)
+        self.unmanaged.extend(other.unmanaged)
+        self.errors.extend(other.errors)
+        self.fingerprints.update(other.fingerprints)
+        self.managed_counts.update(other.managed_counts)
 
 
 def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopPlan:
@@ -107,6 +120,7 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
             continue  # nothing declared or managed: reading would cost calls and change nothing
         live = kind.read_live(caller, ctx)
         result.unmanaged.extend(f"{ctx.shop}/{kind_name}: {what}" for what in live.unmanaged)
+        result.fingerprints.update(_fingerprints(ctx, kind_name, live))
         keys = {r.key for r in ctx.desired_of(kind_name)} | {link.key for link in ctx.links_of(kind_name)}
         kind_changes: list[Change] = []
         for key in sorted(keys):
@@ -121,7 +135,23 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
                 ctx.planned[key] = change
         result.errors.extend(f"{ctx.shop}/{kind_name}: {e}" for e in kind.check_plan(kind_changes, live, ctx))
         result.changes.extend(kind_changes)
+    result.managed_counts[ctx.shop] = len(ctx.links)
     return result
+
+
+def _fingerprints(ctx: PlanContext, kind_name: str, live: LiveState) -> dict[str, str]:
+    """A digest of every live object and state entry the plan was computed from, so a saved plan
+    can be refused when any of them moved before apply."""
+    prints = {f"{ctx.shop}/{kind_name}/{name}": digest(obj) for name, obj in live.by_name.items()}
+    prints[f"{ctx.shop}/{kind_name} (unmanaged)"] = digest(sorted(live.unmanaged))
+    for link in ctx.links_of(kind_name):
+        prints[f"state {link.key}"] = digest({"remote_id": link.remote_id, "record": link.record})
+    return prints
+
+
+def digest(value: Any) -> str:
+    canonical = simplejson.dumps(value, use_decimal=True, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def kinds_in_dependency_order() -> list[str]:

@@ -1,89 +1,61 @@
-"""Plan renderings: terminal text and JSON. Pure functions from a Plan to a string."""
+"""Plan renderings: terminal text (colour optional), JSON, and markdown for pull-request comments.
+Pure functions from a Plan to strings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-import simplejson
+from reconciler.engine.codec import dumps, plan_to_data, value_to_data
+from reconciler.model import Action, Change, Link, Plan
 
-from reconciler.model import Call, Change, Link, Plan, Ref
+# GitHub refuses comments longer than this many characters.
+GITHUB_COMMENT_LIMIT = 65_535
 
-JSON_FORMAT_VERSION = 1
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Ref):
-        return {"$ref": value.name}
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+_COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
+Styler = Callable[..., str]
 
 
-def call_data(call: Call) -> dict[str, Any]:
-    data: dict[str, Any] = {"method": call.method, "params": _jsonable(call.params)}
-    if call.binds:
-        data["binds"] = dict(call.binds)
-    return data
-
-
-def change_data(change: Change) -> dict[str, Any]:
-    return {
-        "shop": change.key.shop,
-        "kind": change.key.kind,
-        "name": change.key.name,
-        "action": change.action.value,
-        "reason": change.reason,
-        "details": list(change.details),
-        "source": str(change.source) if change.source else None,
-        "calls": [call_data(call) for call in change.calls],
-    }
-
-
-def plan_data(plan: Plan) -> dict[str, Any]:
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "summary": {**plan.counts(), "write_calls": plan.write_calls, "read_calls": plan.read_calls},
-        "changes": [change_data(change) for change in plan.changes],
-        "unmanaged": list(plan.unmanaged),
-        "warnings": list(plan.warnings),
-    }
+def _plain(text: str, **_: Any) -> str:
+    return text
 
 
 def render_json(plan: Plan) -> str:
-    return simplejson.dumps(plan_data(plan), use_decimal=True, ensure_ascii=False, indent=2)
+    return dumps(plan_to_data(plan), indent=2)
 
 
 def _compact(value: Any) -> str:
-    return simplejson.dumps(_jsonable(value), use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+    return dumps(value_to_data(value))
 
 
-def render_text(plan: Plan) -> str:
+def render_text(plan: Plan, style: Styler = _plain) -> str:
+    """The terminal plan. `style` is click.style on a colour terminal, a no-op otherwise."""
     lines: list[str] = []
+    step = 0
     for shop, changes in groupby(plan.changes, key=lambda change: change.key.shop):
-        lines.append(f"shop {shop}:")
+        lines.append(style(f"shop {shop}:", bold=True))
         for change in changes:
-            lines.extend(_change_lines(change))
+            step += 1
+            lines.extend(_change_lines(step, change, style))
         lines.append("")
     for warning in plan.warnings:
-        lines.append(f"warning: {warning}")
+        lines.append(style(f"warning: {warning}", fg="yellow"))
     for unmanaged in plan.unmanaged:
         lines.append(f"unmanaged (left alone): {unmanaged}")
-    lines.append(summary_line(plan))
+    lines.append(style(summary_line(plan), bold=True))
     return "\n".join(lines)
 
 
-def _change_lines(change: Change) -> list[str]:
+def _change_lines(step: int, change: Change, style: Styler) -> list[str]:
     where = f"  ({change.source})" if change.source else ""
-    lines = [f"  {change.action.symbol} {change.key.kind}/{change.key.name}: {change.action.value}{where}"]
+    head = f"{step:>3}. {change.action.symbol} {change.key.kind}/{change.key.name}: {change.action.value}"
+    lines = [style(head, fg=_COLOURS[change.action]) + where]
     if change.reason:
-        lines.append(f"      why: {change.reason}")
-    lines.extend(f"      {detail}" for detail in change.details)
+        lines.append(f"       why: {change.reason}")
+    lines.extend(f"       {detail}" for detail in change.details)
     for number, call in enumerate(change.calls, start=1):
-        lines.append(f"      {number}. {call.method} {_compact(call.params)}")
+        lines.append(f"       {number}) {call.method} {_compact(call.params)}")
     return lines
 
 
@@ -99,9 +71,113 @@ def summary_line(plan: Plan) -> str:
 
 def render_record(link: Link) -> str:
     """What the state store holds for one object, as readable JSON."""
-    return simplejson.dumps(
-        {"address": str(link.key), "remote_id": link.remote_id, "record": _jsonable(link.record)},
-        use_decimal=True,
-        ensure_ascii=False,
-        indent=2,
+    return dumps({"address": str(link.key), "remote_id": link.remote_id, "record": value_to_data(link.record)}, indent=2)
+
+
+# ---- markdown ---------------------------------------------------------------------------------
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    checksum: str,
+    link_base: str | None = None,
+    limit: int = GITHUB_COMMENT_LIMIT,
+    extra_warnings: tuple[str, ...] = (),
+) -> list[str]:
+    """The plan as one or more pull-request comments, each under `limit` characters and readable
+    on its own: summary counts first, warnings next, then one collapsible section per shop with
+    the exact calls inside. A plan too long for one comment is split into numbered parts."""
+    header = _markdown_header(plan, checksum)
+    warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged)
+    blocks = [_shop_block(shop, list(changes), link_base) for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
+    if not blocks:
+        blocks = ["No changes: TOP matches the manifests.\n"]
+    body_budget = limit - len(header) - len(warnings) - 200  # room for the "part i of n" line
+    parts: list[list[str]] = [[]]
+    size = 0
+    for block in _split_oversized(blocks, body_budget):
+        if parts[-1] and size + len(block) > body_budget:
+            parts.append([])
+            size = 0
+        parts[-1].append(block)
+        size += len(block)
+    total = len(parts)
+    comments = []
+    for index, part in enumerate(parts, start=1):
+        label = f"_Part {index} of {total}._\n\n" if total > 1 else ""
+        comments.append(header + label + (warnings if index == 1 else "") + "".join(part))
+    return comments
+
+
+def _markdown_header(plan: Plan, checksum: str) -> str:
+    counts = plan.counts()
+    summary = (
+        f"**{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+        f"{counts['delete']} to delete** · {plan.write_calls} write calls · {plan.read_calls} read calls"
     )
+    return f"### campaign-reconciler plan\n\n{summary}\n\nPlan checksum: `{checksum}`\n\n"
+
+
+def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...]) -> str:
+    lines = []
+    if warnings:
+        lines.append("> [!WARNING]")
+        lines.extend(f"> - {_escape(w)}" for w in warnings)
+        lines.append("")
+    if unmanaged:
+        lines.append(f"<details><summary>{len(unmanaged)} unmanaged object(s) on TOP, left alone</summary>\n")
+        lines.extend(f"- {_escape(u)}" for u in unmanaged)
+        lines.append("\n</details>\n")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _shop_block(shop: str, changes: list[Change], link_base: str | None) -> str:
+    inner = "".join(_markdown_change(change, link_base) for change in changes)
+    return f"<details><summary><b>{_escape(shop)}</b>: {len(changes)} change(s)</summary>\n\n{inner}</details>\n\n"
+
+
+def _markdown_change(change: Change, link_base: str | None) -> str:
+    source = ""
+    if change.source:
+        target = f"{link_base.rstrip('/')}/{change.source.file}#L{change.source.line}" if link_base else None
+        source = f" — [{change.source}]({target})" if target else f" — `{change.source}`"
+    lines = [f"#### `{change.action.symbol}` {change.key.kind}/{_escape(change.key.name)}: {change.action.value}{source}\n"]
+    if change.reason:
+        lines.append(f"{_escape(change.reason)}\n")
+    lines.extend(f"- {_escape(detail)}" for detail in change.details)
+    if change.details:
+        lines.append("")
+    if change.calls:
+        calls = "\n".join(f"{call.method} {_compact(call.params)}" for call in change.calls)
+        lines.append(f"```\n{calls}\n```\n")
+    return "\n".join(lines) + "\n"
+
+
+def _split_oversized(blocks: list[str], budget: int) -> list[str]:
+    """A single shop section longer than a comment is cut at change boundaries, each piece
+    re-opened with the shop's name so every comment still says which shop it is about."""
+    result = []
+    for block in blocks:
+        if len(block) <= budget:
+            result.append(block)
+            continue
+        head, _, rest = block.partition("\n\n")
+        body = rest.removesuffix("</details>\n\n")
+        pieces = body.split("#### ")
+        current = ""
+        for piece in (p for p in pieces if p):
+            piece = "#### " + piece
+            if len(piece) > budget - len(head) - 40:
+                piece = piece[: budget - len(head) - 200] + "\n```\n\n_(cut: the full calls are in the plan file)_\n\n"
+            if current and len(head) + len(current) + len(piece) + 30 > budget:
+                result.append(f"{head} (continued)\n\n{current}</details>\n\n")
+                current = ""
+            current += piece
+        if current:
+            result.append(f"{head} (continued)\n\n{current}</details>\n\n")
+    return result
+
+
+def _escape(text: str) -> str:
+    return text.replace("<", "&lt;").replace(">", "&gt;")

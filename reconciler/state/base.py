@@ -20,6 +20,7 @@ class JournalEntry:
     status: str  # "sent" (no answer recorded yet), "ok", "failed"
     answer: Mapping[str, Any] | None
     error: str | None
+    call: Mapping[str, Any]  # the engine's encoding of the call (binds, effects), for recovery
 
 
 class StateStore(ABC):
@@ -36,7 +37,9 @@ class StateStore(ABC):
     def remove(self, key: ResourceKey) -> None: ...
 
     @abstractmethod
-    def journal_sent(self, run_id: str, key: ResourceKey, method: str, params: Mapping[str, Any]) -> int:
+    def journal_sent(
+        self, run_id: str, key: ResourceKey, method: str, params: Mapping[str, Any], call: Mapping[str, Any]
+    ) -> int:
         """Record a write before it is sent; returns the entry id."""
 
     @abstractmethod
@@ -54,7 +57,7 @@ class StateStore(ABC):
     def journal_failed(self, entry_id: int, error: str) -> None: ...
 
     @abstractmethod
-    def journal(self, run_id: str | None = None) -> list[JournalEntry]: ...
+    def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -23,11 +23,12 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL, shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-    method TEXT NOT NULL, params TEXT NOT NULL,
+    method TEXT NOT NULL, params TEXT NOT NULL, call TEXT NOT NULL DEFAULT '{}',
     status TEXT NOT NULL, answer TEXT, error TEXT,
     sent_at REAL NOT NULL, answered_at REAL
 );
 CREATE INDEX IF NOT EXISTS journal_run ON journal (run_id);
+CREATE INDEX IF NOT EXISTS journal_status ON journal (status);
 """
 
 
@@ -92,12 +93,14 @@ class SqliteStateStore(StateStore):
 
     # ---- journal ------------------------------------------------------------------------
 
-    def journal_sent(self, run_id: str, key: ResourceKey, method: str, params: Mapping[str, Any]) -> int:
+    def journal_sent(
+        self, run_id: str, key: ResourceKey, method: str, params: Mapping[str, Any], call: Mapping[str, Any]
+    ) -> int:
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO journal (run_id, shop, kind, name, method, params, status, sent_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'sent', ?)",
-                (run_id, key.shop, key.kind, key.name, method, dumps(params), time.time()),
+                "INSERT INTO journal (run_id, shop, kind, name, method, params, call, status, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
+                (run_id, key.shop, key.kind, key.name, method, dumps(params), dumps(call), time.time()),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -125,13 +128,18 @@ class SqliteStateStore(StateStore):
                 (error, time.time(), entry_id),
             )
 
-    def journal(self, run_id: str | None = None) -> list[JournalEntry]:
-        query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error FROM journal"
-        args: tuple[Any, ...] = ()
+    def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
+        query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"
+        conditions, args = [], []
         if run_id is not None:
-            query += " WHERE run_id = ?"
-            args = (run_id,)
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+            conditions.append("run_id = ?")
+            args.append(run_id)
+        if status is not None:
+            conditions.append("status = ?")
+            args.append(status)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        rows = self._db.execute(query + " ORDER BY id", tuple(args)).fetchall()
         return [
             JournalEntry(
                 id=row[0],
@@ -142,6 +150,7 @@ class SqliteStateStore(StateStore):
                 status=row[7],
                 answer=loads(row[8]) if row[8] else None,
                 error=row[9],
+                call=loads(row[10]),
             )
             for row in rows
         ]

@@ -1,0 +1,54 @@
+"""Checks that stop a plan before anything is written: octoDNS-style thresholds on the share of
+managed objects a plan updates or deletes, and Terraform's prevent_destroy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.model import Action, Plan, Resource, ResourceKey
+
+
+@dataclass(frozen=True)
+class SafetyOptions:
+    # octoDNS's defaults: more than 30 % of a zone's records updated or deleted needs --force,
+    # checked only when a zone holds at least 10 records (tiny shops change wholesale legitimately).
+    update_threshold: float = 0.3
+    delete_threshold: float = 0.3
+    min_objects: int = 10
+    force: bool = False
+
+
+def prevent_destroy_violations(plan: Plan, desired: Mapping[ResourceKey, Resource]) -> list[str]:
+    """A replace or delete of a resource marked prevent_destroy. Not overridable by --force:
+    like Terraform, the flag has to be removed from the manifest first."""
+    problems = []
+    for change in plan.changes:
+        resource = desired.get(change.key)
+        if change.action in (Action.DELETE, Action.REPLACE) and resource and resource.prevent_destroy:
+            problems.append(
+                f"{change.key} has metadata.prevent_destroy: true but the plan would {change.action.value} it "
+                f"({change.reason}); remove prevent_destroy from {resource.source or 'its manifest'} if that is intended"
+            )
+    return problems
+
+
+def threshold_violations(plan: Plan, options: SafetyOptions) -> list[str]:
+    """Shops where the plan changes too large a share of what is managed. Empty with --force."""
+    if options.force:
+        return []
+    problems = []
+    for shop, managed in sorted(plan.managed_counts.items()):
+        if managed < options.min_objects:
+            continue
+        changes = [c for c in plan.changes if c.key.shop == shop]
+        updates = sum(1 for c in changes if c.action in (Action.UPDATE, Action.REPLACE))
+        deletes = sum(1 for c in changes if c.action is Action.DELETE and c.calls)
+        for what, count, limit in (("update", updates, options.update_threshold), ("delete", deletes, options.delete_threshold)):
+            if count / managed > limit:
+                problems.append(
+                    f"shop {shop}: the plan would {what} {count} of {managed} managed objects "
+                    f"({count / managed:.0%}, above the {limit:.0%} threshold); check the manifests, "
+                    f"then apply with --force if this is intended"
+                )
+    return problems

@@ -1,0 +1,121 @@
+"""Saved plans (`plan --out`, `apply PLAN_FILE`) and plan checksums (`apply --checksum`).
+
+A saved plan holds the exact calls, the desired resources and options it was computed from, and
+a fingerprint of every live object and state entry it read. Apply re-reads the same objects and
+refuses the plan if any of them moved; otherwise it sends the saved calls, recomputing nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.engine.codec import (
+    FORMAT_VERSION,
+    change_to_data,
+    dumps,
+    loads,
+    plan_from_data,
+    plan_to_data,
+    resource_from_data,
+    resource_to_data,
+)
+from reconciler.errors import PlanError
+from reconciler.model import Plan, Resource
+
+SAVED_PLAN_KIND = "campaign-reconciler-plan"
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: Plan
+    desired: tuple[Resource, ...]
+    now: datetime
+    prune: bool
+    targets: tuple[str, ...]
+    shops: Mapping[str, Mapping[str, Any]]  # non-secret connection settings per shop profile
+
+    @property
+    def checksum(self) -> str:
+        return plan_checksum(self.plan)
+
+
+def plan_checksum(plan: Plan) -> str:
+    """A digest of what the plan would do (the changes and their exact calls), not of how it was
+    read: the same checksum means the same calls in the same order."""
+    content = dumps([change_to_data(change) for change in plan.changes])
+    return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def write_saved_plan(path: str, saved: SavedPlan) -> None:
+    data = {
+        "kind": SAVED_PLAN_KIND,
+        "format_version": FORMAT_VERSION,
+        "checksum": saved.checksum,
+        "now": saved.now.isoformat(),
+        "prune": saved.prune,
+        "targets": list(saved.targets),
+        "shops": {name: dict(settings) for name, settings in saved.shops.items()},
+        "desired": [resource_to_data(r) for r in saved.desired],
+        "plan": plan_to_data(saved.plan),
+    }
+    Path(path).write_text(dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_saved_plan(path: str) -> SavedPlan:
+    try:
+        data = loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"cannot read plan file {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != SAVED_PLAN_KIND:
+        raise PlanError(f"{path} is not a plan file written by `reconciler plan --out`")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise PlanError(f"{path} has plan format {data.get('format_version')}; this reconciler reads {FORMAT_VERSION}")
+    saved = SavedPlan(
+        plan=plan_from_data(data["plan"]),
+        desired=tuple(resource_from_data(r) for r in data["desired"]),
+        now=datetime.fromisoformat(data["now"]),
+        prune=bool(data["prune"]),
+        targets=tuple(data.get("targets") or ()),
+        shops=data.get("shops") or {},
+    )
+    if saved.checksum != data.get("checksum"):
+        raise PlanError(f"{path} was edited after it was written (its checksum does not match its calls)")
+    return saved
+
+
+def stale_objects(saved: Plan, fresh: Plan) -> list[str]:
+    """Addresses whose live object or state entry differs between the two reads, in words."""
+    moved = []
+    for address in sorted(set(saved.fingerprints) | set(fresh.fingerprints)):
+        before, after = saved.fingerprints.get(address), fresh.fingerprints.get(address)
+        if before == after:
+            continue
+        if before is None:
+            moved.append(f"{address}: appeared since the plan was made")
+        elif after is None:
+            moved.append(f"{address}: disappeared since the plan was made")
+        else:
+            moved.append(f"{address}: changed since the plan was made")
+    return moved
+
+
+def plan_difference(reviewed: Plan, current: Plan) -> list[str]:
+    """How two plans differ, change by change, for a refused `apply --checksum`."""
+    def by_key(plan: Plan) -> dict[str, str]:
+        return {str(c.key): dumps(change_to_data(c)) for c in plan.changes}
+
+    old, new = by_key(reviewed), by_key(current)
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if key not in new:
+            lines.append(f"- {key}: was in the reviewed plan, is not planned now")
+        elif key not in old:
+            lines.append(f"+ {key}: planned now, was not in the reviewed plan")
+        elif old[key] != new[key]:
+            lines.append(f"~ {key}: planned differently from the reviewed plan")
+    return lines
