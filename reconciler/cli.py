@@ -23,7 +23,8 @@ from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, r
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.kinds.base import Caller
 from reconciler.manifest import ManifestSet, ShopProfile, load_manifests
-from reconciler.model import Call, Change, Plan, Resource, ResourceKey
+from reconciler.kinds import KINDS
+from reconciler.model import Call, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import StateStore, open_store
 from reconciler.top import Credentials, TopClient, redact
 
@@ -375,6 +376,35 @@ def _print_report(report: ApplyReport, clients: Clients) -> None:
         click.echo("  the state store holds every call that succeeded before it", err=True)
     for change in report.not_tried:
         click.echo(f"not tried: {change.key}", err=True)
+
+
+@cli.command("import")
+@click.argument("kind")
+@click.argument("name")
+@click.argument("remote_id")
+@click.argument("paths", nargs=-1)
+def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> None:
+    """Adopt an existing TOP object as the managed resource KIND/NAME, declared in the manifests.
+
+    Only the state store changes; the next plan shows what differs between TOP and the manifest."""
+    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+        manifests, resources = _load(paths, _now(None))
+        clients.use_profiles(profile_settings(manifests.shops))
+        matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
+        if not matches:
+            _fail(f"no manifest declares {kind}/{name}; declare it first, then import the object it should manage")
+        if len(matches) > 1:
+            _fail(f"{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one shop's files")
+        resource = matches[0]
+        existing = store.get(resource.key)
+        if existing is not None:
+            _fail(f"{resource.key} already manages remote object {existing.remote_id}; `reconciler state rm` it first")
+        for link in store.links(resource.key.shop):
+            if link.key.kind == kind and link.remote_id == remote_id:
+                _fail(f"remote object {remote_id} is already managed as {link.key}")
+        record = KINDS[kind].import_record(clients(resource.key.shop), remote_id, resource)
+        store.put(Link(resource.key, remote_id, record))
+    click.echo(f"imported {kind} {remote_id} as {resource.key}; run plan to see how it differs from the manifest")
 
 
 @cli.group()

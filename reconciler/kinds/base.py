@@ -112,6 +112,11 @@ class Kind(ABC):
     ) -> Change | None:
         """The change that brings TOP from `live` to `desired`, or None when they agree."""
 
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """Adopt an existing object (`reconciler import`): read it on TOP and return the state record
+        to keep for it. Raise PlanError when it does not exist or this kind cannot adopt objects."""
+        raise PlanError(f"{self.kind} objects cannot be imported")
+
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         """Shop-wide rules a plan must not break (e.g. at most 50 valid coupons); each string is an error."""
         return []

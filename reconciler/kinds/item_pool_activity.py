@@ -21,7 +21,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
-from reconciler.errors import TopPermanentError
+from reconciler.errors import PlanError, TopPermanentError
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -142,6 +142,23 @@ class ItemPoolActivity(Kind):
                 "it will be created again",
             )
         return _plan_existing(desired, link, live)
+
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        if not remote_id.isdigit():
+            raise PlanError(f"an item-pool activity id is a number, not {remote_id!r}")
+        live = _read_one(client, int(remote_id))
+        if live is None:
+            raise PlanError(f"item-pool activity {remote_id} does not exist on TOP (or was deleted)")
+        out_act_id = live["activity"].get("out_act_id")
+        if out_act_id and out_act_id != desired.key.name:
+            raise PlanError(
+                f"activity {remote_id} carries out_act_id {out_act_id!r}, not {desired.key.name!r}: "
+                "it belongs to another manifest or tool"
+            )
+        # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
+        # for them: the next plan compares what TOP does return and says what it must assume.
+        return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}
 
 
 # ---- normalisation helpers -----------------------------------------------------------------
@@ -564,12 +581,32 @@ def _plan_delete(link: Link, live: Any | None) -> Change:
 
 def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
     activity = desired.spec["activity"]
-    applied = link.record.get("activity") or {}
-    changed = _differences(applied, activity)
+    applied = link.record.get("activity")
     drifted = _differences(live_view(live["activity"]), query_view(activity))
+    if applied is None and not drifted:
+        return _plan_adopt(desired, link)
+    changed = _differences(applied or {}, activity)
     if changed or drifted:
         return _plan_replace(desired, link, changed, drifted)
     return _plan_items(desired, link, live)
+
+
+def _plan_adopt(desired: Resource, link: Link) -> Change:
+    """An imported activity matches the manifest wherever TOP shows it; what TOP does not return
+    (rules, logic groups, period, priority, channels) is recorded as the manifest says. No call."""
+    record = {"activity": dict(desired.spec["activity"]), "items": dict(link.record.get("items") or {})}
+    return Change(
+        key=desired.key,
+        action=Action.UPDATE,
+        calls=(),
+        reason=(
+            f"imported activity {link.remote_id} matches the manifest in every field TOP returns; the fields TOP "
+            "does not return (activity_rule, logic groups, period, priority, channels) are assumed to be as the "
+            "manifest says and recorded so (no call to TOP)"
+        ),
+        source=desired.source,
+        effects=(SetLink(link.remote_id, record),),
+    )
 
 
 def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: list[str]) -> Change:
