@@ -1,0 +1,162 @@
+"""FullDiscount: 满就送, the `taobao.promotionmisc.mjs.activity.*` methods.
+
+Spend X yuan (满元) or buy X items (满件) — optionally again and again (上不封顶) — and get an
+amount off, a discount, a gift and/or free shipping; for the whole shop or up to 150 items,
+optionally only for a shop member level or a user tag.
+
+Wire units, from the method pages: `total_price` and `decrease_amount` in fen (10000 = 100 yuan),
+`discount_rate` as 800 = 8折, `start_time` / `end_time` as `yyyy-MM-dd HH:mm:ss` in GMT+8,
+`exclude_area` as area codes joined by `*`. update takes every field except `type` (item-level
+or shop-level), so changing `level` is a replace; everything else is one in-place update
+(see promotionmisc.py for reading, range deltas and recovery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.promotionmisc import Family, PromotionMiscActivity, fen, permille, range_params, window_params
+from reconciler.manifest import Document
+from reconciler.model import Resource
+
+LEVELS = {"item": 1, "shop": 2}  # type: 1 商品级别, 2 店铺级别
+MEMBER_LEVELS = {"customer": 0, "normal": 1, "advanced": 2, "vip": 3, "supreme_vip": 4}
+
+FAMILY = Family(
+    label="full discount",
+    prefix="taobao.promotionmisc.mjs.activity",
+    get_key="mjs_promotion",
+    fields=(
+        "name",
+        "type",
+        "participate_range",
+        "start_time",
+        "end_time",
+        "is_amount_over",
+        "total_price",
+        "is_amount_multiple",
+        "is_item_count_over",
+        "item_count",
+        "is_item_multiple",
+        "is_shop_member",
+        "shop_member_level",
+        "is_user_tag",
+        "user_tag",
+        "is_decrease_money",
+        "decrease_amount",
+        "is_discount",
+        "discount_rate",
+        "is_send_gift",
+        "gift_name",
+        "gift_id",
+        "gift_url",
+        "is_free_post",
+        "exclude_area",
+    ),
+    value_flags={
+        "total_price": "is_amount_over",
+        "item_count": "is_item_count_over",
+        "shop_member_level": "is_shop_member",
+        "user_tag": "is_user_tag",
+        "decrease_amount": "is_decrease_money",
+        "discount_rate": "is_discount",
+        "gift_name": "is_send_gift",
+        "gift_id": "is_send_gift",
+        "gift_url": "is_send_gift",
+        "exclude_area": "is_free_post",
+    },
+    units={"total_price": "fen", "decrease_amount": "fen", "discount_rate": "permille"},
+    fixed=("type",),  # mjs.activity.update has no type parameter
+    list_filters=({"activity_type": 1}, {"activity_type": 2}),  # list.get requires one type per walk
+)
+
+
+class FullDiscount(PromotionMiscActivity, Kind):
+    kind = "FullDiscount"
+    family = FAMILY
+    read_methods = FAMILY.read_methods()
+    write_methods = FAMILY.write_methods()
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        spec = doc.spec
+        participate_range, items = range_params(spec["items"])
+        activity: dict[str, Any] = {
+            "name": spec["title"],
+            "type": LEVELS[spec["level"]],
+            "participate_range": participate_range,
+        }
+        activity.update(window_params(spec["window"], problems, ctx))
+        activity.update(_condition(spec, problems))
+        if "members" in spec:
+            activity.update(is_shop_member=True, shop_member_level=MEMBER_LEVELS[spec["members"]])
+        if "user_tag" in spec:
+            activity.update(is_user_tag=True, user_tag=spec["user_tag"])
+        activity.update(_reward(spec["reward"], problems))
+        _check_reward_against_condition(spec, activity, problems)
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"activity": activity, "items": items},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )
+
+
+def _condition(spec: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
+    when = spec["when"]
+    repeat = bool(spec.get("no_ceiling", False))
+    if "amount_at_least" in when:
+        threshold = fen(when["amount_at_least"], ("spec", "when", "amount_at_least"), problems)
+        params: dict[str, Any] = {"is_amount_over": True, "total_price": threshold}
+        if repeat:
+            params["is_amount_multiple"] = True
+        return params
+    params = {"is_item_count_over": True, "item_count": when["count_at_least"]}
+    if repeat:
+        params["is_item_multiple"] = True
+    return params
+
+
+def _reward(reward: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if "decrease" in reward:
+        path = ("spec", "reward", "decrease")
+        params.update(is_decrease_money=True, decrease_amount=fen(reward["decrease"], path, problems))
+    if "rate" in reward:
+        params.update(is_discount=True, discount_rate=permille(reward["rate"], ("spec", "reward", "rate"), problems))
+    if "gift" in reward:
+        gift = reward["gift"]
+        params.update(is_send_gift=True, gift_name=gift["name"])
+        if "item_id" in gift:
+            params["gift_id"] = int(gift["item_id"])
+        if "url" in gift:
+            params["gift_url"] = gift["url"]
+    if "free_shipping" in reward:
+        params["is_free_post"] = True
+        free = reward["free_shipping"]
+        areas = free.get("except_areas", []) if isinstance(free, Mapping) else []
+        if areas:
+            params["exclude_area"] = "*".join(areas)  # the page: codes joined with '*'
+    return params
+
+
+def _check_reward_against_condition(
+    spec: Mapping[str, Any], activity: Mapping[str, Any], problems: ProblemCollector
+) -> None:
+    threshold = activity.get("total_price")
+    decrease = activity.get("decrease_amount")
+    if threshold and decrease and decrease >= threshold:
+        problems.add(
+            ("spec", "reward", "decrease"),
+            f"{spec['reward']['decrease']} yuan off an order of {spec['when']['amount_at_least']} yuan "
+            "would make it free; the decrease must be below the threshold",
+        )
+    if spec.get("no_ceiling") and "discount_rate" in activity:
+        problems.add(
+            ("spec", "no_ceiling"),
+            "no_ceiling (上不封顶) repeats an amount off for every multiple of the threshold; "
+            "it cannot be combined with a rate",
+        )

@@ -1,0 +1,67 @@
+"""ItemDiscount: 无条件单品优惠, the `taobao.promotionmisc.item.activity.*` methods.
+
+A price cut on every item of the shop, or on up to 150 named items, within a time window:
+either a discount rate (打折) or an amount off each item (减钱), optionally for one user tag.
+
+Wire units, from the method pages: `decrease_amount` in fen (100 = 1 yuan), `discount_rate`
+as 800 = 8折, `start_time` / `end_time` as `yyyy-MM-dd HH:mm:ss` in GMT+8. update takes every
+field add takes, so any change is one in-place update call (see promotionmisc.py for reading,
+range deltas and recovery).
+"""
+
+from __future__ import annotations
+
+from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.promotionmisc import Family, PromotionMiscActivity, fen, permille, range_params, window_params
+from reconciler.manifest import Document
+from reconciler.model import Resource
+
+FAMILY = Family(
+    label="item discount",
+    prefix="taobao.promotionmisc.item.activity",
+    get_key="item_promotion",
+    fields=(
+        "name",
+        "participate_range",
+        "start_time",
+        "end_time",
+        "is_user_tag",
+        "user_tag",
+        "is_decrease_money",
+        "decrease_amount",
+        "is_discount",
+        "discount_rate",
+    ),
+    value_flags={"user_tag": "is_user_tag", "decrease_amount": "is_decrease_money", "discount_rate": "is_discount"},
+    units={"decrease_amount": "fen", "discount_rate": "permille"},
+)
+
+
+class ItemDiscount(PromotionMiscActivity, Kind):
+    kind = "ItemDiscount"
+    family = FAMILY
+    read_methods = FAMILY.read_methods()
+    write_methods = FAMILY.write_methods()
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        spec = doc.spec
+        participate_range, items = range_params(spec["items"])
+        activity: dict[str, object] = {"name": spec["title"], "participate_range": participate_range}
+        activity.update(window_params(spec["window"], problems, ctx))
+        if "user_tag" in spec:
+            activity.update(is_user_tag=True, user_tag=spec["user_tag"])
+        discount = spec["discount"]
+        if "rate" in discount:
+            rate = permille(discount["rate"], ("spec", "discount", "rate"), problems)
+            activity.update(is_discount=True, discount_rate=rate)
+        else:
+            path = ("spec", "discount", "decrease")
+            activity.update(is_decrease_money=True, decrease_amount=fen(discount["decrease"], path, problems))
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"activity": activity, "items": items},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )

@@ -1,0 +1,548 @@
+"""What ItemDiscount and FullDiscount share: the `taobao.promotionmisc.*` activity families.
+
+Both families have the same shape on TOP, so reading, diffing, range deltas and recovery live
+here once; each kind module only says how its manifest becomes the fields of its add call
+(and which family of methods it uses).
+
+What TOP allows, and so what the plan does:
+- `*.activity.list.get` lists every activity of the shop (pages of at most 50), so activities
+  nobody owns are found and reported as unmanaged; apply never touches them.
+- `*.activity.get` returns every field that add takes, so live state is compared with the
+  manifest directly. `*.activity.update` takes every field too (its page: send the unchanged
+  ones again), so a changed activity is one update call — except a field the update does not
+  take (mjs `type`), which forces a replace.
+- Participating items are the activity's *range*: `activity.range.add` / `.remove` by id,
+  at most 50 ids per call (range.add's page; range.remove's page names no limit, so the same
+  50 is used for it), at most 150 items per activity. Membership changes by delta; when every
+  item goes and that would take more than one remove call, one `range.all.remove` does it.
+- There is no free field to carry our resource name, so the link lives only in the state
+  store. A create whose answer was lost is recognised by its content (see `recover`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from reconciler.errors import PlanError, TopPermanentError
+from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext, ProblemCollector, new_id_ref
+from reconciler.kinds.units import (
+    UnitError,
+    fen_to_yuan,
+    parse_iso,
+    permille_to_rate,
+    rate_to_permille,
+    to_top_datetime,
+    yuan_to_fen,
+)
+from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
+
+RANGE_ADD = "taobao.promotionmisc.activity.range.add"
+RANGE_REMOVE = "taobao.promotionmisc.activity.range.remove"
+RANGE_ALL_REMOVE = "taobao.promotionmisc.activity.range.all.remove"
+RANGE_LIST = "taobao.promotionmisc.activity.range.list.get"
+
+IDS_PER_CALL = 50  # range.add: "一次不超过50个"; range.remove: undocumented, the same 50 is used
+MAX_RANGE_ITEMS = 150  # range.add: "部分商品参与的活动，最大支持指定150个商品"
+PAGE_SIZE = 50  # list.get: "每页记录数，最大支持50"
+ALL_ITEMS = "all"
+NOT_EXIST = "isv.activity-not-exist"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One promotionmisc activity family: its methods and how its fields behave."""
+
+    label: str  # for messages, e.g. "item discount"
+    prefix: str  # "taobao.promotionmisc.item.activity"
+    get_key: str  # the object get answers (and list.get's row name), e.g. "item_promotion"
+    fields: tuple[str, ...]  # every activity field, in the order of the add page
+    value_flags: Mapping[str, str]  # value field -> the flag that gives it meaning
+    units: Mapping[str, str] = field(default_factory=dict)  # field -> "fen" | "permille", for details
+    fixed: tuple[str, ...] = ()  # fields update does not take: changing one is a replace
+    list_filters: tuple[Mapping[str, Any], ...] = ({},)  # one list walk per filter
+
+    @property
+    def add(self) -> str:
+        return f"{self.prefix}.add"
+
+    @property
+    def update(self) -> str:
+        return f"{self.prefix}.update"
+
+    @property
+    def delete(self) -> str:
+        return f"{self.prefix}.delete"
+
+    @property
+    def get(self) -> str:
+        return f"{self.prefix}.get"
+
+    @property
+    def list_get(self) -> str:
+        return f"{self.prefix}.list.get"
+
+    @property
+    def list_key(self) -> str:
+        return f"{self.get_key}_list"
+
+    def read_methods(self) -> tuple[str, ...]:
+        return (self.list_get, self.get, RANGE_LIST)
+
+    def write_methods(self) -> tuple[str, ...]:
+        return (self.add, self.update, self.delete, RANGE_ADD, RANGE_REMOVE, RANGE_ALL_REMOVE)
+
+
+# ---- manifest → wire (helpers the kind modules use) --------------------------------------------
+
+
+def window_params(window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, str]:
+    """start_time / end_time as TOP's Date: `yyyy-MM-dd HH:mm:ss` in GMT+8, whatever offset was written."""
+    try:
+        start, end = parse_iso(window["start"]), parse_iso(window["end"])
+    except UnitError as exc:
+        problems.add(("spec", "window"), str(exc))
+        return {}
+    if end <= start:
+        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
+    elif end <= ctx.now:
+        problems.add(
+            ("spec", "window", "end"),
+            f"the window ended at {window['end']}; TOP refuses activities that are over "
+            "(move the window or remove the manifest)",
+        )
+    return {"start_time": to_top_datetime(start), "end_time": to_top_datetime(end)}
+
+
+def range_params(items: Any) -> tuple[int, list[str]]:
+    """`items: all` → whole shop (participate_range 0); a list → those items (1), sorted by id."""
+    if items == ALL_ITEMS:
+        return 0, []
+    return 1, sorted({str(item) for item in items}, key=int)
+
+
+def fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
+    """A positive yuan amount as fen (these methods take money in fen: 100 = 1 yuan)."""
+    try:
+        amount = yuan_to_fen(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return 0
+    if amount <= 0:
+        problems.add(path, "must be more than 0.00 yuan")
+    return amount
+
+
+def permille(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
+    """A rate as these methods take it: 0.8 (8折) → 800."""
+    try:
+        return rate_to_permille(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return 0
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def rows(answer: Mapping[str, Any], list_key: str, row_key: str) -> list[Mapping[str, Any]]:
+    """A list field in TOP's wrapped shape ({list_key: {row_key: [...]}}) or bare (simplify=true)."""
+    value = answer.get(list_key)
+    if isinstance(value, Mapping):
+        value = value.get(row_key)
+    return list(value or [])
+
+
+def list_activities(client: Caller, family: Family) -> dict[str, Mapping[str, Any]]:
+    """Every activity of the family on the shop: id → list row (a bounded number of paged calls)."""
+    listed: dict[str, Mapping[str, Any]] = {}
+    for filters in family.list_filters:
+        page_no = 1
+        while True:
+            answer = client.call(family.list_get, {**filters, "page_no": page_no, "page_size": PAGE_SIZE})
+            page = rows(answer, family.list_key, family.get_key)
+            listed.update((str(row["activity_id"]), row) for row in page)
+            if not page or page_no * PAGE_SIZE >= int(answer.get("total_count") or 0):
+                break
+            page_no += 1
+    return listed
+
+
+def get_activity(client: Caller, family: Family, activity_id: int) -> Mapping[str, Any] | None:
+    try:
+        answer = client.call(family.get, {"activity_id": activity_id})
+    except TopPermanentError as exc:
+        if exc.sub_code == NOT_EXIST:
+            return None
+        raise
+    activity: Mapping[str, Any] = answer[family.get_key]
+    return activity
+
+
+def read_activities(
+    client: Caller, family: Family, activity_ids: Sequence[int]
+) -> dict[int, dict[str, Any] | None]:
+    """Each activity with its participating items (None when gone): one round of concurrent
+    gets, then one of range reads for the partial ones — not one activity after another."""
+    answers = client.call_many(family.get, [{"activity_id": i} for i in activity_ids], return_exceptions=True)
+    found: dict[int, dict[str, Any] | None] = {}
+    for activity_id, answer in zip(activity_ids, answers):
+        if isinstance(answer, TopPermanentError) and answer.sub_code == NOT_EXIST:
+            found[activity_id] = None
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            found[activity_id] = {"activity": answer[family.get_key], "items": []}
+    partial = [i for i, entry in found.items() if entry is not None and _is_partial(entry["activity"])]
+    ranges = client.call_many(RANGE_LIST, [{"activity_id": i} for i in partial])
+    for activity_id, answer in zip(partial, ranges):
+        entry = found[activity_id]
+        assert entry is not None
+        entry["items"] = _range_ids(answer)
+    return found
+
+
+def read_range(client: Caller, activity_id: int) -> list[str]:
+    return _range_ids(client.call(RANGE_LIST, {"activity_id": activity_id}))
+
+
+def _is_partial(activity: Mapping[str, Any]) -> bool:
+    return _plain(activity.get("participate_range")) == 1
+
+
+def _range_ids(answer: Mapping[str, Any]) -> list[str]:
+    return sorted({str(row["item_id"]) for row in rows(answer, "promotion_range_list", "promotion_range")}, key=int)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or value == "true"
+
+
+def _plain(value: Any) -> Any:
+    """TOP's JSON numbers arrive as int or Decimal; whole ones compare as int."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def canonical(family: Family, fields: Mapping[str, Any], *, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """The fields that mean something, in one form: every flag as a bool, values only under a set flag."""
+    view: dict[str, Any] = {}
+    for name in family.fields:
+        if name in skip:
+            continue
+        flag = family.value_flags.get(name)
+        if name.startswith("is_"):
+            view[name] = _truthy(fields.get(name))
+        elif flag is not None and not _truthy(fields.get(flag)):
+            continue
+        elif fields.get(name) is not None:
+            view[name] = _plain(fields[name])
+    return view
+
+
+# ---- the shared kind behaviour -----------------------------------------------------------------
+
+
+class PromotionMiscActivity:
+    """Reading, planning and recovery for a promotionmisc family. Mixed into a Kind that sets
+    `kind`, `family` and implements `normalise` (its spec: {"activity": add params, "items": ids})."""
+
+    kind: ClassVar[str]
+    family: ClassVar[Family]
+    # The list call reads the whole shop in a few paged calls, so unmanaged activities are
+    # reported even when no manifest of this kind exists.
+    always_read: ClassVar[bool] = True
+
+    # ---- live state --------------------------------------------------------------------------
+
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        listed = list_activities(client, self.family)
+        links = ctx.links_of(self.kind)
+        present = [int(link.remote_id) for link in links if link.remote_id in listed]
+        details = read_activities(client, self.family, present)
+        live = LiveState()
+        for link in links:
+            live.by_name[link.key.name] = details.get(int(link.remote_id)) if link.remote_id in listed else None
+        linked = {link.remote_id for link in links}
+        unowned = sorted((int(remote_id), row) for remote_id, row in listed.items() if remote_id not in linked)
+        live.unmanaged.extend(self._describe_unowned(row, ctx) for _, row in unowned)
+        return live
+
+    def _describe_unowned(self, row: Mapping[str, Any], ctx: PlanContext) -> str:
+        """The row in words, with a hint when a not-yet-created manifest has its title: the
+        activity may be that manifest's, made before the state store knew of it."""
+        text = _describe_row(self.family, row)
+        for desired in ctx.desired_of(self.kind):
+            if desired.key not in ctx.links and desired.spec["activity"].get("name") == row.get("name"):
+                text += (
+                    f"; it has the title of {desired.key.kind}/{desired.key.name}: if it is that one, "
+                    f"`reconciler import {desired.key.kind} {desired.key.name} {row.get('activity_id')}` "
+                    "instead of creating another"
+                )
+        return text
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """Adopt an activity made elsewhere (`reconciler import`). Nothing is recorded as applied:
+        get shows every field, so the next plan compares the manifest with TOP directly."""
+        if not remote_id.isdigit():
+            raise PlanError(f"{remote_id!r} is not an activity id (activity ids are numbers)")
+        found = read_activities(client, self.family, [int(remote_id)])[int(remote_id)]
+        if found is None:
+            raise PlanError(f"shop {desired.key.shop} has no {self.family.label} {remote_id} on TOP")
+        return {"activity": None, "items": {item: True for item in found["items"]}, "imported": True}
+
+    # ---- diff → calls ------------------------------------------------------------------------
+
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        if desired is None:
+            assert link is not None
+            return self._plan_delete(link, live)
+        if link is None:
+            return self._plan_create(desired, reason="")
+        if live is None:
+            return self._plan_create(
+                desired,
+                reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
+                "it will be created again",
+            )
+        return self._plan_existing(desired, link, live)
+
+    def _create_calls(self, desired: Resource) -> list[Call]:
+        activity = dict(desired.spec["activity"])
+        new_id = new_id_ref(desired.key)
+        add = Call(
+            self.family.add,
+            activity,
+            binds={new_id.name: "activity_id"},
+            effects=(SetLink(new_id, {"activity": activity, "items": {}}),),
+        )
+        return [add, *range_add_calls(new_id, desired.spec["items"])]
+
+    def _plan_create(self, desired: Resource, reason: str) -> Change:
+        return Change(
+            key=desired.key,
+            action=Action.CREATE,
+            calls=tuple(self._create_calls(desired)),
+            reason=reason,
+            details=(_scope(desired.spec),),
+            source=desired.source,
+        )
+
+    def _plan_delete(self, link: Link, live: Any | None) -> Change:
+        if live is None:
+            return Change(
+                key=link.key,
+                action=Action.DELETE,
+                calls=(),
+                reason=f"activity {link.remote_id} is already gone on TOP; only the state entry is removed",
+                effects=(DropLink(),),
+            )
+        return Change(
+            key=link.key,
+            action=Action.DELETE,
+            calls=(Call(self.family.delete, {"activity_id": int(link.remote_id)}, effects=(DropLink(),)),),
+            reason="its manifest was removed",
+        )
+
+    def _plan_existing(self, desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
+        family = self.family
+        want = canonical(family, desired.spec["activity"])
+        have = canonical(family, live["activity"])
+        differences = _differences(family, have, want)
+        why = self._why(link, want)
+        fixed = [name for name in family.fixed if have.get(name) != want.get(name)]
+        if fixed:
+            return self._plan_replace(desired, link, fixed, differences, why)
+        activity_id = int(link.remote_id)
+        removes, adds, item_details = range_delta_calls(activity_id, live["items"], desired.spec["items"])
+        update = [self._update_call(activity_id, desired.spec["activity"])] if differences else []
+        calls = [*removes, *update, *adds]
+        if not calls:
+            return None
+        reasons = []
+        if update:
+            reasons.append(
+                f"{why}; {family.update} changes the activity in place "
+                "(it takes every field, so unchanged ones are sent again)"
+            )
+        if item_details:
+            reasons.append(f"participating items change by delta, at most {IDS_PER_CALL} ids per call")
+        return Change(
+            key=desired.key,
+            action=Action.UPDATE,
+            calls=tuple(calls),
+            reason="; ".join(reasons),
+            details=tuple(differences + item_details),
+            source=desired.source,
+        )
+
+    def _why(self, link: Link, want: Mapping[str, Any]) -> str:
+        applied = link.record.get("activity")
+        if applied and canonical(self.family, applied) == want:
+            return "TOP differs from what was applied (changed outside the reconciler)"
+        if link.record.get("imported") and not applied:
+            return "the imported activity differs from the manifest"
+        return "the manifest changed"
+
+    def _update_call(self, activity_id: int, activity: Mapping[str, Any]) -> Call:
+        params = {"activity_id": activity_id}
+        params.update({k: v for k, v in activity.items() if k not in self.family.fixed})
+        effects = tuple(SetRecordEntry("activity", name, activity.get(name)) for name in self.family.fields)
+        return Call(self.family.update, params, effects=effects)
+
+    def _plan_replace(
+        self, desired: Resource, link: Link, fixed: list[str], differences: list[str], why: str
+    ) -> Change:
+        old_id = int(link.remote_id)
+        calls = [Call(self.family.delete, {"activity_id": old_id}, effects=(DropLink(),)), *self._create_calls(desired)]
+        return Change(
+            key=desired.key,
+            action=Action.REPLACE,
+            calls=tuple(calls),
+            reason=(
+                f"{why}; {self.family.update} cannot change {', '.join(fixed)}, so activity {old_id} is deleted "
+                "first (two copies would stack for buyers) and created again with its participating items"
+            ),
+            details=tuple(differences),
+            source=desired.source,
+        )
+
+    # ---- a write whose answer was lost -------------------------------------------------------
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        family = self.family
+        done = {"is_success": True}
+        if method == family.add:
+            return self._recover_add(client, params)
+        if method == family.update:
+            activity = get_activity(client, family, int(params["activity_id"]))
+            same = activity is not None and canonical(family, activity, skip=family.fixed) == canonical(
+                family, params, skip=family.fixed
+            )
+            return done if same else None
+        if method == family.delete:
+            return done if get_activity(client, family, int(params["activity_id"])) is None else None
+        if method in (RANGE_ADD, RANGE_REMOVE, RANGE_ALL_REMOVE):
+            return recover_range(client, method, params)
+        raise PlanError(f"{method}: not a method of {self.kind}; cannot tell whether it took effect")
+
+    def _recover_add(self, client: Caller, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """No field carries our name, so the new activity is the one whose every field matches."""
+        family = self.family
+        want = canonical(family, params)
+        summary_fields = ("name", "participate_range", "start_time", "end_time")
+        candidates = [
+            remote_id
+            for remote_id, row in list_activities(client, family).items()
+            if all(_plain(row.get(name)) == want.get(name) for name in summary_fields)
+        ]
+        matches = [
+            remote_id
+            for remote_id in candidates
+            if (activity := get_activity(client, family, int(remote_id))) is not None
+            and canonical(family, activity) == want
+        ]
+        if len(matches) > 1:
+            raise PlanError(
+                f"{family.add}: activities {', '.join(matches)} all match the lost create, so TOP cannot tell "
+                "which one it made; `reconciler import` the right one before applying again"
+            )
+        return {"is_success": True, "activity_id": int(matches[0])} if matches else None
+
+
+def recover_range(client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    present = set(read_range(client, int(params["activity_id"])))
+    if method == RANGE_ALL_REMOVE:
+        return None if present else {"is_success": True}
+    ids = {item.strip() for item in str(params["ids"]).split(",")}
+    took = ids <= present if method == RANGE_ADD else not (ids & present)
+    untouched = not (ids & present) if method == RANGE_ADD else ids <= present
+    if took:
+        return {"is_success": True}
+    if untouched:
+        return None
+    raise PlanError(f"{method}: only some of the ids took effect on activity {params['activity_id']}; plan again")
+
+
+# ---- range deltas ------------------------------------------------------------------------------
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), IDS_PER_CALL):
+        yield list(ids[start : start + IDS_PER_CALL])
+
+
+def range_add_calls(activity_id: int | Ref, ids: Sequence[str]) -> list[Call]:
+    return [
+        Call(
+            RANGE_ADD,
+            {"activity_id": activity_id, "ids": ",".join(chunk)},
+            effects=tuple(SetRecordEntry("items", item, True) for item in chunk),
+        )
+        for chunk in _chunks(ids)
+    ]
+
+
+def range_delta_calls(
+    activity_id: int, live_ids: Sequence[str], desired_ids: Sequence[str]
+) -> tuple[list[Call], list[Call], list[str]]:
+    """(remove calls, add calls, readable lines) turning the live range into the desired one."""
+    live_set, desired_set = set(live_ids), set(desired_ids)
+    gone = sorted(live_set - desired_set, key=int)
+    new = sorted(desired_set - live_set, key=int)
+    forget = tuple(SetRecordEntry("items", item, None) for item in gone)
+    if gone and len(gone) == len(live_set) and len(gone) > IDS_PER_CALL:
+        removes = [Call(RANGE_ALL_REMOVE, {"activity_id": activity_id}, effects=forget)]
+    else:
+        removes = [
+            Call(
+                RANGE_REMOVE,
+                {"activity_id": activity_id, "ids": ",".join(chunk)},
+                effects=tuple(SetRecordEntry("items", item, None) for item in chunk),
+            )
+            for chunk in _chunks(gone)
+        ]
+    details = [f"- item {item}" for item in gone] + [f"+ item {item}" for item in new]
+    return removes, range_add_calls(activity_id, new), details
+
+
+# ---- wording -----------------------------------------------------------------------------------
+
+
+def _scope(spec: Mapping[str, Any]) -> str:
+    if spec["activity"].get("participate_range") == 0:
+        return "applies to the whole shop"
+    return f"{len(spec['items'])} participating item(s)"
+
+
+def _describe_row(family: Family, row: Mapping[str, Any]) -> str:
+    scope = "selected items" if _is_partial(row) else "whole shop"
+    return (
+        f"{family.label} {row.get('activity_id')} {row.get('name')!r} "
+        f"({row.get('start_time')} – {row.get('end_time')}, {scope})"
+    )
+
+
+def _show(family: Family, name: str, value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    unit = family.units.get(name)
+    if unit == "fen" and isinstance(value, int):
+        return f"{value} ({fen_to_yuan(value)} yuan)"
+    if unit == "permille" and isinstance(value, int):
+        return f"{value} (rate {permille_to_rate(value)})"
+    return repr(value)
+
+
+def _differences(family: Family, have: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    """One readable line per field that differs, e.g. "decrease_amount: 500 (5.00 yuan) → 800 (8.00 yuan)"."""
+    return [
+        f"{name}: {_show(family, name, have.get(name))} → {_show(family, name, want.get(name))}"
+        for name in family.fields
+        if have.get(name) != want.get(name)
+    ]
