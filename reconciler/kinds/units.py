@@ -7,7 +7,8 @@ only knows the units themselves.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 GMT8 = timezone(timedelta(hours=8))
@@ -91,3 +92,44 @@ def epoch_ms_to_iso(epoch_ms: int) -> str:
 def to_top_datetime(moment: datetime) -> str:
     """TOP's 'yyyy-MM-dd HH:mm:ss', always in GMT+8."""
     return moment.astimezone(GMT8).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def whole_yuan(yuan: object) -> int:
+    """'10.00' → 10, for methods that take whole yuan as a Long (shop coupons). '9.90' is an error."""
+    fen = yuan_to_fen(yuan)
+    if fen % 100:
+        raise UnitError(f"{yuan} yuan is not a whole number of yuan (this TOP method takes whole yuan only)")
+    return fen // 100
+
+
+def parse_top_datetime(text: str) -> datetime:
+    """TOP's 'yyyy-MM-dd HH:mm:ss' (always GMT+8) → an aware datetime."""
+    try:
+        wall = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise UnitError(f"{text!r} is not a TOP time like 2026-06-18 00:00:00") from None
+    return wall.replace(tzinfo=GMT8)
+
+
+# ---- Taoke cash gifts (tlj.create): yuan as a String, dates as whole GMT+8 days -----------------
+
+
+def yuan_text(yuan: object) -> str:
+    """'5' → '5.00', for methods whose money field is a String in yuan (tlj.create per_face)."""
+    return format(yuan_exact(yuan), "f")
+
+
+def parse_date(text: str) -> date:
+    """A calendar day written 'yyyy-MM-dd'; TOP reads such days in GMT+8."""
+    # fromisoformat alone would also take '20261111' and '2026-W46-3', which TOP does not.
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise UnitError(f"{text!r} is not a date like 2026-11-11")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UnitError(f"{text!r} is not a date like 2026-11-11") from None
+
+
+def gmt8_day(moment: datetime) -> date:
+    """The calendar day a moment falls on in GMT+8 (not on the machine's clock, which may be UTC)."""
+    return moment.astimezone(GMT8).date()

@@ -1,0 +1,459 @@
+"""ShopCoupon: a shop coupon (店铺优惠券) via `taobao.promotion.coupon.add` and `coupons.get`.
+
+The manifest:
+
+    kind: ShopCoupon
+    metadata: {name: welcome-10, shop: demo-shop}
+    spec:
+      denomination: "10.00"                 # yuan: 3, 5, 10, 20, 50 or 100
+      order_at_least: "99.00"               # 满99元可用; "0.00" = no threshold
+      window: {start: "2027-01-01T00:00:00+08:00", end: "2027-03-31T23:59:59+08:00"}  # start optional
+
+Units (each converted once, in `units.py`): YAML money is a quoted yuan string. coupon.add takes
+*whole yuan* as Longs (10, 99), so "9.90" is refused at load; coupons.get answers in *fen*
+(1000, 9900). Times are ISO 8601 with an offset in YAML and `yyyy-MM-dd HH:mm:ss` in GMT+8 on the
+wire. TOP's default threshold (denomination + 1 yuan) is a surprise, so `order_at_least` is
+required and always sent: the plan shows exactly what TOP will hold.
+
+What TOP allows, and so what the plan can do:
+- No update, no delete. A changed spec is a *replace* in the sense that the name moves to a new
+  coupon: the plan creates a new coupon and says in words that the old one stays valid until its
+  end (buyers who hold it can still use it). The old id is kept in the new state record
+  ("retired") so the plan can name it while it is still valid.
+- A removed manifest plans no TOP call (none exists). With prune, the state entry is forgotten
+  and the plan says the coupon stays valid until its end; from then on it is listed as unmanaged.
+- Identity: coupons have no free text field and coupons.get returns no start time, so a coupon is
+  identified by its state link (name → coupon id) and, without one, by content: denomination,
+  threshold and end time. Two declared coupons of one shop with the same content are refused,
+  since TOP could not tell them apart.
+- A lost coupon.add answer is recovered by content the same way (see `recover`). Known limit: an
+  unmanaged coupon with exactly that content could be adopted in its place; the plan warns when
+  such a lookalike exists.
+- At most 50 valid coupons per shop. coupons.get lists every coupon (pages of 20), so reading is
+  one paged list and `always_read` is on: unmanaged coupons are reported even when none are
+  declared. `check_plan` counts live valid coupons (managed, retired and unmanaged alike) plus the
+  coupons the plan creates, and fails before any call if that passes 50.
+- Create-time rules checked in the plan, not at load (an existing coupon is not re-checked): the
+  end must be at least today 23:59:59 (GMT+8) and at most 6 months ahead.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from reconciler.errors import PlanError
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    LiveState,
+    NormaliseContext,
+    PlanContext,
+    ProblemCollector,
+    new_id_ref,
+    resource_key,
+    source_of,
+)
+from reconciler.kinds.units import (
+    GMT8,
+    UnitError,
+    fen_to_yuan,
+    parse_iso,
+    parse_top_datetime,
+    to_top_datetime,
+    whole_yuan,
+    yuan_to_fen,
+)
+from reconciler.manifest import Document
+from reconciler.model import Action, Call, Change, DropLink, Link, Resource, ResourceKey, SetLink
+
+log = logging.getLogger(__name__)
+
+KIND = "ShopCoupon"
+ADD = "taobao.promotion.coupon.add"
+LIST = "taobao.promotion.coupons.get"
+
+DENOMINATIONS = (3, 5, 10, 20, 50, 100)  # whole yuan, the only values coupon.add accepts
+MAX_VALID_COUPONS = 50
+MAX_END_MONTHS = 6
+PAGE_SIZE = 20  # coupons.get serves at most 20 per page
+
+
+class ShopCoupon(Kind):
+    kind = KIND
+    read_methods = (LIST,)
+    write_methods = (ADD,)
+    always_read = True  # one paged list shows every coupon, so unmanaged ones are cheap to report
+
+    # ---- manifest → wire -------------------------------------------------------------------
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        add = _add_params(doc.spec, problems, ctx)
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"add": add},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )
+
+    # ---- live state ------------------------------------------------------------------------
+
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        """by_name: a linked coupon's coupons.get row (None when gone); for a declared coupon without a
+        link, {"lookalikes": [ids]} when unmanaged valid coupons already have its content."""
+        rows = list_coupons(client)
+        valid = [row for row in rows if _is_valid(row, ctx.now)]
+        live = LiveState(extra={"valid_coupons": len(valid)})
+        by_id = {str(row["coupon_id"]): row for row in rows}
+        links = ctx.links_of(self.kind)
+        linked = {link.remote_id for link in links}
+        retired_by = {str(old): str(link.key) for link in links for old in (link.record.get("retired") or {})}
+        for link in links:
+            live.by_name[link.key.name] = by_id.get(link.remote_id)
+        unlinked_rows = [row for row in valid if str(row["coupon_id"]) not in linked]
+        for resource in ctx.desired_of(self.kind):
+            if resource.key not in ctx.links:
+                wanted = list_view(resource.spec["add"])
+                ids = [str(row["coupon_id"]) for row in unlinked_rows if content_of(row) == wanted]
+                if ids:
+                    live.by_name[resource.key.name] = {"lookalikes": ids}
+        for row in unlinked_rows:
+            coupon_id = str(row["coupon_id"])
+            note = f"; replaced by {retired_by[coupon_id]}, still valid" if coupon_id in retired_by else ""
+            live.unmanaged.append(f"coupon {coupon_id}: {describe_view(row)}{note}")
+        return live
+
+    # ---- diff → calls ----------------------------------------------------------------------
+
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        if desired is None:
+            assert link is not None
+            return _plan_forget(link, live, ctx.now)
+        if link is None:
+            lookalikes = list(live["lookalikes"]) if live else []
+            return _plan_create(desired, Action.CREATE, "", lookalikes, retired={})
+        if live is None:
+            reason = (
+                f"coupon {link.remote_id} is no longer on TOP (removed outside the reconciler); "
+                "a new coupon is created"
+            )
+            return _plan_create(desired, Action.CREATE, reason, [], retired={})
+        return _plan_existing(desired, link, live, ctx.now)
+
+    def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
+        errors = list(_same_content_errors(ctx.desired_of(self.kind)))
+        creates = [c for c in changes if c.action in (Action.CREATE, Action.REPLACE) and c.calls]
+        for change in creates:
+            errors.extend(_create_time_errors(change.key, ctx.desired[change.key], ctx.now))
+        valid_now = int(live.extra.get("valid_coupons", 0))
+        if creates and valid_now + len(creates) > MAX_VALID_COUPONS:
+            errors.append(
+                f"TOP allows at most {MAX_VALID_COUPONS} valid shop coupons; {valid_now} are valid now "
+                f"(managed or not) and this plan creates {len(creates)} more "
+                f"({', '.join(c.key.name for c in creates)}), {valid_now + len(creates)} in all. "
+                "Coupons cannot be deleted: wait until some end, or declare fewer"
+            )
+        return errors
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """Adopt a coupon made elsewhere. No "add" is recorded (TOP does not show the start time it was
+        made with), so plans compare the manifest with what coupons.get shows."""
+        if not remote_id.isdigit():
+            raise PlanError(f"{remote_id!r} is not a coupon id (coupon ids are numbers)")
+        answer = client.call(LIST, {"coupon_id": int(remote_id)})
+        if not any(str(row.get("coupon_id")) == remote_id for row in items_of(answer.get("coupons"), "coupon")):
+            raise PlanError(f"shop {desired.key.shop} has no coupon {remote_id} on TOP")
+        return {}
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """coupon.add has no idempotency key: look for a coupon with the same content instead."""
+        if method != ADD:
+            return super().recover(client, method, params)
+        wanted = list_view(params)
+        matches = [row for row in list_coupons(client) if content_of(row) == wanted]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            ids = ", ".join(str(row["coupon_id"]) for row in matches)
+            raise PlanError(
+                f"{method}: coupons {ids} all have this denomination, threshold and end time, and TOP shows "
+                "no name or start time to tell which one this apply created; link the right one with "
+                "`reconciler import` before applying again"
+            )
+        log.info("%s: the lost create took effect as coupon %s", method, matches[0]["coupon_id"])
+        return {"coupon_id": matches[0]["coupon_id"]}
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+
+
+def _add_params(spec: Mapping[str, Any], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, Any]:
+    add: dict[str, Any] = {}
+    denomination = _whole_yuan(spec["denomination"], ("spec", "denomination"), problems)
+    if denomination is not None and denomination not in DENOMINATIONS:
+        problems.add(
+            ("spec", "denomination"),
+            f"{spec['denomination']} yuan is not a shop coupon denomination; TOP allows 3, 5, 10, 20, 50 or 100",
+        )
+    threshold = _whole_yuan(spec["order_at_least"], ("spec", "order_at_least"), problems)
+    if denomination is not None and threshold not in (None, 0) and threshold < denomination:
+        problems.add(
+            ("spec", "order_at_least"),
+            f"a {denomination}-yuan coupon needs an order of at least {denomination}.00 yuan, "
+            'or "0.00" for no threshold (TOP refuses a threshold below the denomination)',
+        )
+    if denomination is not None:
+        add["denominations"] = denomination
+    if threshold is not None:
+        add["condition"] = threshold
+    add.update(_window(spec["window"], problems, ctx))
+    return add
+
+
+def _whole_yuan(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int | None:
+    try:
+        return whole_yuan(value)
+    except UnitError as exc:
+        problems.add(path, f"{exc}; shop coupons take whole yuan, e.g. \"10.00\"")
+        return None
+
+
+def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, str]:
+    try:
+        end = parse_iso(window["end"])
+        start = parse_iso(window["start"]) if "start" in window else None
+    except UnitError as exc:
+        problems.add(("spec", "window"), str(exc))
+        return {}
+    if start is not None and end <= start:
+        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
+    if end <= ctx.now:
+        problems.add(
+            ("spec", "window", "end"),
+            f"the coupon ended at {window['end']}; it can no longer be created or used "
+            "(move the end or remove the manifest)",
+        )
+    times = {"end_time": to_top_datetime(end)}
+    if start is not None:
+        times["start_time"] = to_top_datetime(start)
+    return times
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def list_coupons(client: Caller) -> list[dict[str, Any]]:
+    """Every coupon of the shop, all pages of coupons.get."""
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        answer = client.call(LIST, {"page_no": page, "page_size": PAGE_SIZE})
+        batch = list(items_of(answer.get("coupons"), "coupon"))
+        rows.extend(batch)
+        total = int(answer.get("total_results") or 0)
+        if not batch or len(rows) >= total:
+            return rows
+        page += 1
+
+
+def items_of(value: Any, item_name: str) -> Iterator[dict[str, Any]]:
+    """A TOP list in any of its shapes: {"coupon": [...]}, a bare array (simplify), or one object."""
+    if isinstance(value, Mapping) and item_name in value:
+        value = value[item_name]
+    if isinstance(value, Mapping):
+        value = [value]
+    for item in value or []:
+        if isinstance(item, Mapping):
+            yield dict(item)
+
+
+def list_view(add: Mapping[str, Any]) -> dict[str, Any]:
+    """What coupons.get shows of a coupon added with `add`: yuan become fen, the start is not shown."""
+    return {
+        "denominations": yuan_to_fen(add["denominations"]),
+        "condition": yuan_to_fen(add["condition"]),
+        "end_time": str(add["end_time"]),
+    }
+
+
+def content_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A coupons.get row in the same form as list_view (numbers may arrive as int, Decimal or str)."""
+    return {
+        "denominations": yuan_to_fen(fen_to_yuan(int(row["denominations"]))),
+        "condition": yuan_to_fen(fen_to_yuan(int(row["condition"]))),
+        "end_time": str(row["end_time"]),
+    }
+
+
+def describe_view(view: Mapping[str, Any]) -> str:
+    """A coupon as a person reads it: '10.00 yuan off orders from 99.00 yuan, ends 2027-03-31 23:59:59'."""
+    content = content_of(view)
+    condition = int(content["condition"])
+    threshold = f"orders from {fen_to_yuan(condition)} yuan" if condition else "any order"
+    return f"{fen_to_yuan(int(content['denominations']))} yuan off {threshold}, ends {content['end_time']}"
+
+
+def _is_valid(row: Mapping[str, Any], now: datetime) -> bool:
+    return parse_top_datetime(str(row["end_time"])) >= now
+
+
+# ---- planning --------------------------------------------------------------------------------
+
+
+def _add_call(desired: Resource, retired: Mapping[str, str]) -> Call:
+    add = dict(desired.spec["add"])
+    new_id = new_id_ref(desired.key)
+    return Call(
+        ADD,
+        add,
+        binds={new_id.name: "coupon_id"},
+        effects=(SetLink(new_id, {"add": add, "retired": dict(retired)}),),
+    )
+
+
+def _plan_create(
+    desired: Resource, action: Action, reason: str, lookalikes: list[str], retired: Mapping[str, str]
+) -> Change:
+    details = [f"new coupon: {describe_add(desired.spec['add'])}"]
+    details.extend(
+        f"note: unmanaged coupon {coupon_id} already has this content; if this create's answer is lost, "
+        "it cannot be told apart from the new one"
+        for coupon_id in lookalikes
+    )
+    return Change(
+        key=desired.key,
+        action=action,
+        calls=(_add_call(desired, retired),),
+        reason=reason,
+        details=tuple(details),
+        source=desired.source,
+    )
+
+
+def describe_add(add: Mapping[str, Any]) -> str:
+    text = describe_view(list_view(add))
+    return f"{text}, starts {add['start_time']}" if "start_time" in add else f"{text}, starts when created"
+
+
+def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: datetime) -> Change | None:
+    add = desired.spec["add"]
+    applied = link.record.get("add")
+    if applied is not None:
+        changed = _differences(applied, add, " (yuan)")
+        drifted = _differences(list_view(applied), content_of(live), " (fen)")
+    else:  # adopted without a record of what was sent: TOP's view is all there is to compare
+        changed = _differences(content_of(live), list_view(add), " (fen)")
+        drifted = []
+    if not changed and not drifted:
+        return None
+    old_end = str(live["end_time"])
+    retired = _still_valid(link.record.get("retired") or {}, now)
+    if parse_top_datetime(old_end) >= now:
+        retired[link.remote_id] = old_end
+        old_fate = f"the old coupon {link.remote_id} stays valid until {old_end} and buyers who hold it can still use it"
+    else:
+        old_fate = f"the old coupon {link.remote_id} ended at {old_end}"
+    why = "the manifest changed" if changed else "TOP shows other content than was applied"
+    reason = (
+        f"{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is created and "
+        f"{old_fate}"
+    )
+    change = _plan_create(desired, Action.REPLACE, reason, [], retired)
+    details = [f"was: {describe_view(live)}"] + changed + [f"on TOP, not as applied: {line}" for line in drifted]
+    return Change(
+        key=change.key,
+        action=change.action,
+        calls=change.calls,
+        reason=change.reason,
+        details=tuple(details) + change.details,
+        source=change.source,
+    )
+
+
+def _plan_forget(link: Link, live: Mapping[str, Any] | None, now: datetime) -> Change:
+    if live is None:
+        reason = f"coupon {link.remote_id} is already gone on TOP; only the state entry is removed"
+    elif parse_top_datetime(str(live["end_time"])) < now:
+        reason = f"its manifest was removed and coupon {link.remote_id} ended at {live['end_time']}; the state entry is forgotten"
+    else:
+        reason = (
+            f"its manifest was removed, but TOP cannot delete a shop coupon: coupon {link.remote_id} stays valid "
+            f"until {live['end_time']} and buyers who hold it can still use it. No TOP call is made; only the "
+            "state entry is forgotten (the coupon is listed as unmanaged from then on)"
+        )
+    return Change(key=link.key, action=Action.DELETE, calls=(), reason=reason, effects=(DropLink(),))
+
+
+def _still_valid(retired: Mapping[str, Any], now: datetime) -> dict[str, str]:
+    return {str(k): str(end) for k, end in retired.items() if parse_top_datetime(str(end)) >= now}
+
+
+_LABELS = {
+    "denominations": "denomination",
+    "condition": "order threshold",
+    "start_time": "start",
+    "end_time": "end",
+}
+
+
+def _differences(before: Mapping[str, Any], after: Mapping[str, Any], unit: str) -> list[str]:
+    """'denomination: 20 → 50' for each field that differs (start and end in GMT+8)."""
+    lines = []
+    for key in sorted(set(before) | set(after)):
+        old, new = _comparable(before.get(key)), _comparable(after.get(key))
+        if old != new:
+            suffix = unit if key in ("denominations", "condition") else ""
+            lines.append(f"{_LABELS.get(key, key)}{suffix}: {old or '(not set)'} → {new or '(not set)'}")
+    return lines
+
+
+def _comparable(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+# ---- shop-wide rules -------------------------------------------------------------------------
+
+
+def _same_content_errors(resources: Sequence[Resource]) -> Iterator[str]:
+    first_by_content: dict[tuple[Any, ...], ResourceKey] = {}
+    for resource in resources:
+        content = tuple(sorted(list_view(resource.spec["add"]).items()))
+        first = first_by_content.setdefault(content, resource.key)
+        if first != resource.key:
+            yield (
+                f"{first.name} and {resource.key.name} have the same denomination, threshold and end time; "
+                "TOP shows coupons without a name or start time, so they could not be told apart "
+                "(change one end time by a second if both are really wanted)"
+            )
+
+
+def _create_time_errors(key: ResourceKey, resource: Resource, now: datetime) -> Iterator[str]:
+    end = parse_top_datetime(resource.spec["add"]["end_time"])
+    wall_now = now.astimezone(GMT8)
+    end_of_today = wall_now.replace(hour=23, minute=59, second=59, microsecond=0)
+    latest = add_months(wall_now, MAX_END_MONTHS)
+    if end < end_of_today:
+        yield (
+            f"{key.name}: a new coupon must end at {to_top_datetime(end_of_today)} (GMT+8) or later; "
+            f"it ends {to_top_datetime(end)}"
+        )
+    if end > latest:
+        yield (
+            f"{key.name}: a new coupon may end at most {MAX_END_MONTHS} months ahead, by {to_top_datetime(latest)} "
+            f"(GMT+8); it ends {to_top_datetime(end)}"
+        )
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same wall time `months` calendar months later (31 Aug + 6 months = 28/29 Feb)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
