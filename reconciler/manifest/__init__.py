@@ -1,4 +1,5 @@
-"""Manifest layer: YAML files -> validated Documents with file:line:column for every field.
+"""Manifest layer: YAML files (and sandboxed Jinja2 templates, *.yaml.j2) -> validated Documents
+with file:line:column for every field, pointing at the template line for rendered ones.
 
 Imports only reconciler.errors and reconciler.model; kinds build on Document and report
 their own semantic problems through Document.problem.
@@ -11,13 +12,20 @@ from reconciler.manifest.document import (
     ShopProfile,
     format_path,
 )
-from reconciler.manifest.loader import find_manifest_files, load_manifest_texts, load_manifests
+from reconciler.manifest.loader import (
+    ManifestSource,
+    find_manifest_files,
+    load_manifest_texts,
+    load_manifests,
+    render_manifests,
+)
 from reconciler.manifest.schema import SCHEMAS_DIR, known_kinds
 
 __all__ = [
     "Document",
     "FieldPath",
     "ManifestSet",
+    "ManifestSource",
     "SCHEMAS_DIR",
     "ShopProfile",
     "find_manifest_files",
@@ -25,4 +33,5 @@ __all__ = [
     "known_kinds",
     "load_manifest_texts",
     "load_manifests",
+    "render_manifests",
 ]

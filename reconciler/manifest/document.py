@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.manifest.source_map import SourceMap
 
 FieldPath = tuple[str | int, ...]  # from the document root: ("spec", "stairs", 0, "when")
 Mark = tuple[int, int]  # 1-based (line, column)
@@ -63,7 +64,12 @@ def problem_at(
 
 @dataclass(frozen=True)
 class Document:
-    """One valid manifest document. `metadata` and `spec` hold YAML values (Decimal, not float)."""
+    """One valid manifest document. `metadata` and `spec` hold YAML values (Decimal, not float).
+
+    For a document rendered from a template, `file` and `line` name the template line a person
+    edits, while `marks` are positions in the rendered YAML; `source_map` translates them, so
+    `problem` always points at the template.
+    """
 
     file: str  # the path as found (relative if given relative)
     line: int  # line of the document's first key
@@ -74,12 +80,17 @@ class Document:
     metadata: Mapping[str, Any]
     spec: Mapping[str, Any]
     marks: Mapping[FieldPath, Mark]
+    source_map: SourceMap | None = None  # set when the document was rendered from a template
 
     def locate(self, path: Sequence[str | int]) -> tuple[int | None, int | None]:
+        """Line and column in the YAML text that was parsed (the rendered text for a template)."""
         return nearest_mark(self.marks, path)
 
     def problem(self, path: Sequence[str | int], message: str) -> Problem:
-        return problem_at(self.file, self.marks, path, message)
+        problem = problem_at(self.file, self.marks, path, message)
+        if self.source_map is None:
+            return problem
+        return self.source_map.locate(problem, f"{self.kind} {self.name!r}")
 
 
 DEFAULT_ENV: Mapping[str, str] = {
