@@ -8,9 +8,12 @@
      └── TopError             TOP answered with error_response, or could not be reached
           ├── TopRetryableError    isp.* faults, call limits, transport failures: worth retrying
           │    ├── TopCallLimitError    code 7 & co; ban_seconds from sub_msg
-          │    └── TopTransportError    network, timeout, non-200
+          │    ├── TopTransportError    network, timeout, non-200
+          │    │    └── TopNotSentError      the request never reached TOP (connect failed): safe to re-send
+          │    └── TopAmbiguousWriteError   a write may or may not have taken effect: look before re-sending
           └── TopPermanentError    isv.*, invalid session/arguments/permissions: fix, don't retry
-               └── ReadOnlyViolation    a write method was called through a read-only client
+               ├── ReadOnlyViolation    a write method was called through a read-only client
+               └── TopSessionError      no usable session (code 26/27 even after a refresh): re-authorise
 
 Messages never contain secrets: the client builds them from the method name and TOP's
 code/msg/sub_code/sub_msg only, never from request parameters.
@@ -114,9 +117,24 @@ class TopTransportError(TopRetryableError):
     pass
 
 
+class TopNotSentError(TopTransportError):
+    """The connection failed before the request went out, so TOP cannot have run it: even a write
+    may be sent again."""
+
+
+class TopAmbiguousWriteError(TopRetryableError):
+    """A write failed after it may have reached TOP (read timeout, dropped connection, 5xx, isp.*).
+    It may or may not have taken effect: the engine looks on TOP (the kind's recover()) before it
+    sends it again, never blindly. The original failure is chained as __cause__."""
+
+
 class TopPermanentError(TopError):
     pass
 
 
 class ReadOnlyViolation(TopPermanentError):
     """Raised before any network traffic when a read-only client is asked to write."""
+
+
+class TopSessionError(TopPermanentError):
+    """TOP refuses the seller's session (missing, invalid or expired) and no refresh can fix it."""

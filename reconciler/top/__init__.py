@@ -1,4 +1,6 @@
-"""TOP client layer: signing, encoding, envelope parsing and the HTTP client. Imports only reconciler.errors."""
+"""TOP client layer: signing, encoding, envelope parsing and the HTTP client, with retries
+(retry.py), the app's QPS budget (ratelimit.py), seller tokens (tokens.py), clock-skew correction
+(clock.py) and the run's settings (settings.py, run.py). Imports only reconciler.errors."""
 
 from reconciler.top.client import CallStats, TopClient
 from reconciler.top.credentials import DEFAULT_GATEWAY, Credentials, CredentialsError, redact

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
@@ -68,9 +68,15 @@ def redact(text: str, credentials: Credentials) -> str:
 
     URL-encoded spellings are masked too, because a secret that leaks usually leaks inside a URL.
     """
+    return redact_values(text, credentials.secret_values())
+
+
+def redact_values(text: str, secrets: Iterable[str]) -> str:
+    """Mask each of `secrets` (and its URL-encoded spellings) in `text`."""
     spellings = {
         spelling
-        for secret in credentials.secret_values()
+        for secret in secrets
+        if secret
         for spelling in (secret, quote(secret, safe=""), quote_plus(secret, safe=""))
     }
     # Longest first so a secret that contains another is masked whole, not left half-visible.

@@ -30,6 +30,13 @@ READ_METHODS: frozenset[str] = frozenset(
 )
 
 
+# Token exchange and refresh change no shop: a read-only run (plan) may refresh its access token.
+# Re-sending one is harmless for the shop (at worst TOP refuses a used code or refresh token and
+# the user authorises again), so they are retried like reads.
+AUTH_METHODS: frozenset[str] = frozenset({"taobao.top.auth.token.create", "taobao.top.auth.token.refresh"})
+
+
 def is_write(method: str) -> bool:
-    """True unless `method` is a known read: an unknown method is treated as a write, the safe side."""
-    return method not in READ_METHODS
+    """True unless `method` is a known read or token call: an unknown method is treated as a write,
+    the safe side."""
+    return method not in READ_METHODS and method not in AUTH_METHODS

@@ -1,0 +1,81 @@
+"""The QPS budget of one TOP app, shared by every client and thread of a run.
+
+TOP limits calls per app (and per API); going over earns a code-7 ban that stops *every* call of
+the app for N seconds. So the budget is one object per app key: a GCRA token bucket (from
+pyrate-limiter) paces calls, and a ban reported by any call pauses all of them until it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from pyrate_limiter import GCRA, Duration, Limiter, Rate, SingleBucketFactory, StateBucket
+
+logger = logging.getLogger("reconciler.top.ratelimit")
+
+_BUCKET_NAME = "top-app"
+
+
+class QpsBudget:
+    """At most `qps` calls per second (bursts up to `qps`), and nothing while TOP's ban lasts."""
+
+    def __init__(self, qps: int, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if qps < 1:
+            raise ValueError(f"qps must be at least 1, got {qps}")
+        self.qps = qps
+        self._monotonic = monotonic
+        # GCRA keeps one timestamp instead of a log of calls; no leak thread is needed for it.
+        bucket = StateBucket([Rate(qps, Duration.SECOND)], algorithm=GCRA())
+        self._limiter = Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=1)
+        self._ban_lock = threading.Lock()
+        self._banned_until = 0.0
+
+    def acquire(self) -> None:
+        """Block until this call may go out."""
+        self._wait_out_ban()
+        self._limiter.try_acquire(_BUCKET_NAME, blocking=True)
+
+    def pause(self, seconds: float) -> None:
+        """TOP banned the app for `seconds`: hold back every call of the run until then."""
+        with self._ban_lock:
+            until = self._monotonic() + seconds
+            if until > self._banned_until:
+                self._banned_until = until
+                logger.info("TOP call limit: pausing all calls of this app for %.2f s", seconds)
+
+    def remaining_ban(self) -> float:
+        """Seconds until TOP's ban ends (0 when there is none)."""
+        with self._ban_lock:
+            return max(0.0, self._banned_until - self._monotonic())
+
+    def _wait_out_ban(self) -> None:
+        # A loop: another call may report a longer ban while this one sleeps.
+        while (remaining := self.remaining_ban()) > 0:
+            time.sleep(remaining)
+
+    def close(self) -> None:
+        self._limiter.close()
+
+
+class Budgets:
+    """One QpsBudget per app key for a run: shops that share an app share its quota."""
+
+    def __init__(self, qps: int) -> None:
+        self.qps = qps
+        self._by_app: dict[str, QpsBudget] = {}
+        self._lock = threading.Lock()
+
+    def for_app(self, app_key: str) -> QpsBudget:
+        with self._lock:
+            if app_key not in self._by_app:
+                self._by_app[app_key] = QpsBudget(self.qps)
+            return self._by_app[app_key]
+
+    def close(self) -> None:
+        with self._lock:
+            for budget in self._by_app.values():
+                budget.close()
+            self._by_app.clear()

@@ -1,0 +1,37 @@
+"""What every TOP client of one run shares: the settings read once from the environment, and one
+QPS budget per app key (shops that share an app share its quota)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from reconciler.top.client import TopClient
+from reconciler.top.credentials import Credentials
+from reconciler.top.ratelimit import Budgets
+from reconciler.top.settings import ClientSettings
+from reconciler.top.tokens import session_for
+
+
+class TopRun:
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
+        self.settings = ClientSettings.from_env(env)
+        self._budgets = Budgets(self.settings.qps)
+
+    def open(
+        self, credentials: Credentials, *, shop: str, session_var: str, sign_method: str, read_only: bool
+    ) -> TopClient:
+        session = session_for(shop, credentials.session, session_var=session_var, token_file=self.settings.token_file)
+        return TopClient(
+            credentials,
+            sign_method=sign_method,
+            read_only=read_only,
+            timeout=self.settings.timeout,
+            retry=self.settings.retry,
+            budget=self._budgets.for_app(credentials.app_key),
+            concurrency=self.settings.workers,
+            session=session,
+        )
+
+    def close(self) -> None:
+        self._budgets.close()
