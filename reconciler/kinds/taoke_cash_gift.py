@@ -1,0 +1,413 @@
+"""TaokeCashGift (淘礼金): the ``taobao.tbk.dg.vegas.tlj.*`` methods.
+
+What TOP allows, and so what the plan can do:
+- ``tlj.create`` answers a ``rights_id``: that is the link. There is no update and no delete, and
+  no method lists a promoter's gifts or finds one by name — only ``tlj.report`` (figures, by
+  rights_id, for gifts of the last 150 days) and ``tlj.stop`` (pauses issuing; gifts already
+  claimed stay usable until their use days end).
+- So a changed gift is a *replace*: stop the old one first (two live copies would both hand out
+  money), then create the new one. A removed manifest (with --prune) stops the gift. A gift whose
+  send window end is moved into the past is stopped, not re-created. A gift that simply reached
+  its send_end_time needs no call: TOP stopped issuing by itself.
+- Nothing on TOP says whether a gift was stopped, so the state store records it; a stopped gift is
+  never stopped twice (TOP refuses that).
+- A create whose answer was lost cannot be recognised on TOP (no read finds a gift without its
+  rights_id): apply stops and says how to find the gift and adopt it (``reconciler import``). A
+  lost stop is settled with tlj.report (see ``recover``).
+- ``tlj.report``'s figures are read for every linked gift and shown with its change, or as a plan
+  note when it has none. They are not part of the saved plan's fingerprint: claims move them all
+  the time without making a plan stale.
+
+Units: ``per_face`` is a String in yuan with two decimals (not fen); ``send_start_time`` and
+``send_end_time`` are ``yyyy-MM-dd HH:mm:ss`` in GMT+8; ``use_start_time`` / ``use_end_time`` are
+whole days ``yyyy-MM-dd`` in GMT+8, or with ``use_end_time_mode`` 1 a number of days (1..7) as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from reconciler.errors import PlanError, TopError, TopPermanentError
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    LiveState,
+    NormaliseContext,
+    PlanContext,
+    ProblemCollector,
+    ensure_success,
+    new_id_ref,
+    resource_key,
+    source_of,
+)
+from reconciler.kinds.units import (
+    UnitError,
+    gmt8_day,
+    parse_date,
+    parse_iso,
+    to_decimal,
+    to_epoch_ms,
+    to_top_datetime,
+    yuan_text,
+)
+from reconciler.manifest import Document
+from reconciler.model import Action, Call, Change, DropLink, Link, Resource, SetLink, SetRecordEntry, StateEffect
+
+CREATE = "taobao.tbk.dg.vegas.tlj.create"
+STOP = "taobao.tbk.dg.vegas.tlj.stop"
+REPORT = "taobao.tbk.dg.vegas.tlj.report"
+
+RELATIVE, ABSOLUTE = 1, 2  # use_end_time_mode
+_REPORT_FIELDS = (
+    ("win_pv", "claimed"), ("use_num", "used"), ("refund_num", "refunded"), ("remaining_num", "left unclaimed"),
+)
+
+
+class TaokeCashGift(Kind):
+    kind = "TaokeCashGift"
+    read_methods = (REPORT,)
+    write_methods = (CREATE, STOP)
+
+    # ---- manifest → wire ------------------------------------------------------------------------
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        spec = doc.spec
+        params: dict[str, Any] = {
+            "adzone_id": spec["adzone_id"],
+            "item_id": spec["item_id"],
+            "name": spec["title"],
+            "per_face": _per_face(spec["per_face"], problems),
+            "total_num": spec["total"],
+            "user_total_win_num_limit": spec["per_user"],
+            "security_switch": True,  # the page: 必须设置为true
+            "security_level": 0,  # the page: 必须传入0
+        }
+        if spec["per_user"] > spec["total"]:
+            problems.add(("spec", "per_user"), f"per_user {spec['per_user']} is more than total {spec['total']}")
+        start, end = _send_window(spec["send_window"], problems)
+        if start is not None:
+            params["send_start_time"] = to_top_datetime(start)
+        if end is not None:
+            params["send_end_time"] = to_top_datetime(end)
+        params.update(_use(spec["use"], start, problems))
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"params": params, "send_end_ms": to_epoch_ms(end) if end is not None else None},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )
+
+    # ---- live state -----------------------------------------------------------------------------
+
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        # No list call exists: only linked gifts can be read, by rights_id.
+        live = LiveState()
+        links = ctx.links_of(self.kind)
+        reports = client.call_many(REPORT, [_report_query(link) for link in links], return_exceptions=True)
+        for link, report in zip(links, reports):
+            live.by_name[link.key.name] = {"rights_id": link.remote_id}
+            live.info[link.key.name] = [_figures_line(report, link)]
+        return live
+
+    # ---- diff → calls ---------------------------------------------------------------------------
+
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        if desired is None:
+            assert link is not None
+            return _plan_retire(link, ctx)
+        if link is None:
+            return _plan_create(desired, Action.CREATE, reason="", old=None)
+        return _plan_existing(desired, link, ctx)
+
+    def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
+        errors = []
+        for change in changes:
+            desired = ctx.desired.get(change.key)
+            creates = any(call.method == CREATE for call in change.calls)
+            if creates and desired is not None and _over(desired.spec["send_end_ms"], ctx.now):
+                end = desired.spec["params"]["send_end_time"]
+                errors.append(
+                    f"TaokeCashGift/{change.key.name} ({desired.source}): send_window.end {end} (GMT+8) has passed; "
+                    "TOP refuses a gift that can no longer be issued — move the end or remove the manifest"
+                )
+        return errors
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """tlj.stop: tlj.report tells. Its remaining_num counts unclaimed gifts only once issuing is
+        over (stopped or past send_end_time, 暂停后没有被领取的红包个数), so remaining_num > 0 means
+        issuing has stopped; a gift fully claimed (get_rate 1) issues nothing either way. Otherwise
+        it is still issuing: the stop did not take effect and is planned again.
+
+        tlj.create: cannot be recovered. No tbk method lists a promoter's gifts or finds one by
+        name; everything but tlj.create needs the rights_id, which is exactly what was lost. So
+        apply stops and says how to find and adopt the gift instead of guessing (a blind re-send
+        would reserve the budget twice)."""
+        if method == STOP:
+            answer = client.call(REPORT, {"rights_id": params["rights_id"], "adzone_id": params["adzone_id"]})
+            extra = (answer.get("model") or {}).get("extra") or {}
+            issuing_over = int(extra.get("remaining_num") or 0) > 0 or to_decimal(extra.get("get_rate") or "0") >= 1
+            return {"model": {"update_success": True}, "result_success": True} if issuing_over else None
+        if method == CREATE:
+            raise PlanError(
+                f"{CREATE}: TOP did not say whether it created the cash gift {params.get('name')!r} for item "
+                f"{params.get('item_id')} (the answer was lost), and no Taoke method finds a gift without its "
+                "rights_id. Look for it in the Alimama console (淘礼金): if it is there, adopt it with "
+                "`reconciler import TaokeCashGift NAME RIGHTS_ID` (NAME is the manifest's metadata.name), "
+                "then plan again; if it is not, apply again"
+            )
+        return super().recover(client, method, params)
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """Adopt a gift by its rights_id. tlj.report proves it exists for the manifest's ad zone; TOP
+        shows none of its settings, so they are assumed to be the manifest's and recorded so."""
+        try:
+            client.call(REPORT, {"rights_id": remote_id, "adzone_id": desired.spec["params"]["adzone_id"]})
+        except TopPermanentError as exc:
+            raise PlanError(f"cash gift {remote_id} cannot be read on TOP for this ad zone: {exc}") from exc
+        return {
+            "params": dict(desired.spec["params"]),
+            "send_end_ms": desired.spec["send_end_ms"],
+            "status": {},
+            "imported": True,
+        }
+
+    def check_response(self, method: str, response: Mapping[str, Any]) -> None:
+        """tlj.create says success inside result; stop and report say result_success at the top,
+        and stop also model.update_success: any of them false is a failed call."""
+        ensure_success(method, response)
+        model = response.get("model")
+        failed = response.get("result_success") is False or (
+            isinstance(model, Mapping) and model.get("update_success") is False
+        )
+        if failed:
+            raise TopPermanentError(
+                method,
+                code=None,
+                msg=str(response.get("msg_info") or "TOP answered result_success=false"),
+                sub_code=str(response.get("msg_code") or "") or None,
+            )
+
+    def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:
+        """Keep the link buyers need (send_url) with the gift: only the create's answer has it."""
+        if call.method != CREATE:
+            return call.effects
+        model = (answer.get("result") or {}).get("model") or {}
+        issued = {key: model[key] for key in ("send_url", "vegas_code") if key in model}
+        return tuple(
+            SetLink(effect.remote_id, {**effect.record, **issued}) if isinstance(effect, SetLink) else effect
+            for effect in call.effects
+        )
+
+
+# ---- normalisation helpers --------------------------------------------------------------------
+
+
+def _per_face(value: Any, problems: ProblemCollector) -> str:
+    try:
+        text = yuan_text(value)
+    except UnitError as exc:
+        problems.add(("spec", "per_face"), str(exc))
+        return "0.00"
+    if to_decimal(text) <= 0:
+        problems.add(("spec", "per_face"), f"a gift must be worth more than 0 yuan, got {value}")
+    return text
+
+
+def _send_window(window: Mapping[str, Any], problems: ProblemCollector) -> tuple[datetime | None, datetime | None]:
+    try:
+        start = parse_iso(window["start"])
+        end = parse_iso(window["end"]) if "end" in window else None
+    except UnitError as exc:
+        problems.add(("spec", "send_window"), str(exc))
+        return None, None
+    if end is not None and end <= start:
+        problems.add(("spec", "send_window", "end"), f"end {window['end']} must be after start {window['start']}")
+    return start, end
+
+
+def _use(use: Mapping[str, Any], send_start: datetime | None, problems: ProblemCollector) -> dict[str, Any]:
+    if "days" in use:
+        # Relative: the page wants a whole number of days as text and no use_start_time at all.
+        return {"use_end_time_mode": RELATIVE, "use_end_time": str(use["days"])}
+    try:
+        first, last = parse_date(use["from"]), parse_date(use["until"])
+    except UnitError as exc:
+        problems.add(("spec", "use"), str(exc))
+        return {}
+    if last < first:
+        problems.add(("spec", "use", "until"), f"until {last} is before from {first}")
+    elif send_start is not None and last < gmt8_day(send_start):
+        problems.add(
+            ("spec", "use", "until"),
+            f"gifts would expire on {last}, before issuing starts on {gmt8_day(send_start)} (GMT+8)",
+        )
+    return {"use_end_time_mode": ABSOLUTE, "use_start_time": first.isoformat(), "use_end_time": last.isoformat()}
+
+
+# ---- reading figures -------------------------------------------------------------------------------
+
+
+def _report_query(link: Link) -> dict[str, Any]:
+    return {"rights_id": link.remote_id, "adzone_id": (link.record.get("params") or {}).get("adzone_id")}
+
+
+def _figures_line(report: Any, link: Link) -> str:
+    if isinstance(report, TopError):
+        if not isinstance(report, TopPermanentError) or report.code != 15:
+            raise report  # only a business refusal (too old, unknown gift) is not worth failing the plan
+        return f"figures unavailable (tlj.report: {report.sub_msg or report.msg})"
+    extra = (report.get("model") or {}).get("extra") or {}
+    return describe_figures(extra, (link.record.get("params") or {}).get("total_num"))
+
+
+def describe_figures(extra: Mapping[str, Any], total: Any) -> str:
+    """tlj.report's counts and yuan amounts as one line; amounts are kept exactly as TOP wrote them."""
+    counts = {label: int(extra.get(field) or 0) for field, label in _REPORT_FIELDS}
+    claimed = f"claimed {counts['claimed']}" + (f" of {total}" if total else "")
+    claimed += f" ({_yuan(extra.get('win_sum_amt'))} yuan)"
+    used = f"used {counts['used']} ({_yuan(extra.get('use_sum_amt'))} yuan)"
+    paid = f"{int(extra.get('alipay_num') or 0)} paid order(s), {_yuan(extra.get('alipay_amt'))} yuan"
+    return (
+        f"figures (tlj.report): {claimed}, {used}, refunded {counts['refunded']}, "
+        f"left unclaimed {counts['left unclaimed']}; {paid}"
+    )
+
+
+def _yuan(value: Any) -> str:
+    try:
+        return str(to_decimal(value if value not in (None, "") else "0"))
+    except UnitError:
+        return "?"
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+
+def _over(send_end_ms: int | None, now: datetime) -> bool:
+    return send_end_ms is not None and to_epoch_ms(now) >= send_end_ms
+
+
+def _stopped(link: Link) -> bool:
+    return bool((link.record.get("status") or {}).get("stopped"))
+
+
+def _stop_call(link: Link, *effects: StateEffect) -> Call:
+    adzone_id = (link.record.get("params") or {}).get("adzone_id")
+    return Call(STOP, {"rights_id": link.remote_id, "adzone_id": adzone_id}, effects=effects)
+
+
+def _create_call(desired: Resource) -> Call:
+    params = dict(desired.spec["params"])
+    new_id = new_id_ref(desired.key)
+    record = {"params": params, "send_end_ms": desired.spec["send_end_ms"], "status": {}}
+    return Call(CREATE, params, binds={new_id.name: "result.model.rights_id"}, effects=(SetLink(new_id, record),))
+
+
+def _plan_create(desired: Resource, action: Action, reason: str, old: Link | None, changed: tuple[str, ...] = ()) -> Change:
+    calls: list[Call] = []
+    if old is not None and not _stopped(old):
+        calls.append(_stop_call(old, SetRecordEntry("status", "stopped", True)))
+    calls.append(_create_call(desired))
+    return Change(
+        key=desired.key,
+        action=action,
+        calls=tuple(calls),
+        reason=reason,
+        details=changed + _describe(desired.spec["params"]),
+        source=desired.source,
+    )
+
+
+def _describe(params: Mapping[str, Any]) -> tuple[str, ...]:
+    budget = (Decimal(params["per_face"]) * params["total_num"]).quantize(Decimal("0.01"))
+    issuing = f"issued from {params['send_start_time']}"
+    issuing += f" to {params['send_end_time']} (GMT+8)" if "send_end_time" in params else " (GMT+8) until stopped or used up"
+    if params["use_end_time_mode"] == RELATIVE:
+        usable = f"usable for {params['use_end_time']} day(s) after a buyer claims it"
+    else:
+        usable = f"usable from {params['use_start_time']} 00:00:00 to {params['use_end_time']} 23:59:59 (GMT+8)"
+    return (
+        f"{params['name']!r} for item {params['item_id']} through ad zone {params['adzone_id']}",
+        f"{params['total_num']} × {params['per_face']} yuan = {budget} yuan of budget; "
+        f"at most {params['user_total_win_num_limit']} per buyer",
+        f"{issuing}; {usable}",
+    )
+
+
+def _plan_existing(desired: Resource, link: Link, ctx: PlanContext) -> Change | None:
+    changed = _differences(link.record.get("params") or {}, desired.spec["params"])
+    if not changed:
+        return None  # running, stopped, or past its send end: nothing to send either way
+    over = _over(desired.spec["send_end_ms"], ctx.now)
+    if _stopped(link):
+        if over:
+            return None
+        return _plan_create(
+            desired,
+            Action.CREATE,
+            reason=f"gift {link.remote_id} was stopped and TOP cannot restart or edit a gift; a new one is created",
+            old=link,
+            changed=changed,
+        )
+    if over:
+        return Change(
+            key=desired.key,
+            action=Action.UPDATE,
+            calls=(_stop_call(link, SetRecordEntry("status", "stopped", True)),),
+            reason=(
+                f"send_window.end moved to {desired.spec['params']['send_end_time']} (GMT+8), which has passed: "
+                f"gift {link.remote_id} stops issuing now and is not created again"
+            ),
+            details=changed,
+            source=desired.source,
+        )
+    return _plan_create(
+        desired,
+        Action.REPLACE,
+        reason=(
+            f"the manifest changed; TOP has no update for a cash gift, so gift {link.remote_id} stops issuing "
+            "first (gifts already claimed stay usable until they expire) and a new gift is created"
+        ),
+        old=link,
+        changed=changed,
+    )
+
+
+def _plan_retire(link: Link, ctx: PlanContext) -> Change:
+    if _stopped(link) or _over(link.record.get("send_end_ms"), ctx.now):
+        return Change(
+            key=link.key,
+            action=Action.DELETE,
+            calls=(),
+            reason=f"gift {link.remote_id} no longer issues (stopped or past its send end); only the state entry is removed",
+            effects=(DropLink(),),
+        )
+    return Change(
+        key=link.key,
+        action=Action.DELETE,
+        calls=(_stop_call(link, DropLink()),),
+        reason=(
+            f"its manifest was removed: gift {link.remote_id} stops issuing (TOP has no delete for a cash gift; "
+            "gifts already claimed stay usable until they expire)"
+        ),
+    )
+
+
+def _differences(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[str, ...]:
+    keys = sorted(set(applied) | set(desired))
+    return tuple(
+        f"{key}: {_show(applied.get(key))} → {_show(desired.get(key))}"
+        for key in keys
+        if applied.get(key) != desired.get(key)
+    )
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is None else repr(value)

@@ -1,0 +1,223 @@
+"""End to end: Taoke cash gifts → plan → apply against the sandbox over real HTTP, counting TOP calls."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.conftest import Sandbox, Workspace
+from tests.fault_tools import FAST_ENV, set_faults
+
+CREATE = "taobao.tbk.dg.vegas.tlj.create"
+STOP = "taobao.tbk.dg.vegas.tlj.stop"
+REPORT = "taobao.tbk.dg.vegas.tlj.report"
+
+
+def gift(name: str = "snack", per_face: str = "5.00", total: int = 1000, end: str = "2027-06-21T00:00:00+08:00",
+         use: str = "{days: 3}") -> str:
+    return f"""\
+apiVersion: campaigns/v1
+kind: TaokeCashGift
+metadata:
+  name: {name}
+  shop: demo-shop
+spec:
+  title: 零食礼金
+  item_id: "220000000007"
+  adzone_id: 110550123456
+  per_face: "{per_face}"
+  total: {total}
+  per_user: 1
+  send_window: {{start: "2027-06-18T00:00:00+08:00", end: "{end}"}}
+  use: {use}
+"""
+
+
+def methods(calls: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(call["method"] for call in calls)
+
+
+def gifts_on_top(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    gifts: dict[str, dict[str, Any]] = sandbox.state()["shops"]["demo-shop"]["tbk"]["gifts"]
+    return gifts
+
+
+def rights_id(workspace: Workspace, name: str = "snack") -> str:
+    remote_id: str = json.loads(workspace.run("state", "show", f"demo-shop/TaokeCashGift/{name}").output)["remote_id"]
+    return remote_id
+
+
+def test_apply_from_empty_then_plan_shows_no_changes(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift("snack") + "---\n" + gift("drinks", per_face="2.50", use='{from: "2027-06-18", until: "2027-06-30"}'))
+    first = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert first.exit_code == 2, first.output
+    assert "1000 × 5.00 yuan = 5000.00 yuan of budget" in first.output
+    assert sandbox.writes() == []
+
+    applied = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert methods(sandbox.writes()) == {CREATE: 2}
+
+    sandbox.clear_calls()
+    second = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert second.exit_code == 0, second.output
+    assert "No changes" in second.output and sandbox.writes() == []
+    assert methods(sandbox.calls())[REPORT] == 2  # one figures read per gift, nothing else for gifts
+    assert "note: demo-shop/TaokeCashGift/snack: figures (tlj.report): claimed 0 of 1000" in second.output
+
+
+def test_wire_units_yuan_strings_gmt8_times_and_days(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift(per_face="12.5", end="2027-06-20T16:00:00Z"))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    (create,) = [call for call in sandbox.writes() if call["method"] == CREATE]
+    params = create["params"]
+    assert params["per_face"] == "12.50"  # yuan as TOP takes it here, not 1250 fen
+    assert params["send_start_time"] == "2027-06-18 00:00:00"
+    assert params["send_end_time"] == "2027-06-21 00:00:00"  # 16:00Z is midnight in GMT+8
+    assert (params["use_end_time_mode"], params["use_end_time"]) == ("1", "3")
+    assert "use_start_time" not in params
+    assert (params["security_switch"], params["security_level"]) == ("true", "0")
+    (on_top,) = gifts_on_top(sandbox).values()
+    assert on_top["per_face"] == "12.50" and on_top["use_days"] == 3
+
+
+def test_changed_gift_is_stopped_then_created_again(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    old = rights_id(workspace)
+    workspace.write("gifts.yaml", gift(per_face="6.00"))
+    sandbox.clear_calls()
+
+    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    (change,) = planned["changes"]
+    assert change["action"] == "replace" and [c["method"] for c in change["calls"]] == [STOP, CREATE]
+    assert "per_face: '5.00' → '6.00'" in change["details"]
+    assert "gifts already claimed stay usable" in change["reason"]
+
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    assert [call["method"] for call in sandbox.writes()] == [STOP, CREATE]
+    new = rights_id(workspace)
+    assert new != old and gifts_on_top(sandbox)[old]["stopped"] is not None
+    assert gifts_on_top(sandbox)[new]["stopped"] is None
+    sandbox.clear_calls()
+    assert workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode").exit_code == 0
+
+
+def test_figures_are_shown_with_the_plan(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    usage = {"shop": "demo-shop", "rights_id": rights_id(workspace), "claimed": 120, "used": 45, "refunded": 2,
+             "paid_orders": 40, "paid_amount": "3456.70"}
+    httpx.post(f"{sandbox.server.url}/_sandbox/tlj/usage", json=usage).raise_for_status()
+
+    planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert planned.exit_code == 0  # figures are news, not changes
+    assert ("claimed 120 of 1000 (600.00 yuan), used 45 (225.00 yuan), refunded 2, left unclaimed 0; "
+            "40 paid order(s), 3456.70 yuan") in planned.output
+    as_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    assert any("claimed 120" in note for note in as_json["notes"])
+
+
+def test_figures_moving_do_not_make_a_saved_plan_stale(workspace: Workspace, sandbox: Sandbox, tmp_path: Any) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    workspace.write("gifts.yaml", gift(per_face="6.00"))
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", str(workspace.campaigns), "--out", str(plan_file)).exit_code == 0
+    usage = {"shop": "demo-shop", "rights_id": rights_id(workspace), "claimed": 3}
+    httpx.post(f"{sandbox.server.url}/_sandbox/tlj/usage", json=usage).raise_for_status()  # buyers claim meanwhile
+    applied = workspace.run("apply", str(plan_file), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+
+
+def test_removed_gift_is_stopped_once_with_prune(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    old = rights_id(workspace)
+    workspace.write("gifts.yaml", "")
+    sandbox.clear_calls()
+
+    kept = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert "prune is off" in kept.output and sandbox.writes() == []
+    pruned = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert methods(sandbox.writes()) == {STOP: 1}
+    assert gifts_on_top(sandbox)[old]["stopped"] is not None
+    sandbox.clear_calls()
+    again = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--prune")
+    assert again.exit_code == 0 and sandbox.writes() == []
+
+
+def test_ending_a_gift_early_stops_it_and_never_twice(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    # The seller ends the campaign now: the end moves into the past.
+    workspace.write("gifts.yaml", gift(end="2026-01-01T00:00:00+08:00").replace("2027-06-18T00:00:00", "2025-12-01T00:00:00"))
+    sandbox.clear_calls()
+    ended = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert ended.exit_code == 0, ended.output
+    assert methods(sandbox.writes()) == {STOP: 1} and "is not created again" in ended.output
+    sandbox.clear_calls()
+    assert workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode").exit_code == 0
+    # A new window later: a stopped gift cannot restart, so a new one is created — without a stop.
+    workspace.write("gifts.yaml", gift(end="2027-07-01T00:00:00+08:00"))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    assert methods(sandbox.writes()) == {CREATE: 1}
+
+
+def test_a_new_gift_whose_window_is_over_is_refused_before_any_call(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift(end="2026-01-01T00:00:00+08:00").replace("2027-06-18T00:00:00", "2025-12-01T00:00:00"))
+    result = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert result.exit_code == 1 and "has passed" in result.output and "gifts.yaml" in result.output
+    assert sandbox.writes() == []
+
+
+def test_tops_refusal_is_reported_with_its_sub_code(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift(per_face="200.00", total=1000))  # 200,000 yuan: more than the account holds
+    result = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert result.exit_code == 1
+    assert "isv.insufficient-funds" in result.output
+    assert "TaokeCashGift" not in workspace.run("state", "list").output
+
+
+# ---- answers lost on the way back ------------------------------------------------------------------
+
+
+def test_a_create_whose_answer_is_lost_is_never_sent_twice_and_can_be_adopted(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    workspace.env.update(FAST_ENV)
+    workspace.write("gifts.yaml", gift())
+    set_faults(sandbox, drop_answer={"methods": [CREATE], "count": 1, "mode": "close"})
+    stopped = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert stopped.exit_code == 1
+    assert "reconciler import TaokeCashGift NAME RIGHTS_ID" in stopped.output
+    (on_top,) = gifts_on_top(sandbox)  # TOP made it; the reconciler did not guess and did not re-send
+    assert [call["method"] for call in sandbox.writes()] == [CREATE]
+
+    imported = workspace.run("import", "TaokeCashGift", "snack", on_top, str(workspace.campaigns))
+    assert imported.exit_code == 0, imported.output
+    sandbox.clear_calls()
+    settled = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert settled.exit_code == 0, settled.output
+    assert sandbox.writes() == []
+
+
+def test_a_stop_whose_answer_is_lost_is_found_done_and_not_sent_twice(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.env.update(FAST_ENV)
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    old = rights_id(workspace)
+    workspace.write("gifts.yaml", "")
+    set_faults(sandbox, drop_answer={"methods": [STOP], "count": 1, "mode": "close"})
+    sandbox.clear_calls()
+    workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--prune")
+    set_faults(sandbox)
+    again = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--prune")
+    assert again.exit_code == 0, again.output
+    assert [call["method"] for call in sandbox.writes()] == [STOP]  # sent once, found done by tlj.report
+    assert gifts_on_top(sandbox)[old]["stopped"] is not None
+    assert "TaokeCashGift" not in workspace.run("state", "list").output

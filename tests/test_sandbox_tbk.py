@@ -1,0 +1,168 @@
+"""The sandbox's Taoke cash gift methods (淘礼金) keep the rules of their pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.sandbox.server import SandboxServer
+from tests.sandbox_calls import GMT8, OTHER_SESSION, RawTop, gmt8
+
+CREATE = "taobao.tbk.dg.vegas.tlj.create"
+STOP = "taobao.tbk.dg.vegas.tlj.stop"
+REPORT = "taobao.tbk.dg.vegas.tlj.report"
+ADZONE = 110550123456
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def top(http: httpx.Client) -> Iterator[RawTop]:
+    with SandboxServer() as server:
+        yield RawTop(server, http)
+
+
+def soon(days: float) -> str:
+    return gmt8(datetime.now(GMT8) + timedelta(days=days))
+
+
+def gift(**overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "adzone_id": ADZONE,
+        "item_id": "220000000123",
+        "total_num": 1000,
+        "name": "零食礼金5元",
+        "user_total_win_num_limit": 1,
+        "security_switch": True,
+        "security_level": 0,
+        "per_face": "5.00",
+        "send_start_time": soon(1),
+        "send_end_time": soon(4),
+        "use_end_time_mode": 1,
+        "use_end_time": "3",
+    }
+    request.update(overrides)
+    return {key: value for key, value in request.items() if value is not None}
+
+
+def create(top: RawTop, **overrides: Any) -> dict[str, Any]:
+    result: dict[str, Any] = top.ok(CREATE, gift(**overrides))["result"]
+    assert result["success"] is True
+    return result
+
+
+def test_create_answers_the_rights_id_and_reserves_the_budget(top: RawTop) -> None:
+    result = create(top)
+    model = result["model"]
+    assert model["rights_id"].startswith("tlj") and model["vegas_code"] in model["send_url"]
+    assert model["available_fee"] == "95000.00"  # 100,000.00 - 1000 × 5.00 yuan
+    assert isinstance(model["item_today_num_left"], int)
+
+
+def test_per_face_is_yuan_not_fen(top: RawTop) -> None:
+    # 500 meant as 5.00 yuan in fen would reserve 500,000 yuan: more than the account holds.
+    assert top.error(CREATE, gift(per_face="500"))["sub_code"] == "isv.insufficient-funds"
+    assert top.error(CREATE, gift(per_face="5.001"))["code"] == 41
+    assert top.error(CREATE, gift(per_face="0"))["code"] == 41
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["adzone_id", "item_id", "total_num", "name", "user_total_win_num_limit", "security_switch", "per_face",
+     "send_start_time"],
+)
+def test_required_fields(top: RawTop, missing: str) -> None:
+    error = top.error(CREATE, gift(**{missing: None}))
+    assert (error["code"], error["sub_code"]) == (40, "isv.missing-parameter") and missing in error["sub_msg"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"security_switch": False}, "security_switch: must be true"),
+        ({"security_level": 1}, "security_level: must be 0"),
+        ({"name": "一二三四五六七八九十一"}, "name: at most 10 characters"),
+        ({"total_num": 0}, "total_num: must be at least 1"),
+        ({"send_start_time": "1800000000000"}, "send_start_time: must be yyyy-MM-dd HH:mm:ss"),
+        ({"send_start_time": "2026-11-11T00:00:00+08:00"}, "send_start_time: must be yyyy-MM-dd HH:mm:ss"),
+        ({"use_end_time_mode": None}, "use_end_time_mode: is required"),
+        ({"use_end_time_mode": 3}, "use_end_time_mode: must be 1"),
+        ({"use_end_time": "8"}, "use_end_time: must be at most 7"),
+        ({"use_end_time": "2026-12-01"}, "use_end_time: must be a whole number"),
+        ({"use_start_time": "2026-12-01"}, "use_start_time: must not be sent"),
+        ({"use_end_time_mode": 2, "use_end_time": "2030-01-02"}, "use_start_time: is required"),
+        ({"use_end_time_mode": 2, "use_start_time": "2030/01/01", "use_end_time": "2030-01-02"}, "yyyy-MM-dd"),
+    ],
+)
+def test_malformed_fields_are_code_41(top: RawTop, overrides: dict[str, Any], says: str) -> None:
+    error = top.error(CREATE, gift(**overrides))
+    assert error["code"] == 41 and says in error["sub_msg"], error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sub_code"),
+    [
+        ({"send_end_time": soon(0.5)}, "isv.invalid-time-range"),  # ends before it starts
+        ({"send_start_time": soon(-3), "send_end_time": soon(-1)}, "isv.invalid-time-range"),  # over already
+        ({"use_end_time_mode": 2, "use_start_time": "2030-01-05", "use_end_time": "2030-01-02"}, "isv.invalid-use-time"),
+        ({"use_end_time_mode": 2, "use_start_time": "2020-01-01", "use_end_time": "2020-01-02"}, "isv.invalid-use-time"),
+    ],
+)
+def test_business_rules_are_code_15(top: RawTop, overrides: dict[str, Any], sub_code: str) -> None:
+    error = top.error(CREATE, gift(**overrides))
+    assert (error["code"], error["sub_code"]) == (15, sub_code), error
+
+
+def test_absolute_use_days(top: RawTop) -> None:
+    start = (datetime.now(GMT8) + timedelta(days=1)).date()
+    create(top, use_end_time_mode=2, use_start_time=start.isoformat(), use_end_time=(start + timedelta(days=5)).isoformat())
+
+
+def test_stop_once_then_never_again(top: RawTop) -> None:
+    rights_id = create(top)["model"]["rights_id"]
+    answer = top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
+    assert answer["model"]["update_success"] is True and answer["result_success"] is True
+    again = top.error(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
+    assert (again["code"], again["sub_code"]) == (15, "isv.tlj-already-stopped")
+    # The unclaimed budget came back: a new gift of the full 100,000 yuan fits again.
+    create(top, per_face="100.00", total_num=1000)
+
+
+def test_stop_and_report_check_the_gift_and_its_adzone(top: RawTop) -> None:
+    rights_id = create(top)["model"]["rights_id"]
+    for method in (STOP, REPORT):
+        assert top.error(method, {"rights_id": "tlj-nope", "adzone_id": ADZONE})["sub_code"] == "isv.tlj-not-exist"
+        assert top.error(method, {"rights_id": rights_id, "adzone_id": 1})["sub_code"] == "isv.adzone-mismatch"
+        assert top.error(method, {"rights_id": rights_id})["code"] == 40
+        other = top.error(method, {"rights_id": rights_id, "adzone_id": ADZONE}, session=OTHER_SESSION)
+        assert other["sub_code"] == "isv.tlj-not-exist"
+
+
+def test_report_figures_in_their_units(top: RawTop) -> None:
+    rights_id = create(top)["model"]["rights_id"]
+    top.setup("/_sandbox/tlj/usage", {"shop": "demo-shop", "rights_id": rights_id, "claimed": 120, "used": 45,
+                                      "refunded": 2, "paid_orders": 40, "paid_amount": "3456.70"})
+    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE})["model"]["extra"]
+    assert extra["win_pv"] == 120 and extra["win_sum_amt"] == "600.00"
+    assert extra["use_num"] == 45 and extra["use_sum_amt"] == "225.00"
+    assert extra["get_rate"] == "0.1200" and extra["use_rate"] == "0.3750"
+    assert extra["alipay_num"] == 40 and extra["alipay_amt"] == "3456.70"
+    assert extra["remaining_num"] == 0  # still issuing: nothing counts as left over yet
+    top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
+    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE})["model"]["extra"]
+    assert extra["remaining_num"] == 880 and extra["remaining_amt"] == "4400.00"
+
+
+def test_usage_endpoint_refuses_impossible_figures(top: RawTop) -> None:
+    rights_id = create(top, total_num=10)["model"]["rights_id"]
+    response = top.http.post(f"{top.server.url}/_sandbox/tlj/usage",
+                             json={"shop": "demo-shop", "rights_id": rights_id, "claimed": 11})
+    assert response.status_code == 400
