@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.sandbox.server import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
 from reconciler.top import is_write
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,6 +82,9 @@ def workspace(tmp_path: Path, sandbox: Sandbox) -> Workspace:
         "TOP_APP_KEY": DEMO_APP_KEY,
         "TOP_APP_SECRET": DEMO_APP_SECRET,
         "TOP_SESSION": DEMO_SESSION,
+        # The sandbox has no quota; the default budget (10 calls/s, real TOP's common tier) would
+        # only make every end-to-end test slow. Tests of the budget itself set their own.
+        "TOP_QPS": "1000",
         "RECONCILER_STATE": str(tmp_path / "state.db"),
     }
     return Workspace(tmp_path, env)

@@ -1,13 +1,37 @@
-"""The state store interface every backend implements."""
+"""The state store interface every backend implements, and what the backends share: the JSON
+encoding of stored values, how a call's state effects change the links, and migrations."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import socket
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.model import Link, ResourceKey, StateEffect
+import simplejson
+
+from reconciler.errors import StateError
+from reconciler.model import DropLink, Link, Ref, ResourceKey, SetLink, SetRecordEntry, StateEffect
+
+# Called once when a shop's lock is taken by someone else, with who holds it, before waiting.
+LockWaitNotice = Callable[[str], None]
+
+
+class LockTimeoutError(StateError):
+    """Another apply held a shop's lock for longer than this run was willing to wait."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a backend's schema history; steps run in order, each exactly once per store."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -23,6 +47,53 @@ class JournalEntry:
     call: Mapping[str, Any]  # the engine's encoding of the call (binds, effects), for recovery
 
 
+def dumps(value: Any) -> str:
+    # Decimal stays an exact JSON number; the default json module would need float.
+    return simplejson.dumps(value, use_decimal=True, sort_keys=True, ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    return simplejson.loads(text, use_decimal=True)
+
+
+def link_from_row(row: Sequence[Any]) -> Link:
+    return Link(ResourceKey(row[0], row[1], row[2]), row[3], loads(row[4]))
+
+
+def journal_entry_from_row(row: Sequence[Any]) -> JournalEntry:
+    return JournalEntry(
+        id=row[0],
+        run_id=row[1],
+        key=ResourceKey(row[2], row[3], row[4]),
+        method=row[5],
+        params=loads(row[6]),
+        status=row[7],
+        answer=loads(row[8]) if row[8] else None,
+        error=row[9],
+        call=loads(row[10]),
+    )
+
+
+def lock_holder_label() -> str:
+    """Who takes a lock, as other runs waiting for it are told: process and host, never secrets."""
+    return f"reconciler pid {os.getpid()} on {socket.gethostname()}"
+
+
+def lock_key(shop: str) -> int:
+    """A stable signed 64-bit number per shop (PostgreSQL advisory lock keys are bigint)."""
+    digest = hashlib.sha256(f"campaign-reconciler apply lock:{shop}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_timeout_message(shop: str, timeout: float, holder: str) -> str:
+    return (
+        f"shop {shop} is locked by another apply ({holder}) and stayed locked for {timeout:g} s; "
+        "nothing was sent. Wait for that apply to finish (its CI job or terminal shows it), then run "
+        "apply again, or pass a longer --lock-timeout. The lock is released when its process ends, "
+        "so it cannot stay stuck after a crash."
+    )
+
+
 class StateStore(ABC):
     @abstractmethod
     def links(self, shop: str | None = None) -> list[Link]: ...
@@ -34,7 +105,8 @@ class StateStore(ABC):
     def put(self, link: Link) -> None: ...
 
     @abstractmethod
-    def remove(self, key: ResourceKey) -> None: ...
+    def remove(self, key: ResourceKey) -> None:
+        """Forget the object; its applied spec goes with it (an unmanaged object cannot drift)."""
 
     @abstractmethod
     def journal_sent(
@@ -60,9 +132,98 @@ class StateStore(ABC):
     def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]: ...
 
     @abstractmethod
+    def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
+        """The desired resource (engine encoding) each object last converged to, by key: what
+        drift detection compares TOP with."""
+
+    @abstractmethod
+    def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> AbstractContextManager[None]:
+        """Hold the shop's apply lock for the `with` block, across processes and machines sharing
+        this store. Waits up to `timeout` seconds (calling `on_wait` once with the holder first),
+        then raises LockTimeoutError. A lock dies with its process, so it never stays stuck."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- what both backends do the same way, on their own primitives ----------------------
+
+    @abstractmethod
+    def _put(self, link: Link) -> None:
+        """Write a link inside the caller's transaction."""
+
+    @abstractmethod
+    def _remove(self, key: ResourceKey) -> None:
+        """Delete a link (and its applied spec) inside the caller's transaction."""
+
+    def _apply_effect(self, key: ResourceKey, effect: StateEffect, bound: Mapping[str, Any]) -> None:
+        if isinstance(effect, SetLink):
+            remote_id = effect.remote_id
+            if isinstance(remote_id, Ref):
+                remote_id = bound[remote_id.name]
+            self._put(Link(key, str(remote_id), effect.record))
+        elif isinstance(effect, DropLink):
+            self._remove(key)
+        elif isinstance(effect, SetRecordEntry):
+            link = self.get(key)
+            if link is None:
+                raise StateError(f"{key}: no state entry to record {effect.section}.{effect.entry} in")
+            record = dict(link.record)
+            section = dict(record.get(effect.section) or {})
+            if effect.value is None:
+                section.pop(effect.entry, None)
+            else:
+                section[effect.entry] = effect.value
+            record[effect.section] = section
+            self._put(Link(key, link.remote_id, record))
+
+
+def pending_migrations(steps: Sequence[Migration], current: int, where: str) -> list[Migration]:
+    """The steps a store at `current` still needs; refuses a store newer than this code."""
+    latest = steps[-1].version
+    if current > latest:
+        raise StateError(
+            f"the state store {where} has schema version {current}, newer than this reconciler knows "
+            f"({latest}); upgrade campaign-reconciler before using it"
+        )
+    return [step for step in steps if step.version > current]
+
+
+class ShopLocks:
+    """The apply locks of several shops, held until closed. All of a run's shops are taken in one
+    call, in sorted order, so two runs wanting overlapping shops cannot deadlock."""
+
+    def __init__(
+        self, store: StateStore, timeout: float, on_wait: Callable[[str, str], None] | None = None
+    ) -> None:
+        self._store = store
+        self._timeout = timeout
+        self._on_wait = on_wait
+        self._stack = ExitStack()
+        self.held: list[str] = []
+
+    def hold(self, shops: Iterable[str]) -> None:
+        for shop in sorted(set(shops) - set(self.held)):
+            notice = (lambda holder, shop=shop: self._on_wait(shop, holder)) if self._on_wait else None
+            self._stack.enter_context(self._store.lock(shop, self._timeout, on_wait=notice))
+            self.held.append(shop)
+
+    def close(self) -> None:
+        self._stack.close()
+        self.held.clear()
+
+    def __enter__(self) -> "ShopLocks":
         return self
 
     def __exit__(self, *exc: object) -> None:

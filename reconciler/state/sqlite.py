@@ -1,56 +1,121 @@
-"""SQLite state store: one file, no server, the default for one person or one CI job."""
+"""SQLite state store: one file, no server, the default for one person or one CI job.
+
+Shop locks are file locks (flock) on one file per shop in `<database>.locks/` next to the
+database: they work across processes on one machine and the kernel releases them when the
+holding process dies, so a crashed apply never leaves a shop locked. (A lock row in the database
+would either need BEGIN IMMEDIATE held for the whole apply, blocking every other writer, or
+a stale-lock timeout.) Teams whose applies run on several machines use PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import sqlite3
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import simplejson
-
 from reconciler.errors import StateError
-from reconciler.model import DropLink, Link, Ref, ResourceKey, SetLink, SetRecordEntry, StateEffect
-from reconciler.state.base import JournalEntry, StateStore
+from reconciler.model import Link, ResourceKey, StateEffect
+from reconciler.state.base import (
+    JournalEntry,
+    LockTimeoutError,
+    LockWaitNotice,
+    Migration,
+    StateStore,
+    dumps,
+    journal_entry_from_row,
+    link_from_row,
+    loads,
+    lock_holder_label,
+    lock_timeout_message,
+    pending_migrations,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS links (
-    shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-    remote_id TEXT NOT NULL, record TEXT NOT NULL, updated_at REAL NOT NULL,
-    PRIMARY KEY (shop, kind, name)
-);
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL, shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-    method TEXT NOT NULL, params TEXT NOT NULL, call TEXT NOT NULL DEFAULT '{}',
-    status TEXT NOT NULL, answer TEXT, error TEXT,
-    sent_at REAL NOT NULL, answered_at REAL
-);
-CREATE INDEX IF NOT EXISTS journal_run ON journal (run_id);
-CREATE INDEX IF NOT EXISTS journal_status ON journal (status);
-"""
+MIGRATIONS: tuple[Migration, ...] = (
+    # Version 1 is the schema from before versioning; IF NOT EXISTS lets such stores adopt it as is.
+    Migration(1, "links and journal", (
+        """CREATE TABLE IF NOT EXISTS links (
+            shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            remote_id TEXT NOT NULL, record TEXT NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (shop, kind, name))""",
+        """CREATE TABLE IF NOT EXISTS journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL, shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            method TEXT NOT NULL, params TEXT NOT NULL, call TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL, answer TEXT, error TEXT,
+            sent_at REAL NOT NULL, answered_at REAL)""",
+        "CREATE INDEX IF NOT EXISTS journal_run ON journal (run_id)",
+        "CREATE INDEX IF NOT EXISTS journal_status ON journal (status)",
+    )),
+    Migration(2, "applied specs, for drift detection", (
+        """CREATE TABLE applied_specs (
+            shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            resource TEXT NOT NULL, applied_at REAL NOT NULL,
+            PRIMARY KEY (shop, kind, name))""",
+    )),
+)
 
+_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"""
 
-def dumps(value: Any) -> str:
-    # Decimal stays an exact JSON number; the default json module would need float.
-    return simplejson.dumps(value, use_decimal=True, sort_keys=True, ensure_ascii=False)
-
-
-def loads(text: str) -> Any:
-    return simplejson.loads(text, use_decimal=True)
+LOCK_POLL_SECONDS = 0.05
 
 
 class SqliteStateStore(StateStore):
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread off: apply sends changes from worker threads and serialises its
+            # store calls itself (engine/apply.py), so the connection is never used concurrently.
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state store {path}: {exc}") from exc
+        try:
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StateError(f"cannot open state store {path}: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
+        self._lock_dir = Path(path + ".locks") if path != ":memory:" else Path(tempfile.mkdtemp(prefix="reconciler-locks-"))
+
+    # ---- schema -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        # A store that is up to date is only read, so a read-only file can be planned against.
+        if pending_migrations(MIGRATIONS, self._version_if_any(), self.path) == []:
+            return
+        with self._transaction():
+            self._db.execute(_VERSION_TABLE)
+            for step in pending_migrations(MIGRATIONS, self._current_version(), self.path):
+                for statement in step.statements:
+                    self._db.execute(statement)
+                self._db.execute(
+                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                    (step.version, step.description, time.time()),
+                )
+
+    def _version_if_any(self) -> int:
+        row = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+        return self._current_version() if row else 0
+
+    def _current_version(self) -> int:
+        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def schema_version(self) -> int:
+        return self._current_version()
 
     # ---- links --------------------------------------------------------------------------
 
@@ -61,14 +126,14 @@ class SqliteStateStore(StateStore):
             query += " WHERE shop = ?"
             args = (shop,)
         rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
-        return [_link(row) for row in rows]
+        return [link_from_row(row) for row in rows]
 
     def get(self, key: ResourceKey) -> Link | None:
         row = self._db.execute(
             "SELECT shop, kind, name, remote_id, record FROM links WHERE shop = ? AND kind = ? AND name = ?",
             (key.shop, key.kind, key.name),
         ).fetchone()
-        return _link(row) if row else None
+        return link_from_row(row) if row else None
 
     def put(self, link: Link) -> None:
         with self._transaction():
@@ -87,9 +152,30 @@ class SqliteStateStore(StateStore):
         )
 
     def _remove(self, key: ResourceKey) -> None:
-        self._db.execute(
-            "DELETE FROM links WHERE shop = ? AND kind = ? AND name = ?", (key.shop, key.kind, key.name)
-        )
+        for table in ("links", "applied_specs"):
+            self._db.execute(
+                f"DELETE FROM {table} WHERE shop = ? AND kind = ? AND name = ?", (key.shop, key.kind, key.name)
+            )
+
+    # ---- applied specs ------------------------------------------------------------------
+
+    def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
+        query = "SELECT shop, kind, name, resource FROM applied_specs"
+        args: tuple[Any, ...] = ()
+        if shop is not None:
+            query += " WHERE shop = ?"
+            args = (shop,)
+        rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
+        return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
+
+    def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO applied_specs (shop, kind, name, resource, applied_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (shop, kind, name) DO UPDATE SET resource = excluded.resource, "
+                "applied_at = excluded.applied_at",
+                (key.shop, key.kind, key.name, dumps(resource), time.time()),
+            )
 
     # ---- journal ------------------------------------------------------------------------
 
@@ -119,7 +205,7 @@ class SqliteStateStore(StateStore):
                 (dumps(answer), time.time(), entry_id),
             )
             for effect in effects:
-                self._apply(key, effect, bound)
+                self._apply_effect(key, effect, bound)
 
     def journal_failed(self, entry_id: int, error: str) -> None:
         with self._transaction():
@@ -140,46 +226,50 @@ class SqliteStateStore(StateStore):
         if conditions:
             query += " WHERE " + " AND ".join(conditions)
         rows = self._db.execute(query + " ORDER BY id", tuple(args)).fetchall()
-        return [
-            JournalEntry(
-                id=row[0],
-                run_id=row[1],
-                key=ResourceKey(row[2], row[3], row[4]),
-                method=row[5],
-                params=loads(row[6]),
-                status=row[7],
-                answer=loads(row[8]) if row[8] else None,
-                error=row[9],
-                call=loads(row[10]),
-            )
-            for row in rows
-        ]
+        return [journal_entry_from_row(row) for row in rows]
+
+    # ---- shop locks ---------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> Iterator[None]:
+        self._lock_dir.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(shop.encode("utf-8")).hexdigest()[:24]  # shop names may hold any character
+        descriptor = os.open(self._lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._acquire(descriptor, shop, timeout, on_wait)
+            since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{lock_holder_label()}, since {since}".encode("utf-8"), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(descriptor, 0)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+
+    @staticmethod
+    def _acquire(descriptor: int, shop: str, timeout: float, on_wait: LockWaitNotice | None) -> None:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                holder = os.pread(descriptor, 512, 0).decode("utf-8", "replace") or "another process"
+                if not told and on_wait is not None:
+                    on_wait(holder)
+                    told = True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockTimeoutError(lock_timeout_message(shop, timeout, holder)) from None
+                time.sleep(min(LOCK_POLL_SECONDS, remaining))
 
     def close(self) -> None:
         self._db.close()
 
     # ---- helpers ------------------------------------------------------------------------
-
-    def _apply(self, key: ResourceKey, effect: StateEffect, bound: Mapping[str, Any]) -> None:
-        if isinstance(effect, SetLink):
-            remote_id = effect.remote_id
-            if isinstance(remote_id, Ref):
-                remote_id = bound[remote_id.name]
-            self._put(Link(key, str(remote_id), effect.record))
-        elif isinstance(effect, DropLink):
-            self._remove(key)
-        elif isinstance(effect, SetRecordEntry):
-            link = self.get(key)
-            if link is None:
-                raise StateError(f"{key}: no state entry to record {effect.section}.{effect.entry} in")
-            record = dict(link.record)
-            section = dict(record.get(effect.section) or {})
-            if effect.value is None:
-                section.pop(effect.entry, None)
-            else:
-                section[effect.entry] = effect.value
-            record[effect.section] = section
-            self._put(Link(key, link.remote_id, record))
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._db)
@@ -196,7 +286,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _link(row: Sequence[Any]) -> Link:
-    return Link(ResourceKey(row[0], row[1], row[2]), row[3], loads(row[4]))

@@ -1,0 +1,103 @@
+"""Alerts: one Slack-compatible webhook message when an apply fails, a guardrail blocks a plan, or
+drift is found. The body is `{"text": …, "blocks": […]}` (Slack incoming webhooks; Mattermost,
+Rocket.Chat and most chat bridges take the same), so `text` alone also reads well.
+
+An alert never carries a secret: its lines come from the CLI's already-redacted output, and every
+string is masked once more against the run's secret values before it is sent. The webhook URL is
+a secret too and is never printed. Sending never raises: a broken webhook must not turn a
+successful apply into a failed one, so the caller gets a warning to print instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx
+
+SEND_TIMEOUT_SECONDS = 10.0
+# Slack's limits: a header holds 150 characters, a section 3,000.
+_HEADER_LIMIT = 150
+_SECTION_LIMIT = 3000
+_MAX_DETAIL_LINES = 40
+_ICONS = {"apply failed": ":rotating_light:", "guardrail block": ":no_entry:", "drift": ":warning:"}
+
+
+@dataclass(frozen=True)
+class Alert:
+    event: str  # "apply failed", "guardrail block", "drift", "drift check failed"
+    summary: str  # one sentence: what happened, where
+    details: tuple[str, ...] = ()  # the lines a person needs to act: errors, changes, what was done
+    link: str | None = None  # the CI run, when there is one
+    context: tuple[str, ...] = ()  # e.g. repository@commit, who triggered it
+
+
+def ci_context(env: Mapping[str, str]) -> tuple[str | None, tuple[str, ...]]:
+    """The GitHub Actions run URL and a few facts about it, from the runner's default variables."""
+    server, repository, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    link = f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None
+    facts = []
+    if repository and env.get("GITHUB_SHA"):
+        facts.append(f"{repository}@{env['GITHUB_SHA'][:12]}")
+    if env.get("GITHUB_WORKFLOW"):
+        facts.append(f"workflow {env['GITHUB_WORKFLOW']}")
+    if env.get("GITHUB_ACTOR"):
+        facts.append(f"by {env['GITHUB_ACTOR']}")
+    return link, tuple(facts)
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    spellings = {
+        spelling
+        for secret in secrets
+        if secret and len(secret) >= 4  # shorter values would mask ordinary words
+        for spelling in (secret, quote(secret, safe=""), quote_plus(secret, safe=""))
+    }
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, "***")
+    return text
+
+
+def _escape(text: str) -> str:
+    # Slack mrkdwn gives &, < and > a meaning; escaped, a plan line cannot become a link or mention.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def payload(alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
+    icon = _ICONS.get(alert.event, ":warning:")
+    title = mask(f"campaign-reconciler: {alert.event}", secrets)
+    summary = mask(alert.summary, secrets)
+    details = [mask(line, secrets) for line in alert.details]
+    if len(details) > _MAX_DETAIL_LINES:
+        details = details[:_MAX_DETAIL_LINES] + [f"… and {len(details) - _MAX_DETAIL_LINES} more line(s) in the run's log"]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, _HEADER_LIMIT)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(_escape(summary), _SECTION_LIMIT)}},
+    ]
+    if details:
+        body = _cut(_escape("\n".join(details)), _SECTION_LIMIT - 8)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```\n{body}\n```"}})
+    context = [_escape(mask(fact, secrets)) for fact in alert.context]
+    if alert.link:
+        context.insert(0, f"<{alert.link}|CI run>")
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+    text = f"{icon} {title}: {summary}" + (f" ({alert.link})" if alert.link else "")
+    return {"text": text, "blocks": blocks}
+
+
+def send_alert(url: str, alert: Alert, secrets: Sequence[str] = ()) -> str | None:
+    """POST the alert; None when delivered, else a warning that names neither URL nor secret."""
+    try:
+        response = httpx.post(url, json=payload(alert, secrets), timeout=SEND_TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        return f"could not send the {alert.event} alert to the webhook: {type(exc).__name__}"
+    if response.status_code >= 300:
+        return f"the webhook refused the {alert.event} alert: HTTP {response.status_code}"
+    return None

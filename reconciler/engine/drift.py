@@ -1,0 +1,127 @@
+"""Drift: what changed on TOP that nobody planned (edits in the seller console, deletions).
+
+After every apply the state store keeps, per managed object, the desired resource it converged
+to (its "applied spec"). Drift is a plan computed with those applied specs as the desired input:
+the plan machinery then shows exactly where TOP no longer matches what was applied, and nothing
+of what changed in git or with time since (those are in the normal plan, not drift). Each kind's
+own diff does the comparing, so a new kind gets drift detection for free.
+
+Objects whose applied spec is unknown (applied before this was recorded, or imported) are listed
+as not checked; the next apply records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler.engine.codec import FORMAT_VERSION, resource_from_data, resource_to_data
+from reconciler.engine.plan import PlanOptions, _targeted, make_plan
+from reconciler.kinds.base import Caller
+from reconciler.model import Change, Plan, Resource, ResourceKey
+from reconciler.state import StateStore
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    drift: tuple[Change, ...]  # what the next apply would do to put each drifted object back
+    checked: int  # managed objects compared with TOP
+    not_checked: tuple[ResourceKey, ...]  # managed, but no applied spec recorded yet
+    plan: Plan  # the drift plan itself (read calls, unmanaged objects, live counts)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.drift)
+
+    @property
+    def shops(self) -> list[str]:
+        return sorted({change.key.shop for change in self.drift})
+
+
+def find_drift(store: StateStore, client_for: Callable[[str], Caller], now: datetime) -> DriftReport:
+    """Compare TOP with what was last applied, for every managed object that has an applied spec."""
+    linked = {link.key for link in store.links()}
+    applied = {key: data for key, data in store.applied_specs().items() if key in linked}
+    not_checked = tuple(sorted(linked - applied.keys()))
+    if not applied:
+        return DriftReport(drift=(), checked=0, not_checked=not_checked, plan=Plan(changes=()))
+    baseline = [resource_from_data(data) for data in applied.values()]
+    # Limiting the plan to the applied keys keeps objects without a baseline out of it.
+    targets = tuple(str(key) for key in sorted(applied))
+    plan = make_plan(baseline, store, client_for, PlanOptions(now=now, targets=targets))
+    return DriftReport(drift=plan.changes, checked=len(applied), not_checked=not_checked, plan=plan)
+
+
+def record_applied(
+    store: StateStore, desired: Sequence[Resource], targets: Sequence[str], unsettled: Collection[ResourceKey]
+) -> int:
+    """After an apply: every desired resource in the run's scope that TOP now matches becomes the
+    baseline drift is measured against. `unsettled` are keys whose change failed or was not tried:
+    their old baseline stays. Returns how many were recorded."""
+    recorded = 0
+    for resource in desired:
+        if resource.key in unsettled or not _targeted(resource.key, targets):
+            continue
+        if store.get(resource.key) is None:
+            continue  # not on TOP (yet): nothing to compare with
+        store.put_applied_spec(resource.key, resource_to_data(resource))
+        recorded += 1
+    return recorded
+
+
+# ---- renderings ---------------------------------------------------------------------------
+
+
+def render_drift_text(report: DriftReport) -> str:
+    lines: list[str] = []
+    if report.found:
+        lines.append(
+            f"Drift: {len(report.drift)} managed object(s) on TOP differ from what was last applied "
+            "(changed outside git, e.g. in the seller console):"
+        )
+        for change in report.drift:
+            where = f"  ({change.source})" if change.source else ""
+            lines.append(f"  {change.action.symbol} {change.key}{where}: the next apply would "
+                         f"{change.action.value} it to restore what was applied")
+            if change.reason:
+                lines.append(f"      why: {change.reason}")
+            lines.extend(f"      {detail}" for detail in change.details)
+        lines.append("")
+    for key in report.not_checked:
+        lines.append(f"not checked: {key} has no applied spec recorded yet; the next apply records it")
+    for unmanaged in report.plan.unmanaged:
+        lines.append(f"unmanaged (not drift, left alone): {unmanaged}")
+    lines.append(summary_line(report))
+    return "\n".join(lines)
+
+
+def summary_line(report: DriftReport) -> str:
+    reads = f"{report.plan.read_calls} read calls"
+    if report.found:
+        return f"Drift in {len(report.drift)} of {report.checked} checked object(s) ({reads}, 0 writes)."
+    return f"No drift: TOP matches what was last applied for {report.checked} object(s) ({reads}, 0 writes)."
+
+
+def drift_to_data(report: DriftReport) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "drift": [
+            {
+                "address": str(change.key),
+                "shop": change.key.shop,
+                "kind": change.key.kind,
+                "name": change.key.name,
+                "action": change.action.value,
+                "reason": change.reason,
+                "details": list(change.details),
+                "source": str(change.source) if change.source else None,
+            }
+            for change in report.drift
+        ],
+        "checked": report.checked,
+        "not_checked": [str(key) for key in report.not_checked],
+        "unmanaged": list(report.plan.unmanaged),
+        "read_calls": report.plan.read_calls,
+    }

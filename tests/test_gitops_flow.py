@@ -1,0 +1,221 @@
+"""The GitOps flow as CI runs it: the workflows' own `run:` steps, in order, against the sandbox
+and a shared state store (SQLite and a real PostgreSQL). A pull request is planned (read-only,
+markdown comment, checksum kept); after the merge, apply applies exactly the reviewed plan, or
+refuses and alerts when the merged result plans differently; the scheduled reconcile reports
+drift, applies everything else, and leaves the drifted object for a person."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox.server import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
+from tests.conftest import REPO, Sandbox, Workspace
+from tests.test_alerts_metrics import Receiver, receiver  # noqa: F401  (fixture)
+from tests.test_e2e_item_pool import ADD, CREATE, REMOVE, _sandbox_call, methods, pool
+from tests.test_e2e_plan_apply import _many
+from tests.workflow_runner import WorkflowRunner
+
+HEAD_SHA = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2"
+MERGE_SHA = "f0e1d2c3b4a5f0e1d2c3b4a5f0e1d2c3b4a5f0e1"
+
+Runner = Callable[[str, Path], WorkflowRunner]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "shared-state.db")
+
+
+# The slower scenarios run with the store a team's CI uses.
+team_store = pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def runner(workspace: Workspace, state_url: str, receiver: Receiver) -> Runner:  # noqa: F811
+    """A runner for one workflow in one checkout, with the repository's secrets set. The
+    workspace shares its state store, for setting the scene in-process."""
+    workspace.env["RECONCILER_STATE"] = state_url
+
+    def make(workflow: str, checkout: Path) -> WorkflowRunner:
+        contexts = {
+            "secrets.TOP_APP_KEY": DEMO_APP_KEY,
+            "secrets.TOP_APP_SECRET": DEMO_APP_SECRET,
+            "secrets.TOP_SESSION": DEMO_SESSION,
+            "secrets.RECONCILER_STATE": state_url,
+            "secrets.RECONCILER_WEBHOOK_URL": receiver.url,
+            "github.server_url": "https://github.com",
+            "github.repository": "shop/campaigns",
+            "github.event.pull_request.head.sha": HEAD_SHA,
+            "github.sha": MERGE_SHA,
+        }
+        base_env = {"TOP_GATEWAY": workspace.env["TOP_GATEWAY"], "GITHUB_SERVER_URL": "https://github.com",
+                    "GITHUB_REPOSITORY": "shop/campaigns", "GITHUB_RUN_ID": "7", "GITHUB_SHA": MERGE_SHA}
+        return WorkflowRunner(workflow, checkout, contexts, base_env)
+
+    return make
+
+
+def _checkout(root: Path, name: str, manifests: dict[str, str]) -> Path:
+    """A working copy of main at some commit: the workflows' scripts and campaigns/."""
+    checkout = root / name
+    (checkout / "campaigns").mkdir(parents=True)
+    shutil.copytree(REPO / ".github", checkout / ".github")
+    _write_manifests(checkout / "campaigns", manifests)
+    return checkout
+
+
+def _pull_request(root: Path, manifests: dict[str, str]) -> Path:
+    """What plan.yml checks out: main's code, and the pull request's campaigns/ (merged) under pr/."""
+    checkout = root / "pr-run"
+    shutil.copytree(REPO / ".github", checkout / ".github")
+    (checkout / "pr" / "campaigns").mkdir(parents=True)
+    _write_manifests(checkout / "pr" / "campaigns", manifests)
+    return checkout
+
+
+def _write_manifests(campaigns: Path, manifests: dict[str, str]) -> None:
+    shutil.copy(REPO / "campaigns" / "shops.yaml", campaigns / "shops.yaml")
+    for file, text in manifests.items():
+        (campaigns / file).write_text(text, encoding="utf-8")
+
+
+def _plan_pull_request(runner: Runner, checkout: Path) -> WorkflowRunner:
+    plan = runner("plan.yml", checkout)
+    for step in ("Validate", "Plan", "Explain a run that made no plan"):
+        result = plan.run(step)
+        assert result.returncode == 0, f"{step}:\n{result.output}"
+    return plan
+
+
+def _download_reviewed_plan(pr_checkout: Path, main_checkout: Path) -> None:
+    """What apply's `gh run download` of the artifact plan-<head sha> leaves behind."""
+    reviewed = main_checkout / "reviewed"
+    reviewed.mkdir()
+    for name in ("plan.json", "checksum.txt"):
+        shutil.copy(pr_checkout / name, reviewed / name)
+
+
+def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp_path: Path) -> None:
+    manifests = {"pools.yaml": pool("fresh", skus=["1001", "1002"]) + "---\n" + pool("dairy", skus=["2001"])}
+    pr = _pull_request(tmp_path, manifests)
+
+    plan = _plan_pull_request(runner, pr)
+    assert plan.step_outputs["plan"]["exit_code"] == "2"  # changes planned
+    assert sandbox.writes() == []  # planning wrote nothing
+    checksum = (pr / "checksum.txt").read_text().strip()
+    assert checksum.startswith("sha256:") and checksum == json.loads((pr / "plan.json").read_text())["checksum"]
+    comment = (pr / "plan-md" / "plan-1.md").read_text()
+    assert f"Plan checksum: `{checksum}`" in comment and "2 to create" in comment
+    assert f"https://github.com/shop/campaigns/blob/{HEAD_SHA}/" in comment
+
+    main = _checkout(tmp_path, "main", manifests)
+    _download_reviewed_plan(pr, main)
+    apply = runner("apply.yml", main)
+    apply.step_outputs["reviewed"] = {"checksum": checksum}
+    applied = apply.run("Apply the reviewed plan")
+    assert applied.returncode == 0, applied.output
+    assert methods(sandbox.writes()) == {CREATE: 2, ADD: 3}
+    assert (main / "apply.log").read_text().startswith("shop demo-shop:")
+
+    after = _pull_request(tmp_path / "after", manifests)
+    replanned = runner("plan.yml", after)
+    assert replanned.run("Plan").returncode == 0
+    assert replanned.step_outputs["plan"]["exit_code"] == "0"  # nothing left to do
+
+
+def test_merged_result_that_plans_differently_is_refused_and_alerted(
+    runner: Runner, sandbox: Sandbox, tmp_path: Path, receiver: Receiver  # noqa: F811
+) -> None:
+    pr = _pull_request(tmp_path, {"pools.yaml": pool("fresh", skus=["1001"])})
+    _plan_pull_request(runner, pr)
+
+    # Another pull request merged first: main now also declares `other`.
+    main = _checkout(tmp_path, "main", {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("other")})
+    _download_reviewed_plan(pr, main)
+    apply = runner("apply.yml", main)
+    apply.step_outputs["reviewed"] = {"checksum": (pr / "checksum.txt").read_text().strip()}
+    refused = apply.run("Apply the reviewed plan")
+
+    assert refused.returncode == 1
+    assert "the plan now differs from the reviewed one" in refused.output
+    assert "+ demo-shop/ItemPoolActivity/other: planned now, was not in the reviewed plan" in refused.output
+    assert sandbox.writes() == []
+    [alert] = receiver.alerts()
+    assert "apply failed" in alert["text"] and "https://github.com/shop/campaigns/actions/runs/7" in alert["text"]
+    assert "differs from the reviewed one" in json.dumps(alert, ensure_ascii=False)
+
+    reported = apply.run("Report the failure")
+    assert reported.returncode == 0
+    assert "## Apply did not finish" in apply.summary and "differs from the reviewed one" in apply.summary
+
+
+@team_store
+def test_guardrail_block_fails_the_check_after_the_comment(
+    runner: Runner, sandbox: Sandbox, tmp_path: Path, workspace: Workspace, receiver: Receiver  # noqa: F811
+) -> None:
+    main = _checkout(tmp_path, "main", {"pools.yaml": _many(10)})
+    assert workspace.run("apply", str(main / "campaigns"), "--auto-approve").exit_code == 0
+
+    pr = _pull_request(tmp_path, {"pools.yaml": _many(10, decrease="15.00")})
+    plan = _plan_pull_request(runner, pr)
+    assert plan.step_outputs["plan"]["exit_code"] == "1"
+    assert "above the 30% threshold" in (pr / "plan-md" / "plan-1.md").read_text()
+    assert plan.run("Fail when the plan failed or was blocked").returncode == 1
+    assert any("guardrail block" in alert["text"] for alert in receiver.alerts())
+
+
+@team_store
+def test_invalid_manifests_get_a_comment_saying_why(runner: Runner, sandbox: Sandbox, tmp_path: Path) -> None:
+    pr = _pull_request(tmp_path, {"pools.yaml": pool("fresh").replace("terminals: [app, pos]", "terminals: [fax]")})
+    plan = runner("plan.yml", pr)
+    assert plan.run("Validate").returncode == 1
+    assert plan.run("Explain a run that made no plan").returncode == 0
+    comment = (pr / "plan-md" / "plan-1.md").read_text()
+    assert "No plan could be made" in comment and "pools.yaml:" in comment and "terminals" in comment
+
+
+@team_store
+def test_scheduled_reconcile_reports_drift_and_applies_the_rest(
+    runner: Runner, sandbox: Sandbox, tmp_path: Path, workspace: Workspace, receiver: Receiver  # noqa: F811
+) -> None:
+    applied = {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001"])}
+    first = _checkout(tmp_path, "first", applied)
+    assert workspace.run("apply", str(first / "campaigns"), "--auto-approve").exit_code == 0
+
+    # Someone adds an item to `fresh` in the seller console; meanwhile `dairy` has a change that
+    # is due (merged, or moved by time) but not applied yet.
+    shown = workspace.run("state", "show", "demo-shop/ItemPoolActivity/fresh")
+    fresh_id = int(json.loads(shown.output)["remote_id"])
+    _sandbox_call(workspace, ADD, {"param0": {"sku_code": "7777"}, "param1": {"activity_id": fresh_id}})
+    later = _checkout(tmp_path, "later", {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001", "2002"])})
+    sandbox.clear_calls()
+
+    reconcile = runner("reconcile.yml", later)
+    drift = reconcile.run("Report drift made outside git")
+    assert drift.returncode == 0, drift.output
+    assert reconcile.step_outputs["drift"]["exit_code"] == "2"
+    assert [d["address"] for d in json.loads((later / "drift.json").read_text())["drift"]] == [
+        "demo-shop/ItemPoolActivity/fresh"
+    ]
+    assert any("campaign-reconciler: drift" in alert["text"] for alert in receiver.alerts())
+
+    rest = reconcile.run("Apply what time changed")
+    assert rest.returncode == 0, rest.output
+    assert methods(sandbox.writes()) == {ADD: 1}  # dairy's new item; fresh's console item untouched
+    assert reconcile.run("Fail while drift is unresolved").returncode == 1
+
+    # A person decides to undo the console change: run by hand with revert_drift.
+    sandbox.clear_calls()
+    revert = runner("reconcile.yml", later)
+    revert.contexts["inputs.revert_drift"] = "true"
+    assert revert.run("Report drift made outside git").returncode == 0
+    assert revert.run("Apply what time changed").returncode == 0
+    assert methods(sandbox.writes()) == {REMOVE: 1}
+    assert runner("reconcile.yml", later).run("Report drift made outside git").returncode == 0

