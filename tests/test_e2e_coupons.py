@@ -272,16 +272,24 @@ def test_a_lost_send_answer_stops_the_apply_instead_of_sending_twice(workspace: 
     assert grants_on_top(sandbox) == {"alice": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (apply.py _certainly_not_done): a PlanError from recover() marks the journal "
-    "entry failed, so the next plan sends the lost send again",
-)
-def test_the_next_apply_does_not_send_a_lost_send_again(workspace: Workspace, sandbox: Sandbox) -> None:
+def test_a_lost_send_is_never_sent_again_until_a_person_resolves_it(workspace: Workspace, sandbox: Sandbox) -> None:
     workspace.write("coupons.yaml", coupon("welcome-10") + "---\n" + grant("vip", "welcome-10", ["alice"]))
     drop_answers(sandbox, SEND)
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 1
-    workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    blocked = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert blocked.exit_code == 1
+    assert "reconciler journal resolve" in blocked.output
+    assert grants_on_top(sandbox) == {"alice": 1}
+
+    open_writes = workspace.run("journal", "list", "--open").output.strip().splitlines()
+    assert len(open_writes) == 1 and SEND in open_writes[0]
+    entry_id = open_writes[0].split()[0]
+    resolved = workspace.run("journal", "resolve", entry_id, "--applied")
+    assert resolved.exit_code == 0, resolved.output
+    sandbox.clear_calls()
+    converged = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert converged.exit_code == 0, converged.output
+    assert sandbox.writes() == []
     assert grants_on_top(sandbox) == {"alice": 1}
 
 

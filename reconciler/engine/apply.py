@@ -4,19 +4,33 @@ and first settle any write a previous apply sent without recording its answer.""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.engine.codec import call_from_data, call_to_data
-from reconciler.errors import ApplyError, ReconcilerError, TopCallLimitError, TopPermanentError
+from reconciler.errors import (
+    ApplyError,
+    PlanError,
+    ReconcilerError,
+    TopAmbiguousWriteError,
+    TopCallLimitError,
+    TopNotSentError,
+    TopPermanentError,
+)
 from reconciler.kinds import KINDS
-from reconciler.kinds.base import Caller
-from reconciler.model import Call, Change, Plan, Ref
+from reconciler.kinds.base import Caller, Kind
+from reconciler.model import Action, Call, Change, Plan, Ref
 from reconciler.state import JournalEntry, StateStore
 
 log = logging.getLogger(__name__)
+
+# A write whose answer was lost is sent again only after TOP showed it did not take effect;
+# each new send gets the same look first, up to this many times.
+LOST_ANSWER_RESENDS = 3
 
 STATE_ONLY = "(state only)"
 
@@ -48,58 +62,169 @@ def apply_plan(
     client_for: Callable[[str], Caller],
     *,
     listener: ApplyListener | None = None,
+    parallelism: int = 1,
 ) -> ApplyReport:
-    """Stops at the first failed change: later changes may depend on it (a coupon before its grant).
+    """Send the plan's calls. Changes of one step (same shop, same kind, deletes apart from the
+    rest) do not depend on each other and go out up to `parallelism` at a time, so a QPS budget
+    can be used although each call waits for TOP's latency; the calls inside one change stay in
+    order (an activity before its items, a remove before the add of the same sku). A step starts
+    only when the previous one is finished, so a coupon exists before its grant and deletes have
+    made room before creates. After a failure no new change starts; the ones under way finish.
     The state store already holds every call that succeeded, whatever happens after."""
     report = ApplyReport(run_id=uuid.uuid4().hex)
-    listener = listener or ApplyListener()
-    bound: dict[str, Any] = {}  # plan-wide: a grant may use the id its coupon's create returned
-    for index, change in enumerate(plan.changes):
-        try:
-            _apply_change(change, store, client_for(change.key.shop), report, bound, listener)
-        except ReconcilerError as exc:
-            report.failed.append((change, str(exc)))
-            report.not_tried.extend(plan.changes[index + 1 :])
-            break
-        report.done.append(change)
+    run = _Run(report, _SerialStore(store), client_for, _SerialListener(listener or ApplyListener()))
+    for step in _steps(plan.changes):
+        if run.stopped:
+            report.not_tried.extend(step)
+            continue
+        if parallelism <= 1 or len(step) == 1:
+            for change in step:
+                run.apply(change)
+        else:
+            with ThreadPoolExecutor(max_workers=min(parallelism, len(step)), thread_name_prefix="apply") as pool:
+                list(pool.map(run.apply, step))
+    report.done.sort(key=plan.changes.index)
+    report.not_tried.sort(key=plan.changes.index)
     return report
 
 
-def _apply_change(
-    change: Change,
-    store: StateStore,
-    client: Caller,
-    report: ApplyReport,
-    bound: dict[str, Any],
-    listener: ApplyListener,
-) -> None:
+def _steps(changes: Sequence[Change]) -> list[list[Change]]:
+    """Consecutive changes that may run together: plan order already puts deletes first and
+    kinds in dependency order, so a step is a run of equal (shop, delete?, kind)."""
+    steps: list[list[Change]] = []
+    previous: tuple[str, bool, str] | None = None
+    for change in changes:
+        marker = (change.key.shop, change.action is Action.DELETE, change.key.kind)
+        if marker != previous:
+            steps.append([])
+            previous = marker
+        steps[-1].append(change)
+    return steps
+
+
+class _Run:
+    """One apply's shared progress; `apply` runs on worker threads."""
+
+    def __init__(
+        self, report: ApplyReport, store: StateStore, client_for: Callable[[str], Caller], listener: ApplyListener
+    ) -> None:
+        self.report = report
+        self.store = store
+        self.client_for = client_for
+        self.listener = listener
+        self.bound: dict[str, Any] = {}  # plan-wide: a grant may use the id its coupon's create returned
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def apply(self, change: Change) -> None:
+        with self.lock:
+            if self.stopped:
+                self.report.not_tried.append(change)
+                return
+        try:
+            _apply_change(change, self.store, self.client_for(change.key.shop), self, self.listener)
+        except ReconcilerError as exc:
+            with self.lock:
+                self.stopped = True
+                self.report.failed.append((change, str(exc)))
+            return
+        with self.lock:
+            self.report.done.append(change)
+
+    def count_call(self) -> None:
+        with self.lock:
+            self.report.calls_sent += 1
+
+
+class _SerialStore:
+    """The store, one call at a time: its connection is shared by the worker threads."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def serialised(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return serialised
+
+
+class _SerialListener(ApplyListener):
+    def __init__(self, inner: ApplyListener) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def call_started(self, change: Change, call: Call) -> None:
+        with self._lock:
+            self._inner.call_started(change, call)
+
+    def call_finished(self, change: Change, call: Call, error: str | None) -> None:
+        with self._lock:
+            self._inner.call_finished(change, call, error)
+
+
+def _apply_change(change: Change, store: Any, client: Caller, run: _Run, listener: ApplyListener) -> None:
     kind = KINDS[change.key.kind]
+    bound = run.bound
     for call in change.calls:
         params = resolve(call.params, bound)
-        entry_id = store.journal_sent(report.run_id, change.key, call.method, params, call_to_data(call))
+        # Journaled with every Ref already known filled in, so a later settle or resolve of this
+        # entry alone can record its effects (a grant's link names the coupon created before it).
+        journaled = _fill_known_refs(call_to_data(call), bound)
+        entry_id = store.journal_sent(run.report.run_id, change.key, call.method, params, journaled)
         listener.call_started(change, call)
         try:
-            answer = client.call(call.method, params)
-            kind.check_response(call.method, answer)
+            answer = _send(kind, client, call.method, params)
         except ReconcilerError as exc:
             if _certainly_not_done(exc):
                 store.journal_failed(entry_id, str(exc))
             # Otherwise the entry stays "sent": the next apply asks TOP whether it took effect.
             listener.call_finished(change, call, str(exc))
             raise
-        report.calls_sent += 1
-        bound.update(_bindings(call, answer))
+        run.count_call()
+        with run.lock:
+            bound.update(_bindings(call, answer))
         store.journal_answered(entry_id, change.key, answer, kind.effects(call, answer), bound)
         listener.call_finished(change, call, None)
     if change.effects:
-        entry_id = store.journal_sent(report.run_id, change.key, STATE_ONLY, {}, {})
+        entry_id = store.journal_sent(run.report.run_id, change.key, STATE_ONLY, {}, {})
         store.journal_answered(entry_id, change.key, {}, change.effects, bound)
 
 
+def _send(kind: Kind, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One write. When TOP may have run it but the answer was lost (TopAmbiguousWriteError), look
+    on TOP first (the kind's recover()): found → that is the answer; certainly not done → send it
+    again; TOP cannot tell → recover() raises PlanError and the apply stops with its advice."""
+    for resends in range(LOST_ANSWER_RESENDS + 1):
+        try:
+            answer = client.call(method, params)
+        except TopAmbiguousWriteError as lost:
+            if resends == LOST_ANSWER_RESENDS:
+                raise  # the entry stays "sent": the next apply settles it
+            log.warning("%s; looking on TOP whether it took effect", lost)
+            found = kind.recover(client, method, params)
+            if found is not None:
+                log.warning("%s had taken effect on TOP; recorded without sending it again", method)
+                return found
+            log.warning("%s did not take effect on TOP; sending it again", method)
+            continue
+        kind.check_response(method, answer)
+        return answer
+    raise AssertionError("unreachable")
+
+
 def _certainly_not_done(exc: ReconcilerError) -> bool:
-    """TOP refused the call (business error, call limit): nothing happened. A lost answer or an
-    isp fault may hide a committed write, so those stay open for recovery."""
-    return isinstance(exc, (TopPermanentError, TopCallLimitError)) or not hasattr(exc, "method")
+    """TOP refused the call (business error, call limit) or it never left: nothing happened.
+    Anything else (a lost answer, an isp fault, a recover() that could not tell, an answer we
+    could not read) may hide a committed write, so the entry stays open: the next apply settles
+    it, and where TOP cannot tell, `reconciler journal resolve` records what a person checked."""
+    return isinstance(exc, (TopPermanentError, TopCallLimitError, TopNotSentError))
 
 
 def settle_interrupted_writes(store: StateStore, client_for: Callable[[str], Caller]) -> list[str]:
@@ -117,13 +242,48 @@ def settle_interrupted_writes(store: StateStore, client_for: Callable[[str], Cal
 
 def _settle(entry: JournalEntry, store: StateStore, client: Caller) -> str:
     kind = KINDS[entry.key.kind]
-    answer = kind.recover(client, entry.method, entry.params)  # PlanError when TOP cannot tell
+    try:
+        answer = kind.recover(client, entry.method, entry.params)
+    except PlanError as cannot_tell:
+        raise PlanError(
+            f"journal entry {entry.id} ({entry.key}: {entry.method}) was sent but its answer never came, "
+            f"and TOP cannot tell whether it took effect: {cannot_tell}\n"
+            f"Check the shop, then record what you found: `reconciler journal resolve {entry.id} --applied` "
+            f"(add --answer '{{...}}' with the id TOP gave, for a create) or `reconciler journal resolve "
+            f"{entry.id} --not-applied`; for a create, `reconciler import` of the object also resolves it. "
+            "Nothing is sent until then."
+        ) from None
     if answer is None:
         store.journal_failed(entry.id, "interrupted; TOP shows it did not take effect")
         return f"{entry.key}: {entry.method} was interrupted and did not take effect; it will be planned again"
     call = call_from_data(entry.call) if entry.call else Call(entry.method, entry.params)
     store.journal_answered(entry.id, entry.key, answer, kind.effects(call, answer), _bindings(call, answer))
     return f"{entry.key}: {entry.method} was interrupted but had taken effect on TOP; recorded"
+
+
+def resolve_by_hand(store: StateStore, entry_id: int, *, applied: bool, answer: Mapping[str, Any] | None) -> str:
+    """Close a journal entry nobody could settle automatically, with what a person found on TOP."""
+    entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
+    if entry is None:
+        raise ApplyError(f"journal entry {entry_id} is not an open write (see `reconciler journal list --open`)")
+    if not applied:
+        store.journal_failed(entry.id, "resolved by hand: did not take effect on TOP")
+        return f"entry {entry.id}: recorded as not applied; the next plan sends it again if it is still needed"
+    call = call_from_data(entry.call) if entry.call else Call(entry.method, entry.params)
+    answer = dict(answer or {})
+    bound = _bindings(call, answer)  # ApplyError naming the missing field when a create's id is not given
+    store.journal_answered(entry.id, entry.key, answer, KINDS[entry.key.kind].effects(call, answer), bound)
+    return f"entry {entry.id}: recorded as applied; the state store now reflects it"
+
+
+def _fill_known_refs(data: Any, bound: Mapping[str, Any]) -> Any:
+    if isinstance(data, Mapping):
+        if set(data) == {"$ref"} and data["$ref"] in bound:
+            return bound[data["$ref"]]
+        return {key: _fill_known_refs(value, bound) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_fill_known_refs(value, bound) for value in data]
+    return data
 
 
 def _bindings(call: Call, answer: Mapping[str, Any]) -> dict[str, Any]:
