@@ -3,30 +3,49 @@ and prints; everything below it is called with plain values."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from reconciler.engine.apply import STATE_ONLY, ApplyListener, ApplyReport, apply_plan, settle_interrupted_writes
+from reconciler.engine.guardrails import PriceCheck, check_prices, price_shops
+from reconciler.engine.price_report import impact_markdown, impact_text, moment_text, quote_lines
+from reconciler.engine.apply import (
+    STATE_ONLY,
+    ApplyListener,
+    ApplyReport,
+    apply_plan,
+    resolve_by_hand,
+    settle_interrupted_writes,
+)
+from reconciler.engine.drift import drift_to_data, find_drift, record_applied, render_drift_text
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
 from reconciler.engine.render import render_json, render_markdown, render_record, render_text
 from reconciler.engine.safety import SafetyOptions, prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects, write_saved_plan
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.kinds.base import Caller
-from reconciler.manifest import ManifestSet, ShopProfile, load_manifests
+from reconciler.manifest import ManifestSet, ShopProfile, load_manifests, render_manifests
 from reconciler.kinds import KINDS
 from reconciler.model import Call, Change, Link, Plan, Resource, ResourceKey
-from reconciler.state import StateStore, open_store
-from reconciler.top import Credentials, TopClient, redact
+from reconciler.state import ShopLocks, StateStore, open_store
+from reconciler.observe import current_watch, watched
+from reconciler.top import Credentials, TopClient
+from reconciler.top.credentials import redact_values
+from reconciler.top.gateways import manifest_gateway_allowed
+from reconciler.top.settings import ClientSettings
+from reconciler.top.run import TopRun
+from reconciler.top.tokens import TokenFile
 
 log = logging.getLogger("reconciler")
 
@@ -52,6 +71,9 @@ class Clients:
         self._env = env
         self._clients: dict[str, TopClient] = {}
         self.credentials: list[Credentials] = []
+        self._run: TopRun | None = None  # built on first use, so a bad TOP_* setting is reported cleanly
+        # Set by a watched command (reconciler.observe) to count each shop's calls for metrics.
+        self.observe: Callable[[str, Caller], Caller] | None = None
 
     def use_profiles(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
         # Profiles come from the manifests (or a saved plan), so they are known only after
@@ -61,7 +83,8 @@ class Clients:
     def __call__(self, shop: str) -> Caller:
         if shop not in self._clients:
             self._clients[shop] = self._open(shop)
-        return self._clients[shop]
+        client = self._clients[shop]
+        return self.observe(shop, client) if self.observe else client
 
     def _open(self, shop: str) -> TopClient:
         settings = self.settings.get(shop)
@@ -78,15 +101,32 @@ class Clients:
             gateway_var=names["gateway"],
         )
         if not self._env.get(names["gateway"]) and settings.get("gateway"):
+            if not manifest_gateway_allowed(settings["gateway"]):  # manifests come from pull requests
+                raise ReconcilerError(
+                    f"shop '{shop}': refusing to send credentials to {settings['gateway']}, a gateway named in a "
+                    f"manifest that is not TOP's; set it through the environment variable {names['gateway']} instead"
+                )
             credentials = Credentials(
                 credentials.app_key, credentials.app_secret, credentials.session, settings["gateway"]
             )
         self.credentials.append(credentials)
-        return TopClient(credentials, sign_method=settings["sign_method"], read_only=self._read_only)
+        if self._run is None:
+            self._run = TopRun(self._env)
+        return self._run.open(
+            credentials, shop=shop, session_var=names["session"], sign_method=settings["sign_method"],
+            read_only=self._read_only,
+        )
+
+    def secret_values(self) -> list[str]:
+        """App secrets, sessions and refresh tokens, including tokens refreshed during the run."""
+        values = [value for credentials in self.credentials for value in credentials.secret_values()]
+        return values + [value for client in self._clients.values() for value in client.secret_values()]
 
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        if self._run is not None:
+            self._run.close()
 
     def __enter__(self) -> "Clients":
         return self
@@ -112,8 +152,7 @@ def _errors_reported(clients: list[Clients]) -> Iterator[None]:
 
 def _redacted(text: str, clients: list[Clients]) -> str:
     for group in clients:
-        for credentials in group.credentials:
-            text = redact(text, credentials)
+        text = redact_values(text, group.secret_values())
     return text
 
 
@@ -151,6 +190,15 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
 
 
+@cli.command("render")
+@click.argument("paths", nargs=-1)
+def render_command(paths: tuple[str, ...]) -> None:
+    """Print the manifests as YAML with templates rendered, each document headed by its source line."""
+    with _errors_reported([]):
+        sources = render_manifests(list(paths))
+    click.echo("---\n".join(source.annotated() for source in sources), nl=False)
+
+
 def _plan(paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions) -> tuple[Plan, list[Resource]]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
@@ -181,6 +229,7 @@ def _safety(force: bool, update_threshold: float, delete_threshold: float, thres
 
 
 @cli.command()
+@watched("plan")
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
 @click.option("--markdown", "markdown_dir", default=None, metavar="DIR",
@@ -200,28 +249,58 @@ def plan(
     options = PlanOptions(prune=prune, now=_now(at), targets=targets)
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+        watch = current_watch().attach(clients)
         result, resources = _plan(paths, clients, store, options)
+        result, prices = _check_prices(result, resources, store, clients, options.now, targets)
         problems = _safety_problems(result, resources, safety)
+        watch.plan, watch.blocked = result, problems + list(prices.blocked)
         notes = _interrupted_note(store)
         checksum = plan_checksum(result)
         if as_json:
             click.echo(render_json(result))
         else:
             click.echo(render_text(result, _styler()))
+            for line in impact_text(prices.impacts):
+                click.echo(line)
             if not result.empty:
                 click.echo(f"Plan checksum: {checksum}")
         for note in notes:
             click.echo(f"warning: {note}", err=True)
         if markdown_dir:
             _write_markdown(markdown_dir, render_markdown(
-                result, checksum=checksum, link_base=link_base, extra_warnings=tuple(problems + notes)))
+                result, checksum=checksum, link_base=link_base, extra_warnings=tuple(problems + list(prices.blocked) + notes),
+                price_impact=impact_markdown(prices.impacts)))
         if out_file:
             write_saved_plan(out_file, SavedPlan(result, tuple(resources), options.now, prune, targets, clients.settings))
             click.echo(f"Saved the plan to {out_file}; `reconciler apply {out_file}` sends exactly these calls.")
-    if problems:
-        _fail("the plan is blocked by safety checks; nothing will be applied:\n  " + "\n  ".join(problems))
+    _stop_if_blocked(problems, prices, "nothing will be applied")
     if detailed_exitcode and not result.empty:
         sys.exit(EXIT_CHANGES)
+
+
+def _check_prices(
+    plan: Plan, resources: Sequence[Resource], store: StateStore, clients: Clients, now: datetime,
+    targets: Sequence[str],
+) -> tuple[Plan, PriceCheck]:
+    """The price guardrails (engine/guardrails.py): their warnings and notes join the plan's."""
+    check = check_prices(plan, resources, store, clients, now, targets)
+    # A saved plan already carries the warnings and notes of the check made when it was planned.
+    warnings = tuple(w for w in check.warnings if w not in plan.warnings)
+    notes = tuple(n for n in check.notes if n not in plan.notes)
+    plan = replace(plan, warnings=plan.warnings + warnings, notes=plan.notes + notes,
+                   read_calls=plan.read_calls + check.read_calls)
+    return plan, check
+
+
+def _stop_if_blocked(problems: Sequence[str], prices: PriceCheck, outcome: str) -> None:
+    sections = []
+    if problems:
+        sections.append(f"the plan is blocked by safety checks; {outcome}:\n  " + "\n  ".join(problems))
+    if prices.blocked:
+        sections.append(f"the plan would take items below their price floor; {outcome}:\n  "
+                        + "\n  ".join(prices.blocked))
+    if sections:
+        _fail("\nerror: ".join(sections))
 
 
 def _interrupted_note(store: StateStore) -> list[str]:
@@ -242,35 +321,52 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
 
 
 @cli.command()
+@watched("apply")
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--parallelism", type=click.IntRange(min=1), default=None,
+              help="Independent changes sent at once, within the QPS budget (default: TOP_CONCURRENCY, 8).")
+@click.option("--lock-timeout", type=float, default=60.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another apply on the same shop to finish before giving up.")
 @click.option("--checksum", default=None, metavar="SHA",
               help="Re-plan and apply only if the new plan's checksum equals this reviewed one.")
 @click.option("--reviewed-plan", default=None, metavar="FILE",
               help="With --checksum: the reviewed plan file, to show how the new plan differs.")
 @_safety_options
 def apply(
-    paths: tuple[str, ...], auto_approve: bool, checksum: str | None, reviewed_plan: str | None, prune: bool,
-    targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float, threshold_min_objects: int,
+    paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None, reviewed_plan: str | None,
+    prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
+    threshold_min_objects: int,
 ) -> None:
     """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
-    with Clients(read_only=False, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+    with Clients(read_only=False, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
+            ShopLocks(store, lock_timeout, on_wait=_waiting_for_lock(lock_timeout)) as locks:
+        watch = current_watch().attach(clients)
         saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
         if saved_file:
-            result, resources = _saved_plan_if_fresh(saved_file, clients, store)
+            result, resources = _saved_plan_if_fresh(saved_file, clients, store, locks)
         else:
-            result, resources = _fresh_plan_for_apply(paths, clients, store, PlanOptions(prune=prune, targets=targets))
+            result, resources = _fresh_plan_for_apply(
+                paths, clients, store, PlanOptions(prune=prune, targets=targets), locks)
             if checksum:
                 _require_checksum(result, checksum, reviewed_plan)
+        saved = read_saved_plan(saved_file) if saved_file else None
+        scope = saved.targets if saved else targets
+        now = saved.now if saved else datetime.now(timezone.utc)
+        result, prices = _check_prices(result, resources, store, clients, now, scope)
         problems = _safety_problems(result, resources, safety)
+        watch.plan, watch.blocked = result, problems + list(prices.blocked)
         click.echo(render_text(result, _styler()))
-        if problems:
-            _fail("the plan is blocked by safety checks; nothing was sent:\n  " + "\n  ".join(problems))
+        _stop_if_blocked(problems, prices, "nothing was sent")
         if result.empty:
+            record_applied(store, resources, scope, unsettled=())
             return
         _confirm(auto_approve)
-        report = apply_plan(result, store, clients, listener=_listener(result))
+        workers = parallelism or ClientSettings.from_env(os.environ).concurrency
+        report = apply_plan(result, store, clients, listener=_listener(result), parallelism=workers)
+        watch.report = report
+        record_applied(store, resources, scope, unsettled=_unsettled(report))
         _print_report(report, clients)
     if not report.ok:
         sys.exit(EXIT_ERROR)
@@ -280,24 +376,39 @@ def _is_plan_file(path: str) -> bool:
     return path.endswith(".json") and Path(path).is_file()
 
 
-def _settle(clients: Clients, store: StateStore) -> None:
+def _waiting_for_lock(timeout: float) -> Callable[[str, str], None]:
+    def notice(shop: str, holder: str) -> None:
+        click.echo(f"waiting up to {timeout:g} s for shop {shop}: another apply holds its lock ({holder})", err=True)
+
+    return notice
+
+
+def _unsettled(report: ApplyReport) -> set[ResourceKey]:
+    return {change.key for change, _ in report.failed} | {change.key for change in report.not_tried}
+
+
+def _settle(clients: Clients, store: StateStore, locks: ShopLocks) -> None:
+    # Every shop this apply may read or write is locked before the journal is settled: another
+    # apply's unanswered write is in flight, not lost, and must not be settled from here.
+    open_writes = store.journal(status="sent")
+    locks.hold(set(clients.settings) | {link.key.shop for link in store.links()} | {e.key.shop for e in open_writes})
     for message in settle_interrupted_writes(store, clients):
         click.echo(f"recovered: {message}")
 
 
 def _fresh_plan_for_apply(
-    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions
+    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, locks: ShopLocks
 ) -> tuple[Plan, list[Resource]]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
-    _settle(clients, store)
+    _settle(clients, store, locks)
     return make_plan(resources, store, clients, options), resources
 
 
-def _saved_plan_if_fresh(path: str, clients: Clients, store: StateStore) -> tuple[Plan, list[Resource]]:
+def _saved_plan_if_fresh(path: str, clients: Clients, store: StateStore, locks: ShopLocks) -> tuple[Plan, list[Resource]]:
     saved = read_saved_plan(path)
     clients.use_profiles(saved.shops)
-    _settle(clients, store)
+    _settle(clients, store, locks)
     options = PlanOptions(prune=saved.prune, now=saved.now, targets=saved.targets)
     current = make_plan(list(saved.desired), store, clients, options)
     moved = stale_objects(saved.plan, current)
@@ -378,6 +489,52 @@ def _print_report(report: ApplyReport, clients: Clients) -> None:
         click.echo(f"not tried: {change.key}", err=True)
 
 
+@cli.command()
+@watched("drift")
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the drift as JSON.")
+def drift(paths: tuple[str, ...], as_json: bool) -> None:
+    """List what differs on TOP from what was last applied: changes nobody planned, e.g. made in
+    the seller console. Exit 0 no drift, 2 drift found, 1 error. Never writes to TOP."""
+    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+        watch = current_watch().attach(clients)
+        clients.use_profiles(profile_settings(load_manifests(list(paths)).shops))  # how to reach each shop
+        report = find_drift(store, clients, _now(None))
+        watch.drift = report
+        if as_json:
+            click.echo(json.dumps(drift_to_data(report), indent=2, ensure_ascii=False))
+        else:
+            click.echo(render_drift_text(report))
+    if report.found:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--item", "item_ids", multiple=True, metavar="ID", help="Only this item (num_iid; repeatable).")
+@click.option("--at", "at", default=None, help="The moment to price (ISO 8601 with offset); default now.")
+def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None) -> None:
+    """Show each item's worst-case price: the lowest unit price a buyer can reach when every
+    declared promotion that can apply at that moment stacks, from TOP's list prices, with the
+    promotions that produce it and the item's floor. Never writes to TOP."""
+    moment = _now(at)
+    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]):
+        # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
+        manifests, resources = _load(paths, min(moment, _now(None)))
+        clients.use_profiles(profile_settings(manifests.shops))
+        reports = price_shops(resources, clients, moment, item_ids)
+        click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
+                   "stacked; a unit, rounded down to the fen):")
+        for report in reports:
+            others = f"; {report.at_list_price} other item(s) read are at their list price" if report.at_list_price else ""
+            click.echo(f"shop {report.shop}: {len(report.quotes)} item(s){others}")
+            for quote, floor in report.quotes:
+                for line in quote_lines(quote, floor):
+                    click.echo(line)
+            for note in report.notes:
+                click.echo(f"  note: {note}")
+
+
 @cli.command("import")
 @click.argument("kind")
 @click.argument("name")
@@ -404,7 +561,43 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
                 _fail(f"remote object {remote_id} is already managed as {link.key}")
         record = KINDS[kind].import_record(clients(resource.key.shop), remote_id, resource)
         store.put(Link(resource.key, remote_id, record))
+        for entry in store.journal(status="sent"):
+            if entry.key == resource.key:  # a create whose answer was lost: this import settles it
+                store.journal_failed(entry.id, f"resolved by `reconciler import` of remote object {remote_id}")
     click.echo(f"imported {kind} {remote_id} as {resource.key}; run plan to see how it differs from the manifest")
+
+
+@cli.group()
+def journal() -> None:
+    """The apply journal: every write, recorded before it was sent and after its answer."""
+
+
+@journal.command("list")
+@click.option("--open", "only_open", is_flag=True, help="Only writes sent without a recorded answer.")
+@click.option("--last", type=int, default=50, show_default=True, help="How many entries, newest last.")
+def journal_list(only_open: bool, last: int) -> None:
+    """One line per journaled write: id, status, resource, method, error."""
+    with _errors_reported([]), open_store() as store:
+        entries = store.journal(status="sent" if only_open else None)[-last:]
+        for entry in entries:
+            error = f"  {entry.error}" if entry.error else ""
+            click.echo(f"{entry.id}\t{entry.status}\t{entry.key}\t{entry.method}{error}")
+
+
+@journal.command("resolve")
+@click.argument("entry_id", type=int)
+@click.option("--applied/--not-applied", required=True, help="What you found on TOP for this write.")
+@click.option("--answer", "answer_json", default=None, metavar="JSON",
+              help="With --applied, for a create: the part of TOP's answer the plan binds, e.g. '{\"data\": 10001}'.")
+def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> None:
+    """Record what a person checked on TOP for a write whose answer was lost and that TOP cannot
+    tell about by itself; until then apply refuses to send anything for that shop."""
+    try:
+        answer = json.loads(answer_json, parse_float=Decimal) if answer_json else None
+    except ValueError:
+        _fail(f"--answer is not JSON: {answer_json}")
+    with _errors_reported([]), open_store() as store:
+        click.echo(resolve_by_hand(store, entry_id, applied=applied, answer=answer))
 
 
 @cli.group()
@@ -450,6 +643,60 @@ def _parse_address(address: str) -> ResourceKey:
     return ResourceKey(*parts)
 
 
+@cli.command()
+@click.option("--shop", required=True, help="The Shop profile (metadata.name) the token is for.")
+@click.option("--code", prompt=True, hide_input=True, help="The authorisation code from TOP's OAuth page (asked for when omitted).")
+@click.option("--uuid", default=None, help="The uuid the code was issued with, if any.")
+@click.argument("paths", nargs=-1)
+def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None:
+    """Exchange an authorisation code for a seller token (taobao.top.auth.token.create) and keep it
+    in the token file (TOP_TOKEN_FILE, default .reconciler/token.json, mode 0600). Later runs send
+    it, and refresh it before it expires, whenever the shop's session variable is unset."""
+    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]):
+        manifests = load_manifests(list(paths))
+        if shop not in manifests.shops:
+            _fail(f"no Shop profile named '{shop}' in the manifests; known: {', '.join(sorted(manifests.shops)) or 'none'}")
+        clients.use_profiles(profile_settings(manifests.shops))
+        client = clients(shop)
+        assert isinstance(client, TopClient)
+        token = client.exchange_code(code, uuid)
+        token_file = TokenFile.from_env(os.environ)
+        token_file.save(shop, token)
+    expires = datetime.fromtimestamp(token.expires_at, timezone.utc).isoformat() if token.expires_at else "unknown"
+    click.echo(f"authorised shop '{shop}' (seller {token.user_nick or 'unknown'}); token saved to {token_file.path}, "
+               f"valid until {expires}{', refreshable' if token.refresh_token else ''}")
+    session_var = manifests.shops[shop].env["session"]
+    if os.environ.get(session_var):
+        click.echo(f"note: {session_var} is set and wins over the token file; unset it to use this token", err=True)
+
+
+_FAULT_OPTIONS = (
+    click.option("--latency", default=None, metavar="SECONDS|MIN-MAX", help="Delay every gateway call."),
+    click.option("--error-rate", "error_rates", multiple=True, metavar="[METHOD=]P",
+                 help="Answer a transient isp.* error instead of running a call, with probability P."),
+    click.option("--qps-limit", type=float, default=None, help="Ban the app (code 7) above this many calls per second."),
+    click.option("--ban-seconds", type=float, default=None, help="How long a call-limit ban lasts (default 1)."),
+    click.option("--expire-sessions-after", type=int, default=None, metavar="N",
+                 help="Expire every session after N more calls (code 27)."),
+    click.option("--token-ttl", type=float, default=None, metavar="SECONDS", help="Lifetime of issued tokens."),
+    click.option("--drop-answer", multiple=True, metavar="METHOD|writes", help="Run the call, then lose its answer."),
+    click.option("--drop-mode", type=click.Choice(["close", "502", "timeout"]), default=None,
+                 help="How an answer is lost (default close)."),
+    click.option("--hang-rate", type=float, default=None, metavar="P",
+                 help="Run nothing and answer nothing for --hang-seconds, with probability P."),
+    click.option("--hang-seconds", type=float, default=None, help="How long a hung call says nothing (default 5)."),
+    click.option("--clock-offset", type=float, default=None, metavar="SECONDS", help="Run the sandbox clock ahead (or behind)."),
+    click.option("--fault-seed", "seed", type=int, default=None, help="Repeat the same random faults."),
+    click.option("--faults", "faults_json", default=None, metavar="JSON", help="Faults as JSON (see POST /_sandbox/faults)."),
+)
+
+
+def _fault_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_FAULT_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.group()
 def sandbox() -> None:
     """The local TOP emulator."""
@@ -459,11 +706,17 @@ def sandbox() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8999, show_default=True, type=int)
 @click.option("--data", "data_file", default=None, help="Keep the sandbox's shops in this JSON file.")
-def sandbox_serve(host: str, port: int, data_file: str | None) -> None:
-    """Serve /router/rest like TOP, with fixed demo credentials (see README)."""
+@_fault_options
+def sandbox_serve(host: str, port: int, data_file: str | None, **faults: Any) -> None:
+    """Serve /router/rest like TOP, with fixed demo credentials (see README) and optional faults."""
+    from reconciler.sandbox.faults import FaultError, settings_from_flags
     from reconciler.sandbox.server import serve
 
-    serve(host, port, data_file)
+    try:
+        settings = settings_from_flags(**faults)
+    except FaultError as exc:
+        raise click.UsageError(str(exc)) from exc
+    serve(host, port, data_file, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,6 +39,8 @@ class Resource:
     spec: Mapping[str, Any]
     source: SourceRef | None = None
     prevent_destroy: bool = False
+    # metadata.allow_below_floor: why this resource may take items below their PriceFloor (None: it may not).
+    allow_below_floor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,9 @@ class Plan:
     # Digest of every live object and state entry read, by address: a saved plan is stale when any moved.
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     managed_counts: Mapping[str, int] = field(default_factory=dict)  # managed objects per shop, for thresholds
+    # Whole-number facts kinds read per shop (e.g. valid_coupons), for metrics; not part of the checksum.
+    live_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # facts worth seeing that change nothing (e.g. a gift's figures)
 
     @property
     def write_calls(self) -> int:

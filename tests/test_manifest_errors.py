@@ -146,7 +146,7 @@ def test_unknown_field_without_a_close_match(tmp_path: Path, monkeypatch: pytest
     problem = only_problem(tmp_path, monkeypatch, text)
     assert (problem.line, problem.column) == (line_of(text, "foo: bar"), 3)
     assert problem.path == "metadata.foo"
-    assert problem.message == "unknown field 'foo'; allowed: name, shop, prevent_destroy"
+    assert problem.message == "unknown field 'foo'; allowed: name, shop, prevent_destroy, allow_below_floor"
 
 
 def test_missing_stairs_points_at_the_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.kinds.units import (
+    GMT8,
     UnitError,
     epoch_ms_to_iso,
+    fen_text,
     fen_to_yuan,
+    from_epoch_ms,
+    share_to_permille,
     parse_iso,
     rate_to_permille,
     to_epoch_ms,
@@ -75,3 +81,25 @@ def test_fen_round_trip(fen: int) -> None:
 @given(st.integers(min_value=0, max_value=4102444800000))
 def test_epoch_ms_round_trips_through_iso(epoch_ms: int) -> None:
     assert to_epoch_ms(parse_iso(epoch_ms_to_iso(epoch_ms))) == epoch_ms
+
+
+def test_epoch_ms_become_aware_gmt8_times() -> None:
+    assert from_epoch_ms(1813248000000) == datetime(2027, 6, 18, tzinfo=GMT8)
+    assert from_epoch_ms(1813248000000).utcoffset() == GMT8.utcoffset(None)
+
+
+@pytest.mark.parametrize(("share", "permille"), [(Decimal("0.5"), 500), ("1", 1000), ("0.333", 333)])
+def test_list_price_shares_are_permille_and_may_be_whole(share: object, permille: int) -> None:
+    assert share_to_permille(share) == permille
+
+
+@pytest.mark.parametrize("bad", ["0", "1.01", "-0.5", "0.3333"])
+def test_shares_outside_0_1_or_too_precise_are_refused(bad: str) -> None:
+    with pytest.raises(UnitError):
+        share_to_permille(bad)
+
+
+def test_fen_amounts_with_fractions_are_cut_and_marked() -> None:
+    assert fen_text(1200) == "12.00"
+    assert fen_text(Fraction(2000, 3)) == "6.66…"  # 6.666… cut, not rounded to 6.67
+    assert fen_text(Fraction(-1507, 100)) == "-0.15…"

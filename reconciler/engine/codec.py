@@ -143,6 +143,7 @@ def plan_to_data(plan: Plan) -> dict[str, Any]:
         "changes": [change_to_data(change) for change in plan.changes],
         "unmanaged": list(plan.unmanaged),
         "warnings": list(plan.warnings),
+        "notes": list(plan.notes),
         "fingerprints": dict(plan.fingerprints),
         "managed_counts": dict(plan.managed_counts),
     }
@@ -153,6 +154,7 @@ def plan_from_data(data: Mapping[str, Any]) -> Plan:
         changes=tuple(change_from_data(c) for c in data["changes"]),
         unmanaged=tuple(data.get("unmanaged") or ()),
         warnings=tuple(data.get("warnings") or ()),
+        notes=tuple(data.get("notes") or ()),
         read_calls=int(data.get("summary", {}).get("read_calls", 0)),
         fingerprints=dict(data.get("fingerprints") or {}),
         managed_counts=dict(data.get("managed_counts") or {}),
@@ -165,6 +167,7 @@ def resource_to_data(resource: Resource) -> dict[str, Any]:
         "spec": value_to_data(resource.spec),
         "source": str(resource.source) if resource.source else None,
         "prevent_destroy": resource.prevent_destroy,
+        **({"allow_below_floor": resource.allow_below_floor} if resource.allow_below_floor else {}),
     }
 
 
@@ -174,4 +177,5 @@ def resource_from_data(data: Mapping[str, Any]) -> Resource:
         spec=value_from_data(data["spec"]),
         source=_source_from_text(data.get("source")),
         prevent_destroy=bool(data.get("prevent_destroy", False)),
+        allow_below_floor=data.get("allow_below_floor") or None,
     )

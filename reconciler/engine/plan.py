@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from graphlib import TopologicalSorter
 from typing import Any
@@ -44,7 +44,10 @@ def desired_resources(manifests: ManifestSet, now: datetime) -> list[Resource]:
     ctx = NormaliseContext(now=now)
     for doc in manifests.documents:
         try:
-            resources.append(KINDS[doc.kind].normalise(doc, ctx))
+            resource = KINDS[doc.kind].normalise(doc, ctx)
+            if doc.metadata.get("allow_below_floor"):  # read by the price guardrails (engine/guardrails.py)
+                resource = replace(resource, allow_below_floor=str(doc.metadata["allow_below_floor"]))
+            resources.append(resource)
         except ManifestError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -82,9 +85,11 @@ def make_plan(
         changes=tuple(order_changes(result.changes)),
         unmanaged=tuple(result.unmanaged),
         warnings=tuple(result.warnings),
+        notes=tuple(result.notes),
         read_calls=read_calls,
         fingerprints=dict(sorted(result.fingerprints.items())),
         managed_counts=dict(sorted(result.managed_counts.items())),
+        live_counts=dict(sorted(result.live_counts.items())),
     )
 
 
@@ -98,18 +103,22 @@ def _targeted(key: ResourceKey, targets: Sequence[str]) -> bool:
 class _ShopPlan:
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
     managed_counts: dict[str, int] = field(default_factory=dict)
+    live_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def merge(self, other: "_ShopPlan") -> None:
         self.changes.extend(other.changes)
         self.warnings.extend(other.warnings)
+        self.notes.extend(other.notes)
         self.unmanaged.extend(other.unmanaged)
         self.errors.extend(other.errors)
         self.fingerprints.update(other.fingerprints)
         self.managed_counts.update(other.managed_counts)
+        self.live_counts.update(other.live_counts)
 
 
 def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopPlan:
@@ -119,6 +128,9 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
         if not ctx.desired_of(kind_name) and not ctx.links_of(kind_name) and not kind.always_read:
             continue  # nothing declared or managed: reading would cost calls and change nothing
         live = kind.read_live(caller, ctx)
+        result.live_counts.setdefault(ctx.shop, {}).update(
+            (fact, value) for fact, value in live.extra.items() if type(value) is int
+        )
         result.unmanaged.extend(f"{ctx.shop}/{kind_name}: {what}" for what in live.unmanaged)
         result.fingerprints.update(_fingerprints(ctx, kind_name, live))
         keys = {r.key for r in ctx.desired_of(kind_name)} | {link.key for link in ctx.links_of(kind_name)}
@@ -126,6 +138,7 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
         for key in sorted(keys):
             desired = ctx.desired.get(key)
             link = ctx.links.get(key)
+            result.notes.extend(f"{key}: {line}" for line in live.info.get(key.name, ()))
             if desired is None and not options.prune:
                 result.warnings.append(f"{key}: would delete (its manifest was removed) — prune is off")
                 continue

@@ -41,6 +41,8 @@ def render_text(plan: Plan, style: Styler = _plain) -> str:
         lines.append("")
     for warning in plan.warnings:
         lines.append(style(f"warning: {warning}", fg="yellow"))
+    for note in plan.notes:
+        lines.append(f"note: {note}")
     for unmanaged in plan.unmanaged:
         lines.append(f"unmanaged (left alone): {unmanaged}")
     lines.append(style(summary_line(plan), bold=True))
@@ -84,12 +86,14 @@ def render_markdown(
     link_base: str | None = None,
     limit: int = GITHUB_COMMENT_LIMIT,
     extra_warnings: tuple[str, ...] = (),
+    price_impact: str = "",
 ) -> list[str]:
     """The plan as one or more pull-request comments, each under `limit` characters and readable
     on its own: summary counts first, warnings next, then one collapsible section per shop with
-    the exact calls inside. A plan too long for one comment is split into numbered parts."""
+    the exact calls inside. A plan too long for one comment is split into numbered parts.
+    `price_impact` (engine.price_report.impact_markdown) follows the warnings in the first comment."""
     header = _markdown_header(plan, checksum)
-    warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged)
+    warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged, plan.notes) + price_impact
     blocks = [_shop_block(shop, list(changes), link_base) for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
     if not blocks:
         blocks = ["No changes: TOP matches the manifests.\n"]
@@ -119,12 +123,16 @@ def _markdown_header(plan: Plan, checksum: str) -> str:
     return f"### campaign-reconciler plan\n\n{summary}\n\nPlan checksum: `{checksum}`\n\n"
 
 
-def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...]) -> str:
+def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...], notes: tuple[str, ...] = ()) -> str:
     lines = []
     if warnings:
         lines.append("> [!WARNING]")
         lines.extend(f"> - {_escape(w)}" for w in warnings)
         lines.append("")
+    if notes:
+        lines.append(f"<details><summary>{len(notes)} note(s)</summary>\n")
+        lines.extend(f"- {_escape(n)}" for n in notes)
+        lines.append("\n</details>\n")
     if unmanaged:
         lines.append(f"<details><summary>{len(unmanaged)} unmanaged object(s) on TOP, left alone</summary>\n")
         lines.extend(f"- {_escape(u)}" for u in unmanaged)

@@ -15,12 +15,20 @@ from typing import Any, ClassVar, Protocol
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
 from reconciler.manifest import Document
 from reconciler.model import Action, Call, Change, Link, Ref, Resource, ResourceKey, SourceRef, StateEffect
+from reconciler.pricing.rules import PriceRule
 
 
 class Caller(Protocol):
     """The slice of the TOP client a kind needs; lets kinds stay independent of transport details."""
 
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def call_many(
+        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """Reads only: one call per params, concurrently within the app's QPS budget, answers in
+        order; with return_exceptions a failed call leaves its TopError in its place."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,9 @@ class LiveState:
     by_name: dict[str, Any] = field(default_factory=dict)  # linked objects; None = gone on TOP
     unmanaged: list[str] = field(default_factory=list)  # remote objects nobody owns, described
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific facts, e.g. valid coupon count
+    # Lines to show about an object as plan notes: not diffed, not fingerprinted and not part of
+    # the plan checksum (a gift's claim figures move all the time without making a plan stale).
+    info: dict[str, list[str]] = field(default_factory=dict)
 
 
 def new_id_ref(key: ResourceKey) -> Ref:
@@ -97,6 +108,9 @@ class Kind(ABC):
     write_methods: ClassVar[tuple[str, ...]] = ()
     # Kinds with a list call read the shop even when nothing is declared, to report unmanaged objects.
     always_read: ClassVar[bool] = False
+    # The price guardrails: a changed or removed object of this kind keeps lowering prices (a shop
+    # coupon stays valid until its end, a claimed cash gift stays usable), so the old rules count too.
+    prices_outlive_changes: ClassVar[bool] = False
 
     @abstractmethod
     def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
@@ -132,6 +146,11 @@ class Kind(ABC):
         blind re-send can duplicate a coupon or an activity."""
         raise PlanError(f"{method}: cannot tell from TOP whether this write took effect; check the shop, "
                         "then `reconciler import` or `reconciler state rm` before applying again")
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """What `resource` (as normalised) does to what buyers pay, for the price guardrails
+        (reconciler.pricing): the promotions it makes, or the floors it sets. None by default."""
+        return []
 
     def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:
         """What to record after `call` succeeded; a kind overrides this when it depends on the answer."""

@@ -17,9 +17,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
-from reconciler.kinds.promotionmisc import Family, PromotionMiscActivity, fen, permille, range_params, window_params
+from reconciler.kinds.price_terms import reward_text, threshold_text
+from reconciler.kinds.promotionmisc import (
+    Family,
+    PromotionMiscActivity,
+    fen,
+    permille,
+    price_items,
+    price_when,
+    range_params,
+    window_params,
+)
 from reconciler.manifest import Document
 from reconciler.model import Resource
+from reconciler.pricing.rules import Form, OrderDiscount, PriceRule, Reward, Threshold
 
 LEVELS = {"item": 1, "shop": 2}  # type: 1 商品级别, 2 店铺级别
 MEMBER_LEVELS = {"customer": 0, "normal": 1, "advanced": 2, "vip": 3, "supreme_vip": 4}
@@ -103,6 +114,36 @@ class FullDiscount(PromotionMiscActivity, Kind):
             source=source_of(doc),
             prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
         )
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """A basket-level discount: an amount and/or a rate off once the threshold is reached.
+        A gift or free shipping lowers no price, so an activity with only those has no rule."""
+        activity = resource.spec["activity"]
+        rewards = []
+        if activity.get("is_decrease_money"):
+            rewards.append(Reward(Form.DECREASE, int(activity["decrease_amount"])))
+        if activity.get("is_discount"):
+            rewards.append(Reward(Form.RATE, int(activity["discount_rate"])))
+        if not rewards:
+            return []
+        if activity.get("is_amount_over"):
+            threshold = Threshold(amount=int(activity["total_price"]))
+            repeat = bool(activity.get("is_amount_multiple"))
+        else:
+            threshold = Threshold(count=int(activity["item_count"]))
+            repeat = bool(activity.get("is_item_multiple"))
+        label = threshold_text(threshold) + "".join(reward_text(reward) for reward in rewards)
+        return [
+            OrderDiscount(
+                key=resource.key,
+                label=label + ("，上不封顶" if repeat else ""),
+                when=price_when(activity),
+                items=price_items(resource.spec),
+                threshold=threshold,
+                rewards=tuple(rewards),
+                repeat=repeat,
+            )
+        ]
 
 
 def _condition(spec: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:

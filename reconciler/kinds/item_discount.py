@@ -12,9 +12,20 @@ range deltas and recovery).
 from __future__ import annotations
 
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
-from reconciler.kinds.promotionmisc import Family, PromotionMiscActivity, fen, permille, range_params, window_params
+from reconciler.kinds.price_terms import unit_price
+from reconciler.kinds.promotionmisc import (
+    Family,
+    PromotionMiscActivity,
+    fen,
+    permille,
+    price_items,
+    price_when,
+    range_params,
+    window_params,
+)
 from reconciler.manifest import Document
 from reconciler.model import Resource
+from reconciler.pricing.rules import Form, PriceRule, SpecialPrice
 
 FAMILY = Family(
     label="item discount",
@@ -65,3 +76,21 @@ class ItemDiscount(PromotionMiscActivity, Kind):
             source=source_of(doc),
             prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
         )
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """An item discount is an item-level special price; one with a user tag reaches only some buyers."""
+        activity = resource.spec["activity"]
+        if activity.get("is_discount"):
+            price = unit_price(Form.RATE, activity["discount_rate"])
+        else:
+            price = unit_price(Form.DECREASE, activity["decrease_amount"])
+        return [
+            SpecialPrice(
+                key=resource.key,
+                label=price.label,
+                when=price_when(activity),
+                items=price_items(resource.spec),
+                price=price,
+                for_some_buyers=bool(activity.get("is_user_tag")),
+            )
+        ]

@@ -33,7 +33,16 @@ from reconciler.kinds.base import (
     resource_key,
     source_of,
 )
-from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, to_epoch_ms, yuan_exact, yuan_to_fen
+from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
+from reconciler.kinds.units import (
+    UnitError,
+    from_epoch_ms,
+    parse_iso,
+    rate_to_permille,
+    to_epoch_ms,
+    yuan_exact,
+    yuan_to_fen,
+)
 from reconciler.manifest import Document
 from reconciler.model import (
     Action,
@@ -45,6 +54,21 @@ from reconciler.model import (
     Resource,
     SetLink,
     SetRecordEntry,
+)
+from reconciler.pricing.rules import (
+    NO_THRESHOLD,
+    Form,
+    Items,
+    Period,
+    PoolActivity,
+    PriceRule,
+    Reward,
+    Scope,
+    Stair,
+    Threshold,
+    UnitPrice,
+    When,
+    Window,
 )
 
 CREATE = "alibaba.wdk.marketing.itempool.activity.create"
@@ -119,11 +143,50 @@ class ItemPoolActivity(Kind):
     # ---- live state ------------------------------------------------------------------------
 
     def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
-        # No list call exists, so only linked activities can be read, by id.
+        # No list call exists, so only linked activities can be read, by id; the reads of
+        # different activities run concurrently (within the app's QPS budget).
         live = LiveState()
-        for link in ctx.links_of(self.kind):
-            live.by_name[link.key.name] = _read_one(client, int(link.remote_id))
+        links = ctx.links_of(self.kind)
+        activities = _read_activities(client, [int(link.remote_id) for link in links])
+        for link in links:
+            live.by_name[link.key.name] = activities[int(link.remote_id)]
         return live
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Look on TOP whether a write whose answer was lost took effect (see Kind.recover).
+
+        - additem / removeitem: queryitems filtered to the sku says whether it is in the pool.
+        - deleteactivity: queryactivity answering activity-not-exist means it is done.
+        - activity.create: cannot be recovered. TOP has no list method and queryactivity needs
+          the activity id, which is exactly what was lost; out_act_id cannot be searched. A
+          re-send would rely on TOP refusing a second activity with the same out_act_id, which
+          the method's page does not promise (only our sandbox does), so apply stops and says
+          how to find and adopt the activity instead of guessing.
+        """
+        if method in (ADD_ITEM, REMOVE_ITEM):
+            activity_id = int(params["param1"]["activity_id"])
+            sku = str(params["param0"]["sku_code"])
+            in_pool = _sku_in_pool(client, activity_id, sku)
+            if method == ADD_ITEM:
+                return {"result": {"success": True, "data": {"sku_code": sku}}} if in_pool else None
+            return None if in_pool else {"result": {"success": True, "data": True}}
+        if method == DELETE:
+            activity_id = int(params["param"]["activity_id"])
+            gone = _read_activities(client, [activity_id], with_items=False)[activity_id] is None
+            return {"result": {"success": True, "data": True}} if gone else None
+        if method == CREATE:
+            activity = params["param"]
+            out_act_id = activity.get("out_act_id", "?")
+            raise PlanError(
+                f"{CREATE}: TOP did not say whether it created activity {out_act_id!r} (the answer was lost or "
+                "was a platform error), and TOP offers no way to find an item-pool activity without its id. "
+                "Look in the seller console "
+                f"for {activity.get('activity_name', out_act_id)!r}: if it is there, adopt it with "
+                f"`reconciler import ItemPoolActivity {out_act_id} ACTIVITY_ID`, then plan again; if it is not, "
+                "record that with `reconciler journal resolve ENTRY --not-applied` (`reconciler journal list --open` "
+                "shows the entry)"
+            )
+        return super().recover(client, method, params)
 
     # ---- diff → calls ----------------------------------------------------------------------
 
@@ -159,6 +222,12 @@ class ItemPoolActivity(Kind):
         # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
         # for them: the next plan compares what TOP does return and says what it must assume.
         return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}
+
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """The activity as a price rule: its items' own prices, its stairs and logic-group
+        discounts, and the flags that decide how it combines (see reconciler.pricing.stacking)."""
+        return [price_rule(resource)]
 
 
 # ---- normalisation helpers -----------------------------------------------------------------
@@ -390,29 +459,57 @@ def _check_unique(values: Sequence[Any], path: tuple[Any, ...], field: str, prob
 
 
 def _read_one(client: Caller, activity_id: int) -> dict[str, Any] | None:
-    try:
-        answer = client.call(QUERY, {"param0": {"activity_id": activity_id}})
-    except TopPermanentError as exc:
-        if exc.sub_code == "isv.activity-not-exist":
-            return None
-        raise
-    activity = answer["result"]["data"]
-    return {"activity": activity, "skus": _read_skus(client, activity_id)}
+    return _read_activities(client, [activity_id])[activity_id]
 
 
-def _read_skus(client: Caller, activity_id: int) -> list[str]:
-    skus: list[str] = []
+def _read_activities(
+    client: Caller, activity_ids: Sequence[int], *, with_items: bool = True
+) -> dict[int, dict[str, Any] | None]:
+    """Each activity with its pool's skus, None when it is gone on TOP: one round of concurrent
+    reads per step (the activities, then each page of items), not one activity after another."""
+    answers = client.call_many(QUERY, [{"param0": {"activity_id": i}} for i in activity_ids], return_exceptions=True)
+    activities: dict[int, dict[str, Any] | None] = {}
+    for activity_id, answer in zip(activity_ids, answers):
+        if isinstance(answer, TopPermanentError) and answer.sub_code == "isv.activity-not-exist":
+            activities[activity_id] = None
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            activities[activity_id] = {"activity": answer["result"]["data"]}
+    if with_items:
+        present = [i for i, activity in activities.items() if activity is not None]
+        for activity_id, skus in _read_skus(client, present).items():
+            activity = activities[activity_id]
+            assert activity is not None
+            activity["skus"] = skus
+    return activities
+
+
+def _items_query(activity_id: int, page: int, **extra: Any) -> dict[str, Any]:
+    return {"param": {"activity_id": activity_id, "page": {"page_size": ITEMS_PAGE_SIZE, "current": page}, **extra}}
+
+
+def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[str]]:
+    skus: dict[int, list[str]] = {i: [] for i in activity_ids}
     page = 1
-    while True:
-        answer = client.call(
-            QUERY_ITEMS,
-            {"param": {"activity_id": activity_id, "page": {"page_size": ITEMS_PAGE_SIZE, "current": page}}},
-        )
-        result = answer["result"]
-        skus.extend(str(row["sku_code"]) for row in result.get("item_pool_sku_list") or [])
-        if page >= int(result.get("total_page") or 0):
-            return skus
+    pending = list(activity_ids)
+    while pending:
+        answers = client.call_many(QUERY_ITEMS, [_items_query(i, page) for i in pending])
+        more: list[int] = []
+        for activity_id, answer in zip(pending, answers):
+            result = answer["result"]
+            skus[activity_id].extend(str(row["sku_code"]) for row in result.get("item_pool_sku_list") or [])
+            if page < int(result.get("total_page") or 0):
+                more.append(activity_id)
+        pending = more
         page += 1
+    return skus
+
+
+def _sku_in_pool(client: Caller, activity_id: int, sku: str) -> bool:
+    answer = client.call(QUERY_ITEMS, _items_query(activity_id, 1, sku_codes=[sku]))
+    rows = answer["result"].get("item_pool_sku_list") or []
+    return any(str(row.get("sku_code")) == sku for row in rows)
 
 
 def query_view(activity: Mapping[str, Any]) -> dict[str, Any]:
@@ -489,8 +586,14 @@ def _as_list(value: Any) -> list[Any]:
     return list(value)
 
 
+# Leaves are checked first: most values are, and isinstance(x, Mapping) is an ABC check (slow).
+_LEAVES = (str, int, type(None))
+
+
 def _ints(value: Any) -> Any:
     """TOP's JSON numbers arrive as int or Decimal; integral ones compare as int."""
+    if isinstance(value, _LEAVES):
+        return value
     if isinstance(value, Mapping):
         return {k: _ints(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -501,6 +604,8 @@ def _ints(value: Any) -> Any:
 
 
 def _without_empty(value: Any) -> Any:
+    if isinstance(value, _LEAVES):
+        return value
     if isinstance(value, Mapping):
         cleaned = {k: _without_empty(v) for k, v in value.items()}
         return {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []}
@@ -642,12 +747,14 @@ def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Chang
     for sku in sorted(live_skus - desired_items.keys()):
         calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
         details.append(f"- item {sku}")
-    for sku in sorted(live_skus & desired_items.keys()):
-        if _normal(applied_items.get(sku)) != _normal(desired_items[sku]):
-            # No per-item update exists: a changed price or group is a remove and an add.
-            calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
-            calls.append(_add_item_call(activity_id, desired_items[sku]))
-            details.append(f"~ item {sku}: {_describe_item(applied_items.get(sku))} → {_describe_item(desired_items[sku])}")
+    # == already compares Decimal 990 equal to int 990; _normal only runs where that finds a difference.
+    repriced = (sku for sku in live_skus & desired_items.keys() if applied_items.get(sku) != desired_items[sku]
+                and _normal(applied_items.get(sku)) != _normal(desired_items[sku]))
+    for sku in sorted(repriced):
+        # No per-item update exists: a changed price or group is a remove and an add.
+        calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
+        calls.append(_add_item_call(activity_id, desired_items[sku]))
+        details.append(f"~ item {sku}: {_describe_item(applied_items.get(sku))} → {_describe_item(desired_items[sku])}")
     for sku in sorted(desired_items.keys() - live_skus):
         calls.append(_add_item_call(activity_id, desired_items[sku]))
         details.append(f"+ item {sku}")
@@ -676,6 +783,8 @@ def _describe_item(item: Mapping[str, Any] | None) -> str:
 
 def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """Readable field paths that differ, e.g. "rule_stairs[0].cover_all_discount_rule.cover_all_decrease_money: 1200 → 1500"."""
+    if before == after:  # the usual case. == already finds Decimal 990 equal to int 990; deepdiff
+        return []  # (which would not, hence _ints) only words a difference, at ~1000x the cost of ==
     diff = DeepDiff(_ints(dict(before)), _ints(dict(after)), ignore_order=False, view="tree")
     lines: list[str] = []
     for _report_type, nodes in sorted(diff.items()):
@@ -693,3 +802,110 @@ def _path(parts: Iterable[Any]) -> str:
 
 def _show(value: Any) -> str:
     return "(absent)" if isinstance(value, NotPresent) else repr(value)
+
+
+# ---- prices (the price guardrails) ---------------------------------------------------------
+
+# Wire rule forms → price forms. 整体一口价 (fix_price) prices the covered units together; 每件一口价
+# (each_fix_price) prices each unit; 第N件一口价 prices the Nth unit, so it is a unit price there.
+_PRICE_FORMS = {"decrease": Form.DECREASE, "rate": Form.RATE, "fix_price": Form.FIX_TOTAL, "each_fix_price": Form.FIX_PRICE}
+_RULE_SCOPES = (
+    ("cover_all_discount_rule", _COVER_ALL, Scope.BASKET),
+    ("cap_count_discount_rule", _CAP_COUNT, Scope.THRESHOLD_UNITS),
+    ("count_at_discount_rule", _NTH, Scope.NTH),
+)
+
+
+def price_rule(resource: Resource) -> PoolActivity:
+    activity = resource.spec["activity"]
+    items: Mapping[str, Mapping[str, Any]] = resource.spec["items"]
+    rule = activity.get("activity_rule") or {}
+    stairs = [stair for wire in activity["rule_stairs"] if (stair := _price_stair(wire)) is not None]
+    stairs += _group_stairs(activity, items)
+    limits = [int(v) for k, v in (activity.get("limit_info") or {}).items()
+              if k in ("user_limit_cnt", "user_daily_limit_cnt") and int(v) > 0]
+    return PoolActivity(
+        key=resource.key,
+        label=str(activity["activity_name"]),
+        when=When(Window(from_epoch_ms(activity["start_time"]), from_epoch_ms(activity["end_time"])),
+                  _price_period(activity.get("period_config"))),
+        items=Items(codes=frozenset(items)),
+        stairs=tuple(stairs),
+        item_prices=tuple((sku, price) for sku, item in sorted(items.items()) if (price := _own_price(item))),
+        stack_stairs=bool(rule.get("is_multi_mix")),
+        repeat=bool(rule.get("enable_multiple")),
+        ceiling=int(rule["ceiling_amount"]) if rule.get("ceiling_amount") else None,
+        priority=int(activity.get("priority_value") or 0),
+        exclude_special_price=bool(activity.get("exclude_single")),
+        per_user_limit=min(limits) if limits else None,
+        for_some_buyers=activity.get("member_limit", -1) != -1
+        or bool(activity.get("merchant_crowd_code") or activity.get("txd_crowd_code")),
+        reach=frozenset([*(f"terminal {t}" for t in activity.get("terminals") or ()),
+                         *(f"store {s}" for s in activity.get("shop_ids") or ())]),
+    )
+
+
+def _price_period(config: Mapping[str, Any] | None) -> Period | None:
+    if not config:
+        return None
+    spans = []
+    for span in config.get("every_day_periods") or ():
+        start, end = (_seconds(part) for part in str(span).split("_"))
+        spans.append((start, end))
+    return Period(frozenset(int(day) for day in config.get("weekdays") or ()), tuple(spans))
+
+
+def _seconds(clock: str) -> int:
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _price_threshold(wire: Mapping[str, Any]) -> Threshold:
+    if wire.get("is_amount") or (wire.get("amount") and not wire.get("is_count")):
+        return Threshold(amount=int(wire["amount"]))
+    if wire.get("is_count") or wire.get("count"):
+        return Threshold(count=int(wire["count"]))
+    return NO_THRESHOLD
+
+
+def _price_reward(wire: Mapping[str, Any]) -> Reward | None:
+    for rule_name, table, scope in _RULE_SCOPES:
+        rule = wire.get(rule_name) or {}
+        for form, (flag, field, _unit) in table.items():
+            if rule.get(flag):
+                price_form = Form.FIX_PRICE if scope is Scope.NTH and form == "fix_price" else _PRICE_FORMS[form]
+                return Reward(price_form, int(rule[field]), scope)
+    return None  # separate_pricing: the items' own prices apply (item level)
+
+
+def _price_stair(wire: Mapping[str, Any]) -> Stair | None:
+    reward = _price_reward(wire)
+    if reward is None:
+        return None
+    threshold = _price_threshold(wire)
+    return Stair(threshold, reward, stair_text(threshold, reward))
+
+
+def _group_stairs(activity: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]]) -> list[Stair]:
+    """A logic group's own discount, on the group's items, whenever the activity applies."""
+    stairs = []
+    for group in activity.get("logic_group_rules") or ():
+        reward = _price_reward(group)
+        if reward is None:
+            continue
+        members = frozenset(sku for sku, item in items.items() if item.get("logic_group_number") == group["number"])
+        label = f"logic group {group['number']}: {stair_text(NO_THRESHOLD, reward)}"
+        condition = threshold_text(_price_threshold(group))
+        stairs.append(Stair(NO_THRESHOLD, reward, label + (f" (group condition {condition} not checked)" if condition else ""), members))
+    return stairs
+
+
+def _own_price(item: Mapping[str, Any]) -> UnitPrice | None:
+    """additem's units: fix_price in fen, discount_rate in permille, decrease_money in yuan."""
+    if item.get("is_fix_price"):
+        return unit_price(Form.FIX_PRICE, int(item["fix_price"]))
+    if item.get("is_discount_rate"):
+        return unit_price(Form.RATE, int(item["discount_rate"]))
+    if item.get("is_decrease_money"):
+        return unit_price(Form.DECREASE, yuan_to_fen(item["decrease_money"]))
+    return None

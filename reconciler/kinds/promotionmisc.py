@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -32,12 +33,14 @@ from reconciler.kinds.units import (
     UnitError,
     fen_to_yuan,
     parse_iso,
+    parse_top_datetime,
     permille_to_rate,
     rate_to_permille,
     to_top_datetime,
     yuan_to_fen,
 )
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
+from reconciler.pricing.rules import Items, When, Window
 
 RANGE_ADD = "taobao.promotionmisc.activity.range.add"
 RANGE_REMOVE = "taobao.promotionmisc.activity.range.remove"
@@ -546,3 +549,19 @@ def _differences(family: Family, have: Mapping[str, Any], want: Mapping[str, Any
         for name in family.fields
         if have.get(name) != want.get(name)
     ]
+
+
+# ---- prices (the price guardrails) -------------------------------------------------------------
+
+
+def price_when(activity: Mapping[str, Any]) -> When:
+    """The activity's window; its end second still counts (TOP's end_time is the last second)."""
+    start = parse_top_datetime(str(activity["start_time"]))
+    end = parse_top_datetime(str(activity["end_time"])) + timedelta(seconds=1)
+    return When(Window(start, end))
+
+
+def price_items(spec: Mapping[str, Any]) -> Items:
+    if _plain(spec["activity"].get("participate_range")) == 0:
+        return Items(every=True)
+    return Items(ids=frozenset(str(item) for item in spec["items"]))

@@ -42,7 +42,7 @@ from __future__ import annotations
 import calendar
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.errors import PlanError
@@ -69,6 +69,7 @@ from reconciler.kinds.units import (
 )
 from reconciler.manifest import Document
 from reconciler.model import Action, Call, Change, DropLink, Link, Resource, ResourceKey, SetLink
+from reconciler.pricing.rules import Coupon, PriceRule, When, Window
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class ShopCoupon(Kind):
     read_methods = (LIST,)
     write_methods = (ADD,)
     always_read = True  # one paged list shows every coupon, so unmanaged ones are cheap to report
+    prices_outlive_changes = True  # a changed or forgotten coupon stays valid until its end
 
     # ---- manifest → wire -------------------------------------------------------------------
 
@@ -100,6 +102,22 @@ class ShopCoupon(Kind):
             source=source_of(doc),
             prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
         )
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """A shop coupon: any item, one coupon an order, once the order reaches its threshold."""
+        add = resource.spec["add"]
+        start = parse_top_datetime(str(add["start_time"])) if add.get("start_time") else None
+        end = parse_top_datetime(str(add["end_time"])) + timedelta(seconds=1)  # its end second still counts
+        denomination, threshold = yuan_to_fen(add["denominations"]), yuan_to_fen(add["condition"])
+        return [
+            Coupon(
+                key=resource.key,
+                label=f"{fen_to_yuan(denomination)}元券" + (f"，满{fen_to_yuan(threshold)}元可用" if threshold else ""),
+                when=When(Window(start, end)),
+                threshold=threshold,
+                denomination=denomination,
+            )
+        ]
 
     # ---- live state ------------------------------------------------------------------------
 

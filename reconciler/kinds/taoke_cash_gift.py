@@ -26,7 +26,7 @@ whole days ``yyyy-MM-dd`` in GMT+8, or with ``use_end_time_mode`` 1 a number of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,17 +44,21 @@ from reconciler.kinds.base import (
     source_of,
 )
 from reconciler.kinds.units import (
+    GMT8,
     UnitError,
     gmt8_day,
     parse_date,
     parse_iso,
+    parse_top_datetime,
     to_decimal,
     to_epoch_ms,
     to_top_datetime,
     yuan_text,
+    yuan_to_fen,
 )
 from reconciler.manifest import Document
 from reconciler.model import Action, Call, Change, DropLink, Link, Resource, SetLink, SetRecordEntry, StateEffect
+from reconciler.pricing.rules import CashGift, PriceRule, When, Window
 
 CREATE = "taobao.tbk.dg.vegas.tlj.create"
 STOP = "taobao.tbk.dg.vegas.tlj.stop"
@@ -70,6 +74,7 @@ class TaokeCashGift(Kind):
     kind = "TaokeCashGift"
     read_methods = (REPORT,)
     write_methods = (CREATE, STOP)
+    prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
 
     # ---- manifest → wire ------------------------------------------------------------------------
 
@@ -101,6 +106,21 @@ class TaokeCashGift(Kind):
             source=source_of(doc),
             prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
         )
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """A cash gift for one item, usable from the first claim (send start) until its use days end."""
+        params = resource.spec["params"]
+        amount = yuan_to_fen(params["per_face"])
+        return [
+            CashGift(
+                key=resource.key,
+                label=f"淘礼金{params['per_face']}元",
+                when=When(_usable(params)),
+                item_id=str(params["item_id"]),
+                amount=amount,
+                per_user=int(params["user_total_win_num_limit"]),
+            )
+        ]
 
     # ---- live state -----------------------------------------------------------------------------
 
@@ -249,6 +269,19 @@ def _use(use: Mapping[str, Any], send_start: datetime | None, problems: ProblemC
             f"gifts would expire on {last}, before issuing starts on {gmt8_day(send_start)} (GMT+8)",
         )
     return {"use_end_time_mode": ABSOLUTE, "use_start_time": first.isoformat(), "use_end_time": last.isoformat()}
+
+
+def _usable(params: Mapping[str, Any]) -> Window:
+    """When a buyer can spend a gift: not before issuing starts; until the use days end (relative:
+    that many days after the last possible claim; absolute: the end of the last day, GMT+8)."""
+    start = parse_top_datetime(str(params["send_start_time"]))
+    if int(params["use_end_time_mode"]) == RELATIVE:
+        send_end = params.get("send_end_time")
+        end = parse_top_datetime(str(send_end)) + timedelta(days=int(params["use_end_time"])) if send_end else None
+        return Window(start, end)
+    first = datetime.combine(parse_date(str(params["use_start_time"])), time(0), tzinfo=GMT8)
+    last = datetime.combine(parse_date(str(params["use_end_time"])), time(0), tzinfo=GMT8) + timedelta(days=1)
+    return Window(max(first, start), last)
 
 
 # ---- reading figures -------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ only knows the units themselves.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 GMT8 = timezone(timedelta(hours=8))
 _FEN_PER_YUAN = Decimal(100)
@@ -89,6 +91,11 @@ def epoch_ms_to_iso(epoch_ms: int) -> str:
     return (_EPOCH + timedelta(milliseconds=epoch_ms)).astimezone(GMT8).isoformat()
 
 
+def from_epoch_ms(epoch_ms: int) -> datetime:
+    """1813248000000 → 2027-06-18 00:00:00+08:00, an aware datetime (integer arithmetic, no float)."""
+    return (_EPOCH + timedelta(milliseconds=int(epoch_ms))).astimezone(GMT8)
+
+
 def to_top_datetime(moment: datetime) -> str:
     """TOP's 'yyyy-MM-dd HH:mm:ss', always in GMT+8."""
     return moment.astimezone(GMT8).strftime("%Y-%m-%d %H:%M:%S")
@@ -133,3 +140,25 @@ def parse_date(text: str) -> date:
 def gmt8_day(moment: datetime) -> date:
     """The calendar day a moment falls on in GMT+8 (not on the machine's clock, which may be UTC)."""
     return moment.astimezone(GMT8).date()
+
+
+# ---- price guardrails: shares of a list price, and amounts that may hold a fraction of a fen ----
+
+
+def share_to_permille(share: object) -> int:
+    """0.5 (half the list price) → 500. Unlike a discount rate, 1 (the whole list price) is allowed."""
+    value = to_decimal(share)
+    if not Decimal(0) < value <= Decimal(1):
+        raise UnitError(f"share {share} must be above 0 and at most 1 (0.5 means half the list price)")
+    permille = value * _PERMILLE
+    if permille != permille.to_integral_value():
+        raise UnitError(f"share {share} has more than three decimals")
+    return int(permille)
+
+
+def fen_text(fen: Fraction | int) -> str:
+    """An exact amount in fen as yuan, cut (not rounded) to the fen: Fraction(1507, 100) → '0.15…'.
+    The '…' says digits were cut, so a sum of shown amounts may differ from the total by them."""
+    whole = math.floor(fen) if fen >= 0 else -math.floor(-fen)
+    text = format(fen_to_yuan(whole), "f")
+    return text if whole == fen else text + "…"

@@ -9,6 +9,8 @@ catch a mistake on either side.
     store.py     per-shop state (+ atomic JSON file) and the call log
     methods.py   registry: method name -> handler
     itempool.py  alibaba.wdk.marketing.itempool.* handlers
+    auth.py      taobao.top.auth.token.create / refresh, and the gateway's session table
+    faults.py    injected faults: latency, isp errors, call-limit bans, expiry, lost answers, hangs
 """
 
 from reconciler.sandbox.server import (

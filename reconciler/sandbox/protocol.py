@@ -48,7 +48,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # only for annotations: store.py imports this module at run time
+if TYPE_CHECKING:  # only for annotations: store.py and auth.py import this module at run time
+    from reconciler.sandbox.auth import SessionTable
     from reconciler.sandbox.store import Store
 
 GMT8 = timezone(timedelta(hours=8))
@@ -123,6 +124,7 @@ class CallContext:
     shop: str | None  # seller nick resolved from the session; None for session-less methods
     now_ms: int  # the sandbox clock, shared with the timestamp check
     store: Store
+    sessions: SessionTable | None = None  # the gateway's session table (token methods issue into it)
 
     def namespace(self, name: str) -> dict[str, Any]:
         """The shop's own slice of state for one method family (e.g. "itempool")."""
@@ -142,6 +144,7 @@ class MethodSpec:
     handler: Handler
     needs_session: bool = True
     writes: bool = False  # True: a successful call changed state, so the data file is rewritten
+    secret_params: tuple[str, ...] = ()  # business params the call log masks (auth codes, refresh tokens)
 
 
 # --------------------------------------------------------------------------- JSON codec

@@ -6,6 +6,9 @@ Routes:
     POST     /_sandbox/calls/clear clear the call log only
     POST     /_sandbox/reset       clear all state and the call log
     GET      /_sandbox/state       the whole store, for debugging tests
+    GET|POST /_sandbox/faults      read / replace the injected faults (JSON; see faults.py)
+    POST     /_sandbox/items       set up a shop's items (JSON body; see items.setup_items)
+    POST     /_sandbox/tlj/usage   set a Taoke cash gift's figures (JSON body; see tbk.record_usage)
 Anything else is 404.
 
 Only ``application/x-www-form-urlencoded`` bodies are read (multipart uploads are not needed by
@@ -15,6 +18,8 @@ the call log is in arrival order.
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
 import signal
 import socket
@@ -26,6 +31,9 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from reconciler.sandbox.items import setup_items
+from reconciler.sandbox.auth import DEFAULT_ACCESS_TTL_S, SessionTable
+from reconciler.sandbox.faults import HANG, FaultError, Faults, FaultSettings
 from reconciler.sandbox.methods import REGISTRY
 from reconciler.sandbox.protocol import (
     ApiError,
@@ -36,11 +44,13 @@ from reconciler.sandbox.protocol import (
     error_body,
     internal_error,
     json_dumps,
+    json_loads,
     new_request_id,
     success_body,
     wants_simplify,
 )
 from reconciler.sandbox.store import CallLog, CallRecord, Store
+from reconciler.sandbox.tbk import record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,7 @@ APP_SECRETS: Mapping[str, str] = {DEMO_APP_KEY: DEMO_APP_SECRET}
 SESSIONS: Mapping[str, str] = {DEMO_SESSION: "demo-shop", OTHER_SESSION: "other-shop"}
 
 GATEWAY_PATH = "/router/rest"
+FAULTS_PATH = "/_sandbox/faults"
 
 
 class Dispatcher:
@@ -68,34 +79,72 @@ class Dispatcher:
         app_secrets: Mapping[str, str] = APP_SECRETS,
         sessions: Mapping[str, str] = SESSIONS,
         clock: Callable[[], float] = time.time,
+        faults: FaultSettings | None = None,
     ) -> None:
         self.store = store
         self.calls = CallLog()
         self.methods = methods
         self.app_secrets = app_secrets
-        self.sessions = sessions
         self.clock = clock  # replaceable so tests can move the sandbox's time
+        self.faults = Faults()
+        self.sessions = SessionTable(sessions, self.now_ms)
+        self.set_faults(faults or FaultSettings())
+
+    def set_faults(self, settings: FaultSettings) -> None:
+        self.faults.configure(settings)
+        self.sessions.access_ttl_s = self.faults.with_token_ttl(DEFAULT_ACCESS_TTL_S)
+
+    def now(self) -> float:
+        """The sandbox's clock in epoch seconds (a clock_offset fault skews it)."""
+        return self.clock() + self.faults.clock_offset
 
     def now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        return int(self.now() * 1000)
+
+    def serve(self, params: Mapping[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+        """One gateway request with the connection faults applied: (body, None) to answer, or
+        (body or None, mode) when the answer is to be lost (mode: close / 502 / timeout / hang)."""
+        method = params.get("method", "").strip()
+        delay = self.faults.delay()
+        if delay:
+            time.sleep(delay)  # outside the store lock, so slow calls overlap as on TOP
+        if self.faults.take_hang(method):
+            return None, HANG  # not run at all
+        body, ran = self._dispatch(params)
+        drop = self.faults.take_drop(method, ran.writes) if ran is not None else None
+        return body, drop
 
     def handle(self, params: Mapping[str, str]) -> dict[str, Any]:
+        return self._dispatch(params)[0]
+
+    def _dispatch(self, params: Mapping[str, str]) -> tuple[dict[str, Any], MethodSpec | None]:
+        """The body to answer, and the method when its handler ran and succeeded."""
         request_id = new_request_id()
+        ran: MethodSpec | None = None
         with self.store.lock:
             now_ms = self.now_ms()
+            if _value(params, "session") and self.faults.session_expiry_due():
+                self.sessions.expire_all()
             try:
                 spec, shop = check_request(
                     params, methods=self.methods, app_secrets=self.app_secrets, sessions=self.sessions, now_ms=now_ms
                 )
+                self._refuse_by_fault(spec, params)
                 fields = self._invoke(spec, params, shop, now_ms)
-                body, ok = success_body(spec.name, fields, request_id, wants_simplify(params)), True
+                body, ok, ran = success_body(spec.name, fields, request_id, wants_simplify(params)), True, spec
             except ApiError as error:
                 body, ok = error_body(error, request_id), False
             self._record(params, ok, now_ms)
-        return body
+        return body, ran
+
+    def _refuse_by_fault(self, spec: MethodSpec, params: Mapping[str, str]) -> None:
+        """Call limits first (TOP's gateway counts before it dispatches), then injected isp errors."""
+        error = self.faults.call_limit(_value(params, "app_key")) or self.faults.injected_error(spec.name)
+        if error is not None:
+            raise error
 
     def _invoke(self, spec: MethodSpec, params: Mapping[str, str], shop: str | None, now_ms: int) -> dict[str, Any]:
-        ctx = CallContext(spec.name, business_params(params), shop, now_ms, self.store)
+        ctx = CallContext(spec.name, business_params(params), shop, now_ms, self.store, self.sessions)
         try:
             fields = spec.handler(ctx)
             if spec.writes:
@@ -112,12 +161,23 @@ class Dispatcher:
         if not method:
             return
         shop = self.sessions.get(params.get("session", "").strip())
-        self.calls.append(CallRecord(method, business_params(params), shop, ok, now_ms))
+        recorded = business_params(params)
+        spec = self.methods.get(method)
+        for name in spec.secret_params if spec is not None else ():
+            if name in recorded:
+                recorded[name] = "***"  # auth codes and refresh tokens never enter the log
+        self.calls.append(CallRecord(method, recorded, shop, ok, now_ms))
 
     def reset(self) -> None:
+        """Clears shops, the call log and issued tokens; the faults in force stay."""
         with self.store.lock:
             self.store.reset()
             self.calls.clear()
+            self.sessions.reset()
+
+
+def _value(params: Mapping[str, str], name: str) -> str:
+    return params.get(name, "").strip()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -171,7 +231,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             if self._is_form():
                 params.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-            self._send_json(200, dispatcher.handle(params))
+            self._answer(*dispatcher.serve(params))
+            return
+        if url.path == FAULTS_PATH:
+            self._faults(verb, body)
+            return
+        setup = _SETUP_ROUTES.get(url.path)
+        if setup is not None and verb == "POST":
+            self._set_up(setup, body)
             return
         admin = _ADMIN_ROUTES.get(url.path)
         if admin is None:
@@ -180,6 +247,44 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(405, {"error": f"use {admin[0]} for {url.path}"})
         else:
             self._send_json(200, admin[1](dispatcher))
+
+    def _set_up(self, setup: Callable[[Store, Mapping[str, Any]], dict[str, Any]], body: bytes) -> None:
+        try:
+            payload = json_loads(body.decode("utf-8") or "{}")
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+            self._send_json(200, setup(self.server.dispatcher.store, payload))
+        except (ValueError, TypeError, KeyError) as exc:
+            self._send_json(400, {"error": str(exc)})
+
+    def _answer(self, body: dict[str, Any] | None, drop: str | None) -> None:
+        if drop is None and body is not None:
+            self._send_json(200, body)
+            return
+        if drop == "502":
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if drop in ("timeout", HANG):
+            time.sleep(self.server.dispatcher.faults.settings.hang_seconds)
+        self.close_connection = True  # no answer: the client sees the connection close
+
+    def _faults(self, verb: str, body: bytes) -> None:
+        dispatcher = self.server.dispatcher
+        if verb == "POST":
+            try:
+                # Plain json: fault settings are seconds and rates, not money.
+                dispatcher.set_faults(FaultSettings.from_json(json.loads(body.decode("utf-8") or "{}")))
+            except (FaultError, ValueError) as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
+        data = json.dumps({"faults": dispatcher.faults.settings.to_json()}).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -196,6 +301,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The path only: the query string holds the session.
+        logger.debug("%s %s %s %s", self.address_string(), self.command, urlsplit(self.path).path, code)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the sandbox clock, so a skewed sandbox is skewed everywhere.
+        return email.utils.formatdate(self.server.dispatcher.now() if timestamp is None else timestamp, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         logger.debug("%s " + format, self.address_string(), *args)
@@ -227,12 +340,21 @@ _ADMIN_ROUTES: dict[str, tuple[str, Callable[[Dispatcher], dict[str, Any]]]] = {
 }
 
 
+# Test set-up: POST with a JSON body, run against the store (each takes the store lock itself).
+_SETUP_ROUTES: dict[str, Callable[[Store, Mapping[str, Any]], dict[str, Any]]] = {
+    "/_sandbox/items": setup_items,
+    "/_sandbox/tlj/usage": record_usage,
+}
+
+
 class SandboxServer:
     """A running (or startable) sandbox; binds its port on construction so ``url`` is known."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None, faults: FaultSettings | None = None
+    ) -> None:
         self.store = Store(data_file)
-        self.dispatcher = Dispatcher(self.store)
+        self.dispatcher = Dispatcher(self.store, faults=faults)
         self._httpd = _HTTPServer((host, port), self.dispatcher)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -299,8 +421,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def serve(host: str, port: int, data_file: str | None) -> None:
+def serve(host: str, port: int, data_file: str | None, faults: FaultSettings | None = None) -> None:
     """Run the sandbox in the foreground (the CLI's ``reconciler sandbox serve``)."""
-    server = SandboxServer(host, port, data_file)
+    server = SandboxServer(host, port, data_file, faults)
     print(f"sandbox listening on {server.gateway} (app_key {DEMO_APP_KEY})", flush=True)
+    if faults is not None and faults.to_json():
+        print(f"faults: {json.dumps(faults.to_json(), sort_keys=True)}", flush=True)
     server.serve_forever()

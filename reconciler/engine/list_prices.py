@@ -1,0 +1,97 @@
+"""List prices from TOP, for the price guardrails and `reconciler price`. Reads only.
+
+Items on sale come from the paged `taobao.items.onsale.get` (200 a page, the pages after the
+first read concurrently); `taobao.item.seller.get` is called only for items a promotion or a
+floor names by id that the listing did not show (in the warehouse, or when only named items are
+needed), one call each. An item TOP does not know is reported, not fatal: a promotion may name
+an item the shop deleted.
+
+Prices: `price` is the item's price in yuan as TOP lists it (for an item with SKUs, the price TOP
+shows for the item); it is what every promotion starts from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import TopPermanentError
+from reconciler.kinds.base import Caller
+from reconciler.kinds.units import UnitError, yuan_to_fen
+from reconciler.pricing.rules import ListedItem
+
+ONSALE = "taobao.items.onsale.get"
+SELLER_GET = "taobao.item.seller.get"
+PAGE_SIZE = 200  # the largest page onsale.get serves
+MAX_ROWS = 20_000  # onsale.get refuses page_no * page_size above this
+FIELDS = "num_iid,title,price,outer_id"
+BUSINESS_ERROR = 15  # TOP's code for a refused request (an unknown item, for instance)
+
+
+@dataclass
+class ListPrices:
+    items: dict[str, ListedItem] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: bool) -> ListPrices:
+    """The listed items: every item on sale when `whole_shop`, and each of `item_ids`."""
+    found = ListPrices()
+    if whole_shop:
+        for row in _on_sale(client, found):
+            _add(found, row)
+    missing = sorted(set(item_ids) - found.items.keys(), key=_numeric)
+    answers = client.call_many(
+        SELLER_GET, [{"fields": FIELDS, "num_iid": item_id} for item_id in missing], return_exceptions=True
+    )
+    for item_id, answer in zip(missing, answers):
+        if isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
+            found.notes.append(f"item {item_id}: TOP does not know it ({answer.sub_msg or answer.msg}); not priced")
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            _add(found, answer.get("item") or {})
+    return found
+
+
+def _on_sale(client: Caller, found: ListPrices) -> list[Mapping[str, Any]]:
+    first = client.call(ONSALE, _page(1))
+    rows = _rows(first)
+    total = int(first.get("total_results") or 0)
+    pages = -(-min(total, MAX_ROWS) // PAGE_SIZE)
+    for answer in client.call_many(ONSALE, [_page(page) for page in range(2, pages + 1)]):
+        rows.extend(_rows(answer))
+    if total > MAX_ROWS:
+        found.notes.append(f"the shop has {total} items on sale; TOP lists the first {MAX_ROWS}, the rest are not priced")
+    return rows
+
+
+def _page(page_no: int) -> dict[str, Any]:
+    return {"fields": FIELDS, "page_no": page_no, "page_size": PAGE_SIZE, "order_by": "list_time:desc"}
+
+
+def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = answer.get("items")
+    if isinstance(items, Mapping):
+        items = items.get("item")
+    if isinstance(items, Mapping):
+        items = [items]
+    return [row for row in items or [] if isinstance(row, Mapping)]
+
+
+def _add(found: ListPrices, row: Mapping[str, Any]) -> None:
+    item_id = str(row.get("num_iid") or "")
+    if not item_id:
+        return
+    try:
+        price = yuan_to_fen(row.get("price"))
+    except UnitError:
+        found.notes.append(f"item {item_id}: TOP lists the price {row.get('price')!r}, which is not a yuan amount; not priced")
+        return
+    outer_id = row.get("outer_id")
+    found.items[item_id] = ListedItem(item_id, str(row.get("title") or ""), price, str(outer_id) if outer_id else None)
+
+
+def _numeric(item_id: str) -> tuple[int, str]:
+    return (int(item_id), item_id) if item_id.isdigit() else (0, item_id)

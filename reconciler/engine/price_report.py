@@ -1,0 +1,122 @@
+"""Worst-case prices in words: the stack behind a price (`reconciler price`, floor errors) and the
+plan's price-impact table (markdown for pull requests, a few lines for the terminal). Pure
+functions from pricing values to strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from reconciler.kinds.units import fen_text, fen_to_yuan, to_top_datetime
+from reconciler.pricing.floors import FloorPrice
+from reconciler.pricing.stacking import Quote
+
+if TYPE_CHECKING:
+    from reconciler.engine.guardrails import PriceImpact
+
+MARKDOWN_ROWS = 50  # a shop-wide change touches thousands of items; the table shows the deepest
+TEXT_ROWS = 10
+
+
+def yuan(fen: int) -> str:
+    return format(fen_to_yuan(fen), "f")
+
+
+def moment_text(moment: datetime) -> str:
+    return f"{to_top_datetime(moment)} GMT+8"
+
+
+def item_text(quote: Quote) -> str:
+    title = f" {quote.item.title}" if quote.item.title else ""
+    return f"item {quote.item.item_id}{title}"
+
+
+def stack_text(quote: Quote) -> str:
+    """One line: list price, each promotion's part, the unit price, the basket and the moment."""
+    if not quote.steps:
+        return f"list {yuan(quote.item.list_price)}, no promotion applies"
+    parts = [f"list {yuan(quote.item.list_price)}"]
+    parts += [f"− {step.key.kind}/{step.key.name} ({step.label}) {fen_text(step.taken)}" for step in quote.steps]
+    basket = f"a basket of {quote.units}" if quote.units > 1 else "one unit"
+    return f"{' '.join(parts)} = {yuan(quote.unit_price)} ({basket}, at {moment_text(quote.moment)})"
+
+
+def floor_text(floor: FloorPrice) -> str:
+    source = f"{floor.key.kind}/{floor.key.name}"
+    if floor.share is not None:
+        share = (Decimal(floor.share) / 10).normalize()
+        return f"{yuan(floor.price)} ({source}: {share:f}% of list)"
+    return f"{yuan(floor.price)} ({source})"
+
+
+def quote_lines(quote: Quote, floor: FloorPrice | None) -> list[str]:
+    """`reconciler price`: the item, its worst case, each step on its own line, the floor and margin."""
+    basket = f" (a basket of {quote.units})" if quote.units > 1 else ""
+    lines = [
+        f"  {item_text(quote)}: list {yuan(quote.item.list_price)} → worst case {yuan(quote.unit_price)} a unit{basket}"
+    ]
+    for step in quote.steps:
+        lines.append(f"      − {fen_text(step.taken):>10}  {step.key.kind}/{step.key.name}: {step.label}")
+    if quote.steps and quote.exact != quote.unit_price:
+        lines.append(f"      = {yuan(quote.unit_price):>10}  rounded down to the fen")
+    if floor is not None:
+        margin = quote.unit_price - floor.price
+        verdict = f"margin {yuan(margin)}" if margin >= 0 else f"BELOW THE FLOOR by {yuan(-margin)}"
+        lines.append(f"      floor {floor_text(floor)}: {verdict}")
+    return lines
+
+
+def change_text(before: int, after: int) -> str:
+    if before == 0:
+        return f"{'+' if after >= before else '−'}{yuan(abs(after - before))}"
+    percent = (Decimal(after - before) * 100 / Decimal(before)).quantize(Decimal("0.1"))
+    sign = "+" if percent > 0 else ("−" if percent < 0 else "±")
+    return f"{sign}{abs(percent)}%"
+
+
+def impact_markdown(impacts: Sequence[PriceImpact], limit: int = MARKDOWN_ROWS) -> str:
+    """The plan's price-impact table: items whose worst case changes, deepest cuts first."""
+    if not impacts:
+        return ""
+    lines = [
+        "#### Price impact\n",
+        "Worst-case unit price a buyer can reach (every promotion that can apply stacking, from now on), "
+        "before → after this plan, deepest cuts first.\n",
+        "| item | list | before | after | change | floor | after: how |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for impact in impacts[:limit]:
+        after = impact.after
+        floor = ""
+        if impact.floor is not None:
+            floor = yuan(impact.floor.price) + (" ⛔" if after.unit_price < impact.floor.price else "")
+        lines.append(
+            f"| {_cell(item_text(after))} | {yuan(after.item.list_price)} | {yuan(impact.before.unit_price)} "
+            f"| **{yuan(after.unit_price)}** | {change_text(impact.before.unit_price, after.unit_price)} "
+            f"| {floor} | {_cell(stack_text(after))} |"
+        )
+    if len(impacts) > limit:
+        lines.append(f"\n_{len(impacts) - limit} more item(s) change; `reconciler price` shows every item._")
+    return "\n".join(lines) + "\n\n"
+
+
+def impact_text(impacts: Sequence[PriceImpact], limit: int = TEXT_ROWS) -> list[str]:
+    if not impacts:
+        return []
+    lines = [f"Price impact (worst case a unit, before → after, deepest first; {len(impacts)} item(s)):"]
+    for impact in impacts[:limit]:
+        before, after = impact.before.unit_price, impact.after.unit_price
+        floor = f", floor {yuan(impact.floor.price)}" if impact.floor is not None else ""
+        lines.append(
+            f"  {impact.shop} {item_text(impact.after)}: {yuan(before)} → {yuan(after)} "
+            f"({change_text(before, after)}{floor})"
+        )
+    if len(impacts) > limit:
+        lines.append(f"  … and {len(impacts) - limit} more (`reconciler price` shows every item)")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,79 @@
+"""PriceFloor: the lowest worst-case price a shop's items may reach. The reconciler's own rule:
+
+    kind: PriceFloor
+    metadata: {name: demo-floors, shop: demo-shop}
+    spec:
+      min_share_of_list: 0.5            # every item: at least half its list price
+      items: {"220000000001": "59.00"}  # this item: at least 59.00 yuan
+
+Nothing is sent to TOP for a floor and nothing is read: plan and apply compute each affected
+item's worst-case price (reconciler.pricing) before and after the plan and fail when a change
+would take one below its floor, unless the manifest causing it says why
+(`metadata.allow_below_floor`). Where several floors cover an item, the highest counts.
+
+Normalised spec: {"min_share_permille": 500 | None, "items": {"220000000001": 5900}} (fen).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    LiveState,
+    NormaliseContext,
+    PlanContext,
+    ProblemCollector,
+    resource_key,
+    source_of,
+)
+from reconciler.kinds.units import UnitError, share_to_permille, yuan_to_fen
+from reconciler.manifest import Document
+from reconciler.model import Change, Link, Resource
+from reconciler.pricing.rules import Floor, PriceRule
+
+
+class PriceFloor(Kind):
+    kind = "PriceFloor"
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        spec = doc.spec
+        share = None
+        if "min_share_of_list" in spec:
+            try:
+                share = share_to_permille(spec["min_share_of_list"])
+            except UnitError as exc:
+                problems.add(("spec", "min_share_of_list"), str(exc))
+        items: dict[str, int] = {}
+        for item_id, price in (spec.get("items") or {}).items():
+            try:
+                items[str(item_id)] = yuan_to_fen(price)
+            except UnitError as exc:
+                problems.add(("spec", "items", str(item_id)), str(exc))
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"min_share_permille": share, "items": dict(sorted(items.items()))},
+            source=source_of(doc),
+        )
+
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        return LiveState()  # a floor is no object on TOP
+
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        return None  # never a call: floors are checked against the plan's prices instead
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        spec = resource.spec
+        share = spec.get("min_share_permille")
+        return [
+            Floor(
+                key=resource.key,
+                items=tuple((str(item_id), int(fen)) for item_id, fen in (spec.get("items") or {}).items()),
+                min_share=int(share) if share is not None else None,
+            )
+        ]
