@@ -58,9 +58,8 @@ from reconciler.kinds.base import (
     NormaliseContext,
     PlanContext,
     ProblemCollector,
-    resource_key,
-    source_of,
 )
+from reconciler.kinds.common import normalised
 from reconciler.kinds.shop_coupon import items_of
 from reconciler.manifest import Document, format_path
 from reconciler.model import (
@@ -106,12 +105,8 @@ class CouponGrant(Kind):
         buyers = _buyers(doc, problems)
         if not buyers and not problems.problems:
             problems.add(("spec", "buyers"), "names no buyer; list nicks or open uids (inline or in a file)")
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"coupon": doc.spec["coupon"], "audience": doc.spec.get("audience", "members"), "buyers": buyers},
-            source=source_of(doc),
-        )
+        spec = {"coupon": doc.spec["coupon"], "audience": doc.spec.get("audience", "members"), "buyers": buyers}
+        return normalised(doc, problems, spec, guarded=False)
 
     # ---- live state ------------------------------------------------------------------------
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
+from reconciler.kinds.common import fen, normalised, permille
 from reconciler.kinds.price_terms import reward_text, threshold_text
 from reconciler.kinds.promotionmisc import (
     Family,
     PromotionMiscActivity,
-    fen,
-    permille,
     price_items,
     price_when,
     range_params,
@@ -107,13 +106,7 @@ class FullDiscount(PromotionMiscActivity, Kind):
             activity.update(is_user_tag=True, user_tag=spec["user_tag"])
         activity.update(_reward(spec["reward"], problems))
         _check_reward_against_condition(spec, activity, problems)
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"activity": activity, "items": items},
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
-        )
+        return normalised(doc, problems, {"activity": activity, "items": items})
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A basket-level discount: an amount and/or a rate off once the threshold is reached.
@@ -150,7 +143,7 @@ def _condition(spec: Mapping[str, Any], problems: ProblemCollector) -> dict[str,
     when = spec["when"]
     repeat = bool(spec.get("no_ceiling", False))
     if "amount_at_least" in when:
-        threshold = fen(when["amount_at_least"], ("spec", "when", "amount_at_least"), problems)
+        threshold = fen(when["amount_at_least"], ("spec", "when", "amount_at_least"), problems, positive=True)
         params: dict[str, Any] = {"is_amount_over": True, "total_price": threshold}
         if repeat:
             params["is_amount_multiple"] = True
@@ -165,7 +158,7 @@ def _reward(reward: Mapping[str, Any], problems: ProblemCollector) -> dict[str, 
     params: dict[str, Any] = {}
     if "decrease" in reward:
         path = ("spec", "reward", "decrease")
-        params.update(is_decrease_money=True, decrease_amount=fen(reward["decrease"], path, problems))
+        params.update(is_decrease_money=True, decrease_amount=fen(reward["decrease"], path, problems, positive=True))
     if "rate" in reward:
         params.update(is_discount=True, discount_rate=permille(reward["rate"], ("spec", "reward", "rate"), problems))
     if "gift" in reward:

@@ -11,13 +11,12 @@ range deltas and recovery).
 
 from __future__ import annotations
 
-from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
+from reconciler.kinds.common import fen, normalised, permille
 from reconciler.kinds.price_terms import unit_price
 from reconciler.kinds.promotionmisc import (
     Family,
     PromotionMiscActivity,
-    fen,
-    permille,
     price_items,
     price_when,
     range_params,
@@ -68,14 +67,8 @@ class ItemDiscount(PromotionMiscActivity, Kind):
             activity.update(is_discount=True, discount_rate=rate)
         else:
             path = ("spec", "discount", "decrease")
-            activity.update(is_decrease_money=True, decrease_amount=fen(discount["decrease"], path, problems))
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"activity": activity, "items": items},
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
-        )
+            activity.update(is_decrease_money=True, decrease_amount=fen(discount["decrease"], path, problems, positive=True))
+        return normalised(doc, problems, {"activity": activity, "items": items})
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """An item discount is an item-level special price; one with a user tag reaches only some buyers."""

@@ -33,9 +33,8 @@ from reconciler.kinds.base import (
     NormaliseContext,
     PlanContext,
     ProblemCollector,
-    resource_key,
-    source_of,
 )
+from reconciler.kinds.common import normalised
 from reconciler.kinds.schedule import (
     Schedule,
     ScheduleError,
@@ -78,10 +77,10 @@ class ListingWindow(Kind):
             problems.add(("spec",), "select items with items (ids) and/or seller_categories (ids); none given")
         schedule = _schedule(spec.get("on_sale") or {}, problems)
         stock = spec.get("stock") or {}
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={
+        return normalised(
+            doc,
+            problems,
+            {
                 "items": items,
                 "seller_categories": categories,
                 "schedule": schedule,
@@ -90,8 +89,6 @@ class ListingWindow(Kind):
                     "relist_on_restock": bool(stock.get("relist_on_restock", True)),
                 },
             },
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
         )
 
     # ---- live state -----------------------------------------------------------------------------

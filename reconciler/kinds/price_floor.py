@@ -25,10 +25,9 @@ from reconciler.kinds.base import (
     NormaliseContext,
     PlanContext,
     ProblemCollector,
-    resource_key,
-    source_of,
 )
-from reconciler.kinds.units import UnitError, share_to_permille, yuan_to_fen
+from reconciler.kinds.common import converted, normalised
+from reconciler.kinds.units import share_to_permille, yuan_to_fen
 from reconciler.manifest import Document
 from reconciler.model import Change, Link, Resource
 from reconciler.pricing.rules import Floor, PriceRule
@@ -42,22 +41,13 @@ class PriceFloor(Kind):
         spec = doc.spec
         share = None
         if "min_share_of_list" in spec:
-            try:
-                share = share_to_permille(spec["min_share_of_list"])
-            except UnitError as exc:
-                problems.add(("spec", "min_share_of_list"), str(exc))
+            share = converted(share_to_permille, spec["min_share_of_list"], ("spec", "min_share_of_list"), problems, None)
         items: dict[str, int] = {}
         for item_id, price in (spec.get("items") or {}).items():
-            try:
-                items[str(item_id)] = yuan_to_fen(price)
-            except UnitError as exc:
-                problems.add(("spec", "items", str(item_id)), str(exc))
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"min_share_permille": share, "items": dict(sorted(items.items()))},
-            source=source_of(doc),
-        )
+            fen = converted(yuan_to_fen, price, ("spec", "items", str(item_id)), problems, None)
+            if fen is not None:
+                items[str(item_id)] = fen
+        return normalised(doc, problems, {"min_share_permille": share, "items": dict(sorted(items.items()))}, guarded=False)
 
     def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
         return LiveState()  # a floor is no object on TOP

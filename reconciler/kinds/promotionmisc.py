@@ -29,15 +29,12 @@ from typing import Any, ClassVar
 
 from reconciler.errors import PlanError, TopPermanentError
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext, ProblemCollector, new_id_ref
+from reconciler.kinds.common import activity_window
 from reconciler.kinds.units import (
-    UnitError,
     fen_to_yuan,
-    parse_iso,
     parse_top_datetime,
     permille_to_rate,
-    rate_to_permille,
     to_top_datetime,
-    yuan_to_fen,
 )
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
 from reconciler.pricing.rules import Items, When, Window
@@ -103,19 +100,10 @@ class Family:
 
 def window_params(window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, str]:
     """start_time / end_time as TOP's Date: `yyyy-MM-dd HH:mm:ss` in GMT+8, whatever offset was written."""
-    try:
-        start, end = parse_iso(window["start"]), parse_iso(window["end"])
-    except UnitError as exc:
-        problems.add(("spec", "window"), str(exc))
+    bounds = activity_window(window, problems, ctx)
+    if bounds is None:
         return {}
-    if end <= start:
-        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
-    elif end <= ctx.now:
-        problems.add(
-            ("spec", "window", "end"),
-            f"the window ended at {window['end']}; TOP refuses activities that are over "
-            "(move the window or remove the manifest)",
-        )
+    start, end = bounds
     return {"start_time": to_top_datetime(start), "end_time": to_top_datetime(end)}
 
 
@@ -124,27 +112,6 @@ def range_params(items: Any) -> tuple[int, list[str]]:
     if items == ALL_ITEMS:
         return 0, []
     return 1, sorted({str(item) for item in items}, key=int)
-
-
-def fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
-    """A positive yuan amount as fen (these methods take money in fen: 100 = 1 yuan)."""
-    try:
-        amount = yuan_to_fen(value)
-    except UnitError as exc:
-        problems.add(path, str(exc))
-        return 0
-    if amount <= 0:
-        problems.add(path, "must be more than 0.00 yuan")
-    return amount
-
-
-def permille(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
-    """A rate as these methods take it: 0.8 (8折) → 800."""
-    try:
-        return rate_to_permille(value)
-    except UnitError as exc:
-        problems.add(path, str(exc))
-        return 0
 
 
 # ---- reading -----------------------------------------------------------------------------------

@@ -54,9 +54,8 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
     new_id_ref,
-    resource_key,
-    source_of,
 )
+from reconciler.kinds.common import normalised
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
@@ -95,13 +94,7 @@ class ShopCoupon(Kind):
     def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
         problems = ProblemCollector(doc)
         add = _add_params(doc.spec, problems, ctx)
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"add": add},
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
-        )
+        return normalised(doc, problems, {"add": add})
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A shop coupon: any item, one coupon an order, once the order reaches its threshold."""

@@ -40,15 +40,13 @@ from reconciler.kinds.base import (
     ProblemCollector,
     ensure_success,
     new_id_ref,
-    resource_key,
-    source_of,
 )
+from reconciler.kinds.common import normalised, window_bounds
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
     gmt8_day,
     parse_date,
-    parse_iso,
     parse_top_datetime,
     to_decimal,
     to_epoch_ms,
@@ -99,13 +97,7 @@ class TaokeCashGift(Kind):
         if end is not None:
             params["send_end_time"] = to_top_datetime(end)
         params.update(_use(spec["use"], start, problems))
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"params": params, "send_end_ms": to_epoch_ms(end) if end is not None else None},
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
-        )
+        return normalised(doc, problems, {"params": params, "send_end_ms": to_epoch_ms(end) if end is not None else None})
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A cash gift for one item, usable from the first claim (send start) until its use days end."""
@@ -241,15 +233,7 @@ def _per_face(value: Any, problems: ProblemCollector) -> str:
 
 
 def _send_window(window: Mapping[str, Any], problems: ProblemCollector) -> tuple[datetime | None, datetime | None]:
-    try:
-        start = parse_iso(window["start"])
-        end = parse_iso(window["end"]) if "end" in window else None
-    except UnitError as exc:
-        problems.add(("spec", "send_window"), str(exc))
-        return None, None
-    if end is not None and end <= start:
-        problems.add(("spec", "send_window", "end"), f"end {window['end']} must be after start {window['start']}")
-    return start, end
+    return window_bounds(window, "send_window", problems) or (None, None)
 
 
 def _use(use: Mapping[str, Any], send_start: datetime | None, problems: ProblemCollector) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import simplejson
 
@@ -187,6 +187,66 @@ class StateStore(ABC):
                 section[effect.entry] = effect.value
             record[effect.section] = section
             self._put(Link(key, link.remote_id, record))
+
+
+
+class SqlStateStore(StateStore):
+    """The queries both SQL backends run alike (same tables); a backend gives its parameter mark
+    and how it runs a query."""
+
+    _mark: ClassVar[str]  # the driver's parameter placeholder: "?" (sqlite3) or "%s" (psycopg)
+
+    @abstractmethod
+    def _rows(self, query: str, args: Sequence[Any]) -> list[Sequence[Any]]: ...
+
+    @abstractmethod
+    def _row(self, query: str, args: Sequence[Any]) -> Sequence[Any] | None: ...
+
+    @abstractmethod
+    def _run(self, query: str, args: Sequence[Any]) -> None: ...
+
+    def links(self, shop: str | None = None) -> list[Link]:
+        query = "SELECT shop, kind, name, remote_id, record FROM links"
+        args: tuple[Any, ...] = ()
+        if shop is not None:
+            query += f" WHERE shop = {self._mark}"
+            args = (shop,)
+        return [link_from_row(row) for row in self._rows(query + " ORDER BY shop, kind, name", args)]
+
+    def get(self, key: ResourceKey) -> Link | None:
+        m = self._mark
+        row = self._row(
+            f"SELECT shop, kind, name, remote_id, record FROM links WHERE shop = {m} AND kind = {m} AND name = {m}",
+            (key.shop, key.kind, key.name),
+        )
+        return link_from_row(row) if row else None
+
+    def _remove(self, key: ResourceKey) -> None:
+        m = self._mark
+        for table in ("links", "applied_specs"):
+            self._run(f"DELETE FROM {table} WHERE shop = {m} AND kind = {m} AND name = {m}", (key.shop, key.kind, key.name))
+
+    def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
+        query = "SELECT shop, kind, name, resource FROM applied_specs"
+        args: tuple[Any, ...] = ()
+        if shop is not None:
+            query += f" WHERE shop = {self._mark}"
+            args = (shop,)
+        rows = self._rows(query + " ORDER BY shop, kind, name", args)
+        return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
+
+    def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
+        query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"
+        conditions, args = [], []
+        if run_id is not None:
+            conditions.append(f"run_id = {self._mark}")
+            args.append(run_id)
+        if status is not None:
+            conditions.append(f"status = {self._mark}")
+            args.append(status)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        return [journal_entry_from_row(row) for row in self._rows(query + " ORDER BY id", tuple(args))]
 
 
 def pending_migrations(steps: Sequence[Migration], current: int, where: str) -> list[Migration]:

@@ -24,15 +24,11 @@ from psycopg import errors as pg_errors
 from reconciler.errors import StateError
 from reconciler.model import Link, ResourceKey, StateEffect
 from reconciler.state.base import (
-    JournalEntry,
     LockTimeoutError,
     LockWaitNotice,
     Migration,
-    StateStore,
+    SqlStateStore,
     dumps,
-    journal_entry_from_row,
-    link_from_row,
-    loads,
     lock_holder_label,
     lock_key,
     lock_timeout_message,
@@ -103,7 +99,9 @@ def _translated(method: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-class PostgresStateStore(StateStore):
+class PostgresStateStore(SqlStateStore):
+    _mark = "%s"
+
     def __init__(self, url: str) -> None:
         self._where = safe_url(url)
         password = urlsplit(url).password
@@ -157,24 +155,6 @@ class PostgresStateStore(StateStore):
     # ---- links --------------------------------------------------------------------------
 
     @_translated
-    def links(self, shop: str | None = None) -> list[Link]:
-        query = "SELECT shop, kind, name, remote_id, record FROM links"
-        args: tuple[Any, ...] = ()
-        if shop is not None:
-            query += " WHERE shop = %s"
-            args = (shop,)
-        rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
-        return [link_from_row(row) for row in rows]
-
-    @_translated
-    def get(self, key: ResourceKey) -> Link | None:
-        row = self._db.execute(
-            "SELECT shop, kind, name, remote_id, record FROM links WHERE shop = %s AND kind = %s AND name = %s",
-            (key.shop, key.kind, key.name),
-        ).fetchone()
-        return link_from_row(row) if row else None
-
-    @_translated
     def put(self, link: Link) -> None:
         with self._db.transaction():
             self._put(link)
@@ -192,23 +172,7 @@ class PostgresStateStore(StateStore):
             (link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record)),
         )
 
-    def _remove(self, key: ResourceKey) -> None:
-        for table in ("links", "applied_specs"):
-            self._db.execute(
-                f"DELETE FROM {table} WHERE shop = %s AND kind = %s AND name = %s", (key.shop, key.kind, key.name)
-            )
-
     # ---- applied specs ------------------------------------------------------------------
-
-    @_translated
-    def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
-        query = "SELECT shop, kind, name, resource FROM applied_specs"
-        args: tuple[Any, ...] = ()
-        if shop is not None:
-            query += " WHERE shop = %s"
-            args = (shop,)
-        rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
-        return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
 
     @_translated
     def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None:
@@ -254,21 +218,6 @@ class PostgresStateStore(StateStore):
         self._db.execute(
             "UPDATE journal SET status = 'failed', error = %s, answered_at = now() WHERE id = %s", (error, entry_id)
         )
-
-    @_translated
-    def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
-        query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"
-        conditions, args = [], []
-        if run_id is not None:
-            conditions.append("run_id = %s")
-            args.append(run_id)
-        if status is not None:
-            conditions.append("status = %s")
-            args.append(status)
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
-        rows = self._db.execute(query + " ORDER BY id", tuple(args)).fetchall()
-        return [journal_entry_from_row(row) for row in rows]
 
     # ---- shop locks ---------------------------------------------------------------------
 
@@ -318,3 +267,16 @@ class PostgresStateStore(StateStore):
 
     def close(self) -> None:
         self._db.close()
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    @_translated
+    def _rows(self, query: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+        return self._db.execute(query, args).fetchall()
+
+    @_translated
+    def _row(self, query: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        return self._db.execute(query, args).fetchone()
+
+    def _run(self, query: str, args: Sequence[Any]) -> None:
+        self._db.execute(query, args)

@@ -24,15 +24,11 @@ from typing import Any
 from reconciler.errors import StateError
 from reconciler.model import Link, ResourceKey, StateEffect
 from reconciler.state.base import (
-    JournalEntry,
     LockTimeoutError,
     LockWaitNotice,
     Migration,
-    StateStore,
+    SqlStateStore,
     dumps,
-    journal_entry_from_row,
-    link_from_row,
-    loads,
     lock_holder_label,
     lock_timeout_message,
     pending_migrations,
@@ -68,7 +64,9 @@ _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
 LOCK_POLL_SECONDS = 0.05
 
 
-class SqliteStateStore(StateStore):
+class SqliteStateStore(SqlStateStore):
+    _mark = "?"
+
     def __init__(self, path: str) -> None:
         self.path = path
         try:
@@ -119,22 +117,6 @@ class SqliteStateStore(StateStore):
 
     # ---- links --------------------------------------------------------------------------
 
-    def links(self, shop: str | None = None) -> list[Link]:
-        query = "SELECT shop, kind, name, remote_id, record FROM links"
-        args: tuple[Any, ...] = ()
-        if shop is not None:
-            query += " WHERE shop = ?"
-            args = (shop,)
-        rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
-        return [link_from_row(row) for row in rows]
-
-    def get(self, key: ResourceKey) -> Link | None:
-        row = self._db.execute(
-            "SELECT shop, kind, name, remote_id, record FROM links WHERE shop = ? AND kind = ? AND name = ?",
-            (key.shop, key.kind, key.name),
-        ).fetchone()
-        return link_from_row(row) if row else None
-
     def put(self, link: Link) -> None:
         with self._transaction():
             self._put(link)
@@ -151,22 +133,7 @@ class SqliteStateStore(StateStore):
             (link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record), time.time()),
         )
 
-    def _remove(self, key: ResourceKey) -> None:
-        for table in ("links", "applied_specs"):
-            self._db.execute(
-                f"DELETE FROM {table} WHERE shop = ? AND kind = ? AND name = ?", (key.shop, key.kind, key.name)
-            )
-
     # ---- applied specs ------------------------------------------------------------------
-
-    def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
-        query = "SELECT shop, kind, name, resource FROM applied_specs"
-        args: tuple[Any, ...] = ()
-        if shop is not None:
-            query += " WHERE shop = ?"
-            args = (shop,)
-        rows = self._db.execute(query + " ORDER BY shop, kind, name", args).fetchall()
-        return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
 
     def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None:
         with self._transaction():
@@ -214,20 +181,6 @@ class SqliteStateStore(StateStore):
                 (error, time.time(), entry_id),
             )
 
-    def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
-        query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"
-        conditions, args = [], []
-        if run_id is not None:
-            conditions.append("run_id = ?")
-            args.append(run_id)
-        if status is not None:
-            conditions.append("status = ?")
-            args.append(status)
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
-        rows = self._db.execute(query + " ORDER BY id", tuple(args)).fetchall()
-        return [journal_entry_from_row(row) for row in rows]
-
     # ---- shop locks ---------------------------------------------------------------------
 
     @contextmanager
@@ -270,6 +223,15 @@ class SqliteStateStore(StateStore):
         self._db.close()
 
     # ---- helpers ------------------------------------------------------------------------
+
+    def _rows(self, query: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+        return self._db.execute(query, args).fetchall()
+
+    def _row(self, query: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        return self._db.execute(query, args).fetchone()
+
+    def _run(self, query: str, args: Sequence[Any]) -> None:
+        self._db.execute(query, args)
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._db)

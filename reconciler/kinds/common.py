@@ -1,0 +1,92 @@
+"""Checks and conversions every kind's normalise uses.
+
+Each reports a value it cannot take as a problem at the value's manifest path and goes on, so the
+user sees all of a document's problems at once. The wire unit stays each kind's choice (epoch ms
+or TOP datetime text, fen or yuan): these helpers parse and check, the kind converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from reconciler.kinds.base import NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, yuan_to_fen
+from reconciler.manifest import Document
+from reconciler.model import Resource
+
+T = TypeVar("T")
+
+
+def converted(convert: Callable[[Any], T], value: Any, path: tuple[Any, ...], problems: ProblemCollector, default: T) -> T:
+    """convert(value); `default` after reporting its UnitError at `path`."""
+    try:
+        return convert(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return default
+
+
+def fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector, *, positive: bool = False) -> int:
+    """A yuan amount as fen (100 = 1 yuan); 0 when it cannot be read. With `positive`, 0.00 is refused."""
+    try:
+        amount = yuan_to_fen(value)
+    except UnitError as exc:
+        problems.add(path, str(exc))
+        return 0
+    if positive and amount <= 0:
+        problems.add(path, "must be more than 0.00 yuan")
+    return amount
+
+
+def permille(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
+    """A rate as permille: 0.8 (8折) → 800; 0 when it cannot be read."""
+    return converted(rate_to_permille, value, path, problems, 0)
+
+
+def window_bounds(
+    window: Mapping[str, Any], field: str, problems: ProblemCollector
+) -> tuple[datetime | None, datetime | None] | None:
+    """A window's start and end (each None when not written). None when either is no ISO 8601 time
+    with an offset (reported at spec.<field>); an end not after the start is reported at its end."""
+    try:
+        start = parse_iso(window["start"]) if "start" in window else None
+        end = parse_iso(window["end"]) if "end" in window else None
+    except UnitError as exc:
+        problems.add(("spec", field), str(exc))
+        return None
+    if start is not None and end is not None and end <= start:
+        problems.add(("spec", field, "end"), f"end {window['end']} must be after start {window['start']}")
+    return start, end
+
+
+def activity_window(
+    window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext
+) -> tuple[datetime, datetime] | None:
+    """An activity's spec.window (start and end both required): its bounds, or None when they cannot
+    be read. An end not after the start, or already past (TOP refuses such activities), is a problem."""
+    bounds = window_bounds({"start": window["start"], "end": window["end"]}, "window", problems)
+    if bounds is None:
+        return None
+    start, end = bounds
+    assert start is not None and end is not None
+    if start < end <= ctx.now:
+        problems.add(
+            ("spec", "window", "end"),
+            f"the window ended at {window['end']}; TOP refuses activities that are over "
+            "(move the window or remove the manifest)",
+        )
+    return start, end
+
+
+def normalised(doc: Document, problems: ProblemCollector, spec: dict[str, Any], *, guarded: bool = True) -> Resource:
+    """The document's resource once no problem was found (else ManifestError with them all).
+    `guarded`: the kind honours metadata.prevent_destroy."""
+    problems.raise_if_any()
+    return Resource(
+        key=resource_key(doc),
+        spec=spec,
+        source=source_of(doc),
+        prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)) if guarded else False,
+    )
