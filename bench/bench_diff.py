@@ -119,10 +119,11 @@ def deepdiff_baseline(desired: ShopDef, live: ShopDef) -> tuple[float, int]:
 
 def run(
     live_shop: ShopDef, edit_target: ShopDef, workspace_root: Path, state_file: Path, gateway: str,
-    env: Mapping[str, str], report: Report, *, plan_peak_mb: float | None = None,
+    env: Mapping[str, str], report: Report, *, plan_peak_mb: float | None = None, gate_speedup: bool = True,
 ) -> None:
     """`live_shop` is applied (TOP and the state store at `state_file` hold it); `edit_target` is 1 %
-    away from it. Times the diff for both, and deepdiff for the edit."""
+    away from it. Times the diff for both, and deepdiff for the edit. The speed-up is gated only
+    for shops whose pools are large (a handful of items per pool measures fixed costs, not the diff)."""
     now = datetime.now(timezone.utc)
     print(f"goal 3: diff of {len(live_shop.pools)} pools, {pool_item_count(live_shop):,} pool items", flush=True)
     converged_dir = workspace_root / "converged"
@@ -145,7 +146,7 @@ def run(
                       note=f"{differences:,} differences"))
     slowest = max(cpu_converged, cpu_edit)
     report.add(Figure(GOAL, "speed-up over deepdiff (slower of the two diffs)", baseline_cpu / max(slowest, 1e-6), "x",
-                      limit=SPEEDUP_LIMIT, at_most=False, gate=True))
+                      limit=SPEEDUP_LIMIT, at_most=False, gate=gate_speedup))
     if plan_peak_mb is not None:
         report.add(Figure(GOAL, "peak memory of the whole plan", plan_peak_mb, "MB", limit=PLAN_MEMORY_LIMIT_MB,
                           note="`reconciler plan` process, max RSS"))

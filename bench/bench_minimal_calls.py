@@ -56,6 +56,7 @@ class ConvergedShop:
     base: ShopDef
     live: ShopDef  # what is applied now (the base after its 1 % random edit)
     coupons_on_top: int  # every coupon created (a changed coupon leaves its old one valid)
+    plan_peak_mb: dict[str, float]  # max RSS of each `reconciler plan` run, by step
 
 
 def prepare(size: Size, sandbox: SandboxProcess, root: Path) -> tuple[ShopDef, Workspace]:
@@ -71,19 +72,21 @@ def prepare(size: Size, sandbox: SandboxProcess, root: Path) -> tuple[ShopDef, W
 def run(size: Size, sandbox: SandboxProcess, root: Path, report: Report) -> ConvergedShop:
     sandbox.faults()  # no latency, no call limit: this goal counts calls, it does not time them
     shop, workspace = prepare(size, sandbox, root)
+    peaks: dict[str, float] = {}
     campaigns = str(workspace.campaigns)
     print(f"goal 1: {len(shop.pools)} pools x {size.items_per_activity} items ({pool_item_count(shop):,} pool items), "
           f"{len(shop.catalogue)} listing items, {len(shop.coupons)} coupons, "
           f"{len(shop.item_discounts) + len(shop.full_discounts)} discounts", flush=True)
 
-    _plan_reads(workspace, sandbox, report, "plan from empty", minimal_reads(shop, None, 0))
+    _plan_reads(workspace, sandbox, report, "plan from empty", minimal_reads(shop, None, 0), peaks)
     _apply_writes(workspace, sandbox, report, "apply from empty", minimal_writes(None, shop))
     coupons = len(shop.coupons)
-    _plan_reads(workspace, sandbox, report, "plan when converged", minimal_reads(shop, shop, coupons), changes=False)
+    _plan_reads(workspace, sandbox, report, "plan when converged", minimal_reads(shop, shop, coupons), peaks,
+                changes=False)
 
     edited = one_percent_edit(shop)
     write_manifests(edited, workspace.root)
-    _plan_reads(workspace, sandbox, report, "plan after a 1 % edit", minimal_reads(edited, shop, coupons))
+    _plan_reads(workspace, sandbox, report, "plan after a 1 % edit", minimal_reads(edited, shop, coupons), peaks)
     _apply_writes(workspace, sandbox, report, "apply after a 1 % edit", minimal_writes(shop, edited))
     coupons += sum(1 for name, coupon in edited.coupons.items() if shop.coupons[name] != coupon)
 
@@ -92,18 +95,19 @@ def run(size: Size, sandbox: SandboxProcess, root: Path, report: Report) -> Conv
     report.add(Figure(GOAL, "writes of apply when converged", tally.write_count, "calls", limit=0, exact=True, gate=True,
                       note=f"{converged.wall_s:.1f} s"))
     _plan_reads(workspace, sandbox, report, "plan when converged after the edit", minimal_reads(edited, edited, coupons),
-                changes=False)
-    return ConvergedShop(size, sandbox, workspace, shop, edited, coupons)
+                peaks, changes=False)
+    return ConvergedShop(size, sandbox, workspace, shop, edited, coupons, peaks)
 
 
 def _plan_reads(
     workspace: Workspace, sandbox: SandboxProcess, report: Report, label: str, minimal: Counter[str],
-    *, changes: bool = True,
+    peaks: dict[str, float], *, changes: bool = True,
 ) -> CallTally:
     started = time.perf_counter()
     result = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode", *FORCE).check(
         EXIT_CHANGES if changes else 0)
     tally = sandbox.tally()
+    peaks[label] = result.max_rss_mb
     _explain(tally.reads, minimal, f"{label} reads")
     report.add(Figure(GOAL, f"{label}: reads / minimal", tally.read_count / sum(minimal.values()), "ratio", limit=1.0,
                       exact=True, gate=True, note=f"{tally.read_count:,} of {sum(minimal.values()):,} minimal"))
@@ -113,7 +117,8 @@ def _plan_reads(
     if changes:
         report.add(Figure(GOAL, f"{label}: price-guardrail reads", tally.price_read_count, "calls",
                           note="list prices of the items the changes touch; " + _methods(tally.price_reads)))
-    print(f"    ({label}: {time.perf_counter() - started:.1f} s, exit {result.returncode})", flush=True)
+    print(f"    ({label}: {time.perf_counter() - started:.1f} s, {result.cpu_s:.1f} s CPU, "
+          f"{result.max_rss_mb:.0f} MB, exit {result.returncode})", flush=True)
     return tally
 
 

@@ -67,13 +67,17 @@ class SandboxProcess:
 
     def stop(self) -> None:
         self._http.close()
-        if self._process is not None and self._process.poll() is None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
             self._process.terminate()
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def __enter__(self) -> SandboxProcess:
         return self.start()
@@ -289,7 +293,12 @@ class Figure:
         if self.limit is None:
             return ""
         sign = "=" if self.exact else ("≤" if self.at_most else "≥")
-        limit = f"{self.limit:.2f}" if self.unit == "ratio" else f"{self.limit:,.3g}"
+        if self.unit == "ratio":
+            limit = f"{self.limit:.2f}"
+        elif float(self.limit).is_integer():
+            limit = f"{self.limit:,.0f}"
+        else:
+            limit = f"{self.limit:,.3g}"
         return f"{sign} {limit}{' ' + self.unit if self.unit not in ('ratio', '') else ''}"
 
     def as_json(self) -> dict[str, Any]:

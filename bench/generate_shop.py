@@ -6,7 +6,7 @@ are computed from it alone, independently of the planner. Sizes:
 
     full      1,000 item-pool activities x 200 items, 2,000 listing items, 40 shop coupons,
               100 item discounts + 100 full discounts (issue 9)
-    reduced   the same shape, about 1/20 of it (CI)
+    reduced   pools of the same size, 1/10 as many; 1/5 to 1/20 of the rest (CI)
     tiny      a few of each (the pytest smoke test)
 
 Run it to look at the manifests:  python bench/generate_shop.py --size reduced --out /tmp/shop
@@ -46,7 +46,7 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "full": Size(1000, 200, 2000, 40, 100, 100, windows=20),
-    "reduced": Size(50, 40, 400, 10, 10, 10, windows=8),
+    "reduced": Size(100, 200, 400, 10, 10, 10, windows=8),  # pools as large as the full size's
     "tiny": Size(4, 6, 40, 3, 2, 2, windows=4),
 }
 

@@ -20,7 +20,7 @@ logger = logging.getLogger("reconciler.top.ratelimit")
 # a little under qps, so that network jitter cannot squeeze qps + 1 calls into a second either.
 # (pyrate-limiter's blocking wait sleeps whole milliseconds plus a buffer: about 15 % under qps
 # at 100 QPS, hence the slots kept here.)
-PACING_MARGIN = 1.03
+PACING_MARGIN = 1.05
 
 
 class QpsBudget:
@@ -39,14 +39,18 @@ class QpsBudget:
 
     def acquire(self) -> None:
         """Block until this call may go out."""
-        self._wait_out_ban()
-        with self._slot_lock:
-            now = self._monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
-            self._wait_out_ban()  # a ban reported while this call waited for its slot
+        while True:
+            self._wait_out_ban()
+            with self._slot_lock:
+                now = self._monotonic()
+                slot = max(now, self._next_slot)
+                self._next_slot = slot + self._interval
+            if slot > now:
+                time.sleep(slot - now)
+            if self.remaining_ban() == 0:
+                return
+            # TOP banned the app while this call waited for its slot: it takes a new one after
+            # the ban, or every call that waited would go out at once when the ban ends.
 
     def pause(self, seconds: float) -> None:
         """TOP banned the app for `seconds`: hold back every call of the run until then."""
@@ -55,6 +59,8 @@ class QpsBudget:
             if until > self._banned_until:
                 self._banned_until = until
                 logger.info("TOP call limit: pausing all calls of this app for %.2f s", seconds)
+        with self._slot_lock:  # after the ban, calls start again one slot apart
+            self._next_slot = max(self._next_slot, until)
 
     def remaining_ban(self) -> float:
         """Seconds until TOP's ban ends (0 when there is none)."""
