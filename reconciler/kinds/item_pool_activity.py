@@ -33,12 +33,12 @@ from reconciler.kinds.base import (
     resource_key,
     source_of,
 )
+from reconciler.kinds.common import fen, permille
 from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
 from reconciler.kinds.units import (
     UnitError,
     from_epoch_ms,
     parse_iso,
-    rate_to_permille,
     to_epoch_ms,
     yuan_exact,
     yuan_to_fen,
@@ -311,7 +311,7 @@ def _with_seconds(clock: str) -> str:
 def _activity_rule(rule: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
     wire: dict[str, Any] = {wire_key: rule[key] for key, wire_key in _RULE_FLAGS.items() if key in rule}
     if "ceiling" in rule:
-        wire["ceiling_amount"] = _fen(rule["ceiling"], ("spec", "rule", "ceiling"), problems)
+        wire["ceiling_amount"] = fen(rule["ceiling"], ("spec", "rule", "ceiling"), problems)
     if "depreciable" in rule:
         wire["discount_fee_mode"] = 1 if rule["depreciable"] else 0
     return wire
@@ -319,7 +319,7 @@ def _activity_rule(rule: Mapping[str, Any], problems: ProblemCollector) -> dict[
 
 def _condition(when: Mapping[str, Any], path: tuple[Any, ...], problems: ProblemCollector) -> dict[str, Any]:
     if "amount_at_least" in when:
-        return {"is_amount": True, "amount": _fen(when["amount_at_least"], path + ("amount_at_least",), problems)}
+        return {"is_amount": True, "amount": fen(when["amount_at_least"], path + ("amount_at_least",), problems)}
     return {"is_count": True, "count": when["count_at_least"]}
 
 
@@ -350,7 +350,7 @@ def _rule_object(
     """The TOP rule objects carry one flag per form; exactly the chosen one is true."""
     flag, field, unit = table[form]
     wire: dict[str, Any] = {other_flag: other_flag == flag for other_flag, _, _ in table.values()}
-    wire[field] = _permille(value, path, problems) if unit == "permille" else _fen(value, path, problems, positive=True)
+    wire[field] = permille(value, path, problems) if unit == "permille" else fen(value, path, problems, positive=True)
     return wire
 
 
@@ -413,9 +413,9 @@ def _item_price(item: Mapping[str, Any], path: tuple[Any, ...], problems: Proble
     # additem's units differ per field on its own page: fix_price in fen, rate as 300=3折, and
     # decrease_money in yuan. Each follows the page, so the conversions differ on purpose.
     if "fix_price" in item:
-        return {"is_fix_price": True, "fix_price": _fen(item["fix_price"], path + ("fix_price",), problems, positive=True)}
+        return {"is_fix_price": True, "fix_price": fen(item["fix_price"], path + ("fix_price",), problems, positive=True)}
     if "rate" in item:
-        return {"is_discount_rate": True, "discount_rate": _permille(item["rate"], path + ("rate",), problems)}
+        return {"is_discount_rate": True, "discount_rate": permille(item["rate"], path + ("rate",), problems)}
     if "decrease" in item:
         try:
             amount = yuan_exact(item["decrease"])
@@ -426,25 +426,6 @@ def _item_price(item: Mapping[str, Any], path: tuple[Any, ...], problems: Proble
             problems.add(path + ("decrease",), "a decrease must be more than 0.00 yuan")
         return {"is_decrease_money": True, "decrease_money": amount}
     return {}
-
-
-def _fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector, *, positive: bool = False) -> int:
-    try:
-        fen = yuan_to_fen(value)
-    except UnitError as exc:
-        problems.add(path, str(exc))
-        return 0
-    if positive and fen <= 0:
-        problems.add(path, "must be more than 0.00 yuan")
-    return fen
-
-
-def _permille(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int:
-    try:
-        return rate_to_permille(value)
-    except UnitError as exc:
-        problems.add(path, str(exc))
-        return 0
 
 
 def _check_unique(values: Sequence[Any], path: tuple[Any, ...], field: str, problems: ProblemCollector) -> None:
