@@ -30,8 +30,16 @@ if __package__ in (None, ""):
 
 from deepdiff import DeepDiff  # noqa: E402
 
+from bench.bench_minimal_calls import prepare  # noqa: E402
 from bench.common import Figure, Report, SandboxProcess, scratch  # noqa: E402
-from bench.generate_shop import SIZES, ShopDef, plain_tree, pool_item_count, write_manifests  # noqa: E402
+from bench.generate_shop import (  # noqa: E402
+    SIZES,
+    ShopDef,
+    one_percent_edit,
+    plain_tree,
+    pool_item_count,
+    write_manifests,
+)
 from reconciler.engine.plan import desired_resources, kinds_in_dependency_order  # noqa: E402
 from reconciler.kinds import KINDS  # noqa: E402
 from reconciler.kinds.base import LiveState, PlanContext  # noqa: E402
@@ -153,14 +161,10 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_minimal_calls import prepare
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
     args = parser.parse_args(argv)
     report = Report()
-    from bench.generate_shop import one_percent_edit
-
     with SandboxProcess() as sandbox, scratch("diff") as root:
         shop, workspace = prepare(SIZES[args.size], sandbox, root / "ws")
         workspace.run("apply", str(workspace.campaigns), "--auto-approve").check()

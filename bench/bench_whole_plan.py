@@ -19,8 +19,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_minimal_calls import prepare  # noqa: E402
 from bench.common import CliRun, Figure, Report, SandboxProcess, Workspace, scratch  # noqa: E402
 from bench.generate_shop import SIZES  # noqa: E402
+from reconciler.engine.plan import desired_resources  # noqa: E402
+from reconciler.manifest import load_manifests  # noqa: E402
+from reconciler.manifest.yaml_source import LOADER  # noqa: E402
 
 GOAL = "4 whole plan"
 LATENCY_S = 0.05
@@ -31,9 +35,6 @@ FIXED_ALLOWANCE_S = 10.0
 
 def load_times(campaigns: Path) -> tuple[float, float]:
     """Seconds to load and validate the manifests (YAML, schema, checks), and to normalise them."""
-    from reconciler.engine.plan import desired_resources
-    from reconciler.manifest import load_manifests
-
     started = time.perf_counter()
     manifests = load_manifests([str(campaigns)])
     loaded = time.perf_counter()
@@ -43,8 +44,6 @@ def load_times(campaigns: Path) -> tuple[float, float]:
 
 def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun:
     """Plans the converged shop in `workspace` with latency and the QPS limit on; returns the run."""
-    from reconciler.manifest.yaml_source import LOADER
-
     load_s, normalise_s = load_times(workspace.campaigns)
     sandbox.faults(latency=LATENCY_S, qps_limit=QPS, ban_seconds=1)
     sandbox.clear_calls()
@@ -74,8 +73,6 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_minimal_calls import prepare
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
     args = parser.parse_args(argv)

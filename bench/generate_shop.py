@@ -19,7 +19,7 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -395,10 +395,6 @@ def _all_discounts(shop: ShopDef) -> Iterator[tuple[str, DiscountDef]]:
 
 def pool_item_count(shop: ShopDef) -> int:
     return sum(len(pool.items) for pool in shop.pools.values())
-
-
-def count_items(groups: Iterable[Mapping[str, object]]) -> int:
-    return sum(len(group) for group in groups)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 from bench import bench_diff, bench_minimal_calls, bench_quota_speed, bench_whole_plan  # noqa: E402
 from bench.common import Figure, Report, SandboxProcess, dump_json, machine, scratch  # noqa: E402
-from bench.generate_shop import SIZES  # noqa: E402
+from bench.generate_shop import SIZES, one_percent_edit  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,6 @@ def run(size_name: str, goals: tuple[str, ...] = GOALS) -> Report:
             plan = bench_whole_plan.run(shop.workspace, sandbox, report)
             peaks["plan, converged (goal 4)"] = plan.max_rss_mb
         if "3" in goals:
-            from bench.generate_shop import one_percent_edit
-
             bench_diff.run(shop.live, one_percent_edit(shop.live, seed=93), root / "diff", shop.workspace.state,
                            sandbox.gateway, shop.workspace.env, report, gate_speedup=size.items_per_activity >= 100)
             step, peak = max(peaks.items(), key=lambda pair: pair[1])
