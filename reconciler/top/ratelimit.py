@@ -18,8 +18,8 @@ logger = logging.getLogger("reconciler.top.ratelimit")
 # TOP counts an app's calls over a rolling second. Calls are paced evenly (no burst: a full bucket
 # of qps at the start of a second plus the steady rate would put up to 2 x qps into one second),
 # a little under qps, so that network jitter cannot squeeze qps + 1 calls into a second either.
-# (pyrate-limiter's blocking wait sleeps whole milliseconds plus a buffer: about 15 % under qps
-# at 100 QPS, hence the slots kept here.)
+# A pacing clock of a few lines does this; pyrate-limiter, used first, bursted at the start of a
+# second and its blocking wait left about 15 % of a 100 QPS quota unused.
 PACING_MARGIN = 1.05
 
 
