@@ -47,10 +47,11 @@ def _converge(workspace: Workspace, sandbox: Sandbox) -> None:
     the sandbox (the seller console) and import or resolve, as the message says."""
     for _ in range(6):
         result = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
-        if result.exit_code == 0 and workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode").exit_code == 0:
+        plan = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+        if result.exit_code == 0 and plan.exit_code == 0:
             return
         assert "journal resolve" in result.output or "import ItemPoolActivity" in result.output, (
-            result.output + workspace.run("journal", "list").output
+            result.output + "\n--- plan after it:\n" + plan.output + "\n--- journal:\n" + workspace.run("journal", "list").output
         )
         for line in workspace.run("journal", "list", "--open").output.strip().splitlines():
             entry_id, _, address, method = line.split("\t")[:4]

@@ -674,26 +674,41 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Ch
     applied = link.record.get("activity")
     drifted = _differences(live_view(live["activity"]), query_view(activity))
     if applied is None and not drifted:
-        return _plan_adopt(desired, link)
+        return _plan_adopt(desired, link, _plan_items(desired, link, live))
     changed = _differences(applied or {}, activity)
     if changed or drifted:
         return _plan_replace(desired, link, changed, drifted)
     return _plan_items(desired, link, live)
 
 
-def _plan_adopt(desired: Resource, link: Link) -> Change:
+def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
     """An imported activity matches the manifest wherever TOP shows it; what TOP does not return
-    (rules, logic groups, period, priority, channels) is recorded as the manifest says. No call."""
-    record = {"activity": dict(desired.spec["activity"]), "items": dict(link.record.get("items") or {})}
+    (rules, logic groups, period, priority, channels) is recorded as the manifest says, and its pool
+    items are brought to the manifest's in the same change, so one apply converges."""
+    reason = (
+        f"imported activity {link.remote_id} matches the manifest in every field TOP returns; the fields TOP "
+        "does not return (activity_rule, logic groups, period, priority, channels) are assumed to be as the "
+        "manifest says and recorded so"
+    )
+    if items is None:
+        record = {"activity": dict(desired.spec["activity"]), "items": dict(link.record.get("items") or {})}
+        return Change(
+            key=desired.key,
+            action=Action.UPDATE,
+            calls=(),
+            reason=reason + " (no call to TOP)",
+            source=desired.source,
+            effects=(SetLink(link.remote_id, record),),
+        )
+    # Recorded only once every item call succeeded, when the pool is exactly the manifest's; if one
+    # fails, the activity stays unrecorded and the next plan adopts it again from what TOP shows.
+    record = {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"])}
     return Change(
         key=desired.key,
         action=Action.UPDATE,
-        calls=(),
-        reason=(
-            f"imported activity {link.remote_id} matches the manifest in every field TOP returns; the fields TOP "
-            "does not return (activity_rule, logic groups, period, priority, channels) are assumed to be as the "
-            "manifest says and recorded so (no call to TOP)"
-        ),
+        calls=items.calls,
+        reason=f"{reason}; {items.reason}",
+        details=items.details,
         source=desired.source,
         effects=(SetLink(link.remote_id, record),),
     )
