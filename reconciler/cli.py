@@ -376,6 +376,16 @@ def _is_plan_file(path: str) -> bool:
     return path.endswith(".json") and Path(path).is_file()
 
 
+# import, journal resolve and state rm edit one shop's state: an apply of that shop reads and
+# writes the same rows, so they wait for it like a second apply would, then hold the lock until
+# the command is done.
+STATE_EDIT_LOCK_TIMEOUT = 60.0
+
+
+def _state_edit_locks(store: StateStore) -> ShopLocks:
+    return ShopLocks(store, STATE_EDIT_LOCK_TIMEOUT, on_wait=_waiting_for_lock(STATE_EDIT_LOCK_TIMEOUT))
+
+
 def _waiting_for_lock(timeout: float) -> Callable[[str, str], None]:
     def notice(shop: str, holder: str) -> None:
         click.echo(f"waiting up to {timeout:g} s for shop {shop}: another apply holds its lock ({holder})", err=True)
@@ -544,7 +554,8 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
     """Adopt an existing TOP object as the managed resource KIND/NAME, declared in the manifests.
 
     Only the state store changes; the next plan shows what differs between TOP and the manifest."""
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
+            _state_edit_locks(store) as locks:
         manifests, resources = _load(paths, _now(None))
         clients.use_profiles(profile_settings(manifests.shops))
         matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
@@ -553,6 +564,7 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
         if len(matches) > 1:
             _fail(f"{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one shop's files")
         resource = matches[0]
+        locks.hold([resource.key.shop])
         existing = store.get(resource.key)
         if existing is not None:
             _fail(f"{resource.key} already manages remote object {existing.remote_id}; `reconciler state rm` it first")
@@ -596,7 +608,10 @@ def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> No
         answer = json.loads(answer_json, parse_float=Decimal) if answer_json else None
     except ValueError:
         _fail(f"--answer is not JSON: {answer_json}")
-    with _errors_reported([]), open_store() as store:
+    with _errors_reported([]), open_store() as store, _state_edit_locks(store) as locks:
+        entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
+        if entry is not None:
+            locks.hold([entry.key.shop])  # an apply of that shop may be settling this very entry
         click.echo(resolve_by_hand(store, entry_id, applied=applied, answer=answer))
 
 
@@ -628,8 +643,9 @@ def state_show(address: str) -> None:
 @click.argument("address")
 def state_rm(address: str) -> None:
     """Forget SHOP/KIND/NAME without touching TOP (the object becomes unmanaged)."""
-    with _errors_reported([]), open_store() as store:
+    with _errors_reported([]), open_store() as store, _state_edit_locks(store) as locks:
         key = _parse_address(address)
+        locks.hold([key.shop])
         if store.get(key) is None:
             _fail(f"{address} is not in the state store")
         store.remove(key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -88,3 +89,40 @@ def test_plan_takes_no_lock(shared_workspace: Workspace, sandbox: Sandbox) -> No
     with open_store(workspace.env) as holder, holder.lock("demo-shop", timeout=5):
         planned = workspace.run("plan", str(workspace.campaigns))
     assert planned.exit_code == 0, planned.output
+
+
+@pytest.mark.parametrize("command", ["state rm", "journal resolve", "import"])
+def test_state_edits_wait_for_an_apply_of_the_shop(shared_workspace: Workspace, sandbox: Sandbox, command: str) -> None:
+    """import, journal resolve and state rm change the rows an apply of the shop reads and writes:
+    they wait for its lock instead of editing under it."""
+    workspace = shared_workspace
+    workspace.write("pools.yaml", pool("fresh"))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    with open_store(workspace.env) as store:
+        link = store.links()[0]
+        if command == "state rm":
+            arguments = ["state", "rm", str(link.key)]
+        elif command == "journal resolve":  # an open write of that shop, as a killed apply leaves
+            entry_id = store.journal_sent("run-x", link.key, CREATE, {}, {})
+            arguments = ["journal", "resolve", str(entry_id), "--not-applied"]
+        else:
+            store.remove(link.key)
+            arguments = ["import", "ItemPoolActivity", "fresh", link.remote_id, str(workspace.campaigns)]
+
+    holding = threading.Event()
+
+    def hold_for_a_second() -> None:
+        with open_store(workspace.env) as holder, holder.lock("demo-shop", timeout=5):
+            holding.set()
+            time.sleep(1.0)
+
+    holder_thread = threading.Thread(target=hold_for_a_second)
+    holder_thread.start()
+    holding.wait(5)
+    started = time.monotonic()
+    result = workspace.run(*arguments)
+    waited = time.monotonic() - started
+    holder_thread.join()
+    assert result.exit_code == 0, result.output
+    assert "waiting up to 60 s for shop demo-shop" in result.output
+    assert waited >= 0.9
