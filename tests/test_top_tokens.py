@@ -4,7 +4,10 @@ clear errors when no refresh can help."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import pytest
 from reconciler.errors import TopSessionError
 from reconciler.top import Credentials, TopClient
 from reconciler.top.tokens import SellerSession, Token, TokenFile, token_result_of
-from tests.conftest import Sandbox, Workspace
+from tests.conftest import REPO, Sandbox, Workspace
 from tests.fault_tools import FAST_ENV, FAST_RETRY, QUERY_ITEMS, client_for, pool, set_faults
 
 DEMO_CODE = "sandbox-code-demo-shop"
@@ -59,7 +62,8 @@ def test_the_token_file_is_private_and_written_whole(tmp_path: Path) -> None:
     store.save("other-shop", Token("AT-2"))
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert store.load("demo-shop") == token and store.load("nobody") is None
-    assert [p.name for p in store.path.parent.iterdir()] == ["token.json"]  # no temporary left
+    # no temporary left; the lock file that keeps two processes from refreshing at once stays, empty
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["token.json", "token.json.lock"]
 
 
 # ---- reconciler auth -------------------------------------------------------------------------
@@ -229,3 +233,25 @@ def test_expired_session_is_refreshed_mid_apply(workspace: Workspace, sandbox: S
     assert refreshed is not None and refreshed.access_token != first.access_token
     sandbox.clear_calls()
     assert workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode").exit_code == 0
+
+
+def test_two_runs_refreshing_at_once_both_keep_working(workspace: Workspace, sandbox: Sandbox) -> None:
+    """TOP rotates the refresh token: if a CI plan and a local apply both refreshed the same token,
+    one would be left with a dead one. The second waits for the first and takes its new token."""
+    token_path = token_workspace(workspace)
+    first = authorise(workspace)
+    TokenFile(token_path).save("demo-shop", Token(first.access_token, first.refresh_token, expires_at=time.time() + 30,
+                                                  refresh_expires_at=first.refresh_expires_at, issued_at=time.time() - 86400))
+    workspace.write("pools.yaml", pool("fresh"))
+    sandbox.clear_calls()
+    set_faults(sandbox, latency=0.2)  # the refresh takes a moment, so the second run arrives during it
+
+    env = {**os.environ, **workspace.env, "PYTHONPATH": str(REPO)}
+    runs = [subprocess.Popen([sys.executable, "-m", "reconciler", "plan", str(workspace.campaigns)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    refreshes = [call for call in sandbox.calls() if call["method"] == "taobao.top.auth.token.refresh"]
+    assert [call["ok"] for call in refreshes] == [True]
+    assert all(call["ok"] for call in sandbox.calls())

@@ -17,11 +17,14 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from filelock import FileLock, Timeout
 
 from reconciler.errors import TopError, TopSessionError
 
@@ -35,6 +38,8 @@ SESSION_CODES = frozenset({26, 27})  # missing / invalid session
 REFRESH_MARGIN_SECONDS = 300.0  # refresh this long before expiry (or a tenth of a short lifetime)
 FILE_VERSION = 1
 MASK = "***"
+# A refresh is one TOP call; another process holding the file this long is stuck, not busy.
+FILE_LOCK_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -170,11 +175,32 @@ class TokenFile:
                 "token file", msg=f"{self.path}: the entry of shop '{shop}' is unusable ({exc}); run `reconciler auth` again"
             ) from None
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file against other processes (a CI plan and a local apply share one file).
+
+        TOP rotates the refresh token on every refresh, so two processes refreshing the same
+        token at once would leave one with a dead token: the second must see the first's result
+        instead. filelock gives a lock file that works the same on every OS and dies with its holder.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=FILE_LOCK_TIMEOUT_SECONDS)
+        try:
+            with self._lock, lock:
+                yield
+        except Timeout:
+            raise TopSessionError(
+                "token file", msg=f"{self.path} stayed locked by another reconciler for {FILE_LOCK_TIMEOUT_SECONDS:g} s"
+            ) from None
+
     def save(self, shop: str, token: Token) -> None:
-        with self._lock:
-            shops = self._read()
-            shops[shop] = token.to_json()
-            self._write({"version": FILE_VERSION, "shops": shops})
+        with self.locked():
+            self._save_unlocked(shop, token)
+
+    def _save_unlocked(self, shop: str, token: Token) -> None:
+        shops = self._read()
+        shops[shop] = token.to_json()
+        self._write({"version": FILE_VERSION, "shops": shops})
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -255,18 +281,34 @@ class SellerSession:
             token = self.token
             if token is None or token.access_token != used:
                 return
-            if token.refresh_token is None or not token.can_refresh(now()):
-                raise self.rejected()
-            try:
-                result = exchange(token.refresh_token)
-                fresh = Token.from_token_result(result, now())
-            except (TopError, ValueError) as exc:
-                raise self.refresh_failed(exc) from exc
-            self.token = fresh
-            self._seen.extend(fresh.secret_values())
-            if self.store is not None:
-                self.store.save(self.shop, fresh)
+            if self.store is None:
+                self._exchange(token, exchange, now)
+            else:
+                with self.store.locked():
+                    on_file = self.store.load(self.shop)
+                    if on_file is not None and on_file.access_token != token.access_token:
+                        # Another process refreshed it meanwhile (and so used up our refresh token).
+                        self._take(on_file)
+                        logger.info("took the access token of shop '%s' another run refreshed", self.shop)
+                        return
+                    self._exchange(token, exchange, now)
+                    assert self.token is not None
+                    self.store._save_unlocked(self.shop, self.token)
         logger.info("refreshed the access token of shop '%s' (saved to %s)", self.shop, self.store.path if self.store else "memory")
+
+    def _exchange(self, token: Token, exchange: Exchange, now: Callable[[], float]) -> None:
+        if token.refresh_token is None or not token.can_refresh(now()):
+            raise self.rejected()
+        try:
+            result = exchange(token.refresh_token)
+            fresh = Token.from_token_result(result, now())
+        except (TopError, ValueError) as exc:
+            raise self.refresh_failed(exc) from exc
+        self._take(fresh)
+
+    def _take(self, token: Token) -> None:
+        self.token = token
+        self._seen.extend(token.secret_values())
 
     # ---- errors that tell the user what to do ---------------------------------------------
 
