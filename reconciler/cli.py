@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -30,7 +30,7 @@ from reconciler.engine.apply import (
 )
 from reconciler.engine.drift import drift_to_data, find_drift, record_applied, render_drift_text
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
-from reconciler.engine.render import render_json, render_markdown, render_record, render_text
+from reconciler.engine.render import json_pieces, render_markdown, render_record, render_text, text_lines
 from reconciler.engine.safety import SafetyOptions, prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects, write_saved_plan
 from reconciler.errors import ManifestError, ReconcilerError
@@ -202,7 +202,28 @@ def render_command(paths: tuple[str, ...]) -> None:
 def _plan(paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions) -> tuple[Plan, list[Resource]]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
+    del manifests  # normalised into resources: the documents need not stay in memory while reading TOP
     return make_plan(resources, store, clients, options), resources
+
+
+def _echo_pieces(pieces: Iterable[str], batch: int = 1 << 16) -> None:
+    """click.echo("".join(pieces), nl=False), about `batch` characters at a time: a plan from empty
+    of a big shop is hundreds of MB of text, which need never be in memory at once."""
+    chunk: list[str] = []
+    size = 0
+    for piece in pieces:
+        chunk.append(piece)
+        size += len(piece)
+        if size >= batch:
+            click.echo("".join(chunk), nl=False)
+            chunk, size = [], 0
+    if chunk:
+        click.echo("".join(chunk), nl=False)
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    """click.echo("\n".join(lines)), without the whole text in memory."""
+    _echo_pieces(line + "\n" for line in lines)
 
 
 def _safety_problems(plan: Plan, resources: Sequence[Resource], safety: SafetyOptions) -> list[str]:
@@ -257,9 +278,10 @@ def plan(
         notes = _interrupted_note(store)
         checksum = plan_checksum(result)
         if as_json:
-            click.echo(render_json(result))
+            _echo_pieces(json_pieces(result))
+            click.echo()
         else:
-            click.echo(render_text(result, _styler()))
+            _echo_lines(text_lines(result, _styler()))
             for line in impact_text(prices.impacts):
                 click.echo(line)
             if not result.empty:
@@ -357,7 +379,7 @@ def apply(
         result, prices = _check_prices(result, resources, store, clients, now, scope)
         problems = _safety_problems(result, resources, safety)
         watch.plan, watch.blocked = result, problems + list(prices.blocked)
-        click.echo(render_text(result, _styler()))
+        _echo_lines(text_lines(result, _styler()))
         _stop_if_blocked(problems, prices, "nothing was sent")
         if result.empty:
             record_applied(store, resources, scope, unsettled=())

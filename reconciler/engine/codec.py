@@ -136,11 +136,13 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
     )
 
 
-def plan_to_data(plan: Plan) -> dict[str, Any]:
+def plan_to_data(plan: Plan, *, lazy_changes: bool = False) -> dict[str, Any]:
+    """`lazy_changes`: the changes as an iterator converting one at a time (render.json_pieces)."""
+    changes = (change_to_data(change) for change in plan.changes)
     return {
         "format_version": FORMAT_VERSION,
         "summary": {**plan.counts(), "write_calls": plan.write_calls, "read_calls": plan.read_calls},
-        "changes": [change_to_data(change) for change in plan.changes],
+        "changes": changes if lazy_changes else list(changes),
         "unmanaged": list(plan.unmanaged),
         "warnings": list(plan.warnings),
         "notes": list(plan.notes),

@@ -3,7 +3,7 @@ Pure functions from a Plan to strings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import groupby
 from typing import Any
 
@@ -25,28 +25,52 @@ def render_json(plan: Plan) -> str:
     return dumps(plan_to_data(plan), indent=2)
 
 
+_CHANGES_SLOT = "\x00changes\x00"  # stands for the changes in the JSON around them
+
+
+def json_pieces(plan: Plan) -> Iterator[str]:
+    """render_json in pieces, a change at a time: a plan from empty of a big shop is hundreds of MB
+    as JSON, which need never be in memory at once. "".join gives exactly render_json's text."""
+    if not plan.changes:
+        yield render_json(plan)
+        return
+    data = plan_to_data(plan, lazy_changes=True)
+    changes = data["changes"]
+    data["changes"] = [_CHANGES_SLOT]
+    # "changes" comes before every field holding free text, so the first match is the slot.
+    before, after = dumps(data, indent=2).split(dumps(_CHANGES_SLOT), 1)
+    yield before
+    for index, change in enumerate(changes):
+        # A change is nested two levels deep: its lines are indented by two more steps of 2.
+        yield ("" if index == 0 else ",\n    ") + dumps(change, indent=2).replace("\n", "\n    ")
+    yield after
+
+
 def _compact(value: Any) -> str:
     return dumps(value_to_data(value))
 
 
 def render_text(plan: Plan, style: Styler = _plain) -> str:
     """The terminal plan. `style` is click.style on a colour terminal, a no-op otherwise."""
-    lines: list[str] = []
+    return "\n".join(text_lines(plan, style))
+
+
+def text_lines(plan: Plan, style: Styler = _plain) -> Iterator[str]:
+    """render_text line by line, so a plan of 200,000 calls can be printed without its whole text in memory."""
     step = 0
     for shop, changes in groupby(plan.changes, key=lambda change: change.key.shop):
-        lines.append(style(f"shop {shop}:", bold=True))
+        yield style(f"shop {shop}:", bold=True)
         for change in changes:
             step += 1
-            lines.extend(_change_lines(step, change, style))
-        lines.append("")
+            yield from _change_lines(step, change, style)
+        yield ""
     for warning in plan.warnings:
-        lines.append(style(f"warning: {warning}", fg="yellow"))
+        yield style(f"warning: {warning}", fg="yellow")
     for note in plan.notes:
-        lines.append(f"note: {note}")
+        yield f"note: {note}"
     for unmanaged in plan.unmanaged:
-        lines.append(f"unmanaged (left alone): {unmanaged}")
-    lines.append(style(summary_line(plan), bold=True))
-    return "\n".join(lines)
+        yield f"unmanaged (left alone): {unmanaged}"
+    yield style(summary_line(plan), bold=True)
 
 
 def _change_lines(step: int, change: Change, style: Styler) -> list[str]:

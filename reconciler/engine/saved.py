@@ -47,8 +47,15 @@ class SavedPlan:
 def plan_checksum(plan: Plan) -> str:
     """A digest of what the plan would do (the changes and their exact calls), not of how it was
     read: the same checksum means the same calls in the same order."""
-    content = dumps([change_to_data(change) for change in plan.changes])
-    return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+    # Hashed change by change: the digest of the JSON list `[change,change,...]` without building
+    # it, which for a plan from empty of a big shop (200,000 calls) would be hundreds of MB.
+    digest = hashlib.sha256(b"[")
+    for index, change in enumerate(plan.changes):
+        if index:
+            digest.update(b",")
+        digest.update(dumps(change_to_data(change)).encode("utf-8"))
+    digest.update(b"]")
+    return "sha256:" + digest.hexdigest()
 
 
 def write_saved_plan(path: str, saved: SavedPlan) -> None:

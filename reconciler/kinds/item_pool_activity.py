@@ -606,11 +606,14 @@ def _activity_ref(activity_id: int | Ref) -> dict[str, Any]:
     return {"activity_id": activity_id}
 
 
-def _add_item_call(activity_id: int | Ref, item: Mapping[str, Any]) -> Call:
+def _add_item_call(activity: Mapping[str, Any], item: Mapping[str, Any]) -> Call:
+    # `activity` (one _activity_ref per change) and the desired `item` are shared, not copied: a
+    # plan from empty holds a call per pool item (200,000 in a big shop), and nothing changes a
+    # planned call's values (apply resolves Refs into new dicts; the state store copies records).
     return Call(
         ADD_ITEM,
-        {"param0": dict(item), "param1": _activity_ref(activity_id)},
-        effects=(SetRecordEntry("items", item["sku_code"], dict(item)),),
+        {"param0": item, "param1": activity},
+        effects=(SetRecordEntry("items", item["sku_code"], item),),
     )
 
 
@@ -636,7 +639,8 @@ def _create_calls(desired: Resource) -> list[Call]:
             effects=(SetLink(new_id, {"activity": dict(activity), "items": {}}),),
         )
     ]
-    calls.extend(_add_item_call(new_id, item) for item in desired.spec["items"].values())
+    activity_ref = _activity_ref(new_id)
+    calls.extend(_add_item_call(activity_ref, item) for item in desired.spec["items"].values())
     return calls
 
 
@@ -739,6 +743,7 @@ def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: li
 
 def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
     activity_id = int(link.remote_id)
+    activity_ref = _activity_ref(activity_id)
     applied_items: Mapping[str, Any] = link.record.get("items") or {}
     desired_items: Mapping[str, Any] = desired.spec["items"]
     live_skus = set(live["skus"])
@@ -755,10 +760,10 @@ def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Chang
     for sku in sorted(repriced):
         # No per-item update exists: a changed price or group is a remove and an add.
         calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
-        calls.append(_add_item_call(activity_id, desired_items[sku]))
+        calls.append(_add_item_call(activity_ref, desired_items[sku]))
         details.append(f"~ item {sku}: {_describe_item(applied_items.get(sku))} → {_describe_item(desired_items[sku])}")
     for sku in sorted(desired_items.keys() - live_skus):
-        calls.append(_add_item_call(activity_id, desired_items[sku]))
+        calls.append(_add_item_call(activity_ref, desired_items[sku]))
         details.append(f"+ item {sku}")
     if not calls:
         return None

@@ -5,11 +5,17 @@ pools); the nodes are converted here rather than by a PyYAML Constructor because
 need what no stock constructor gives: decimals built from the source text (money and rates
 must never pass through float), timestamps kept verbatim (the kind parses them with their
 offset), duplicate keys rejected instead of silently overwritten, and a mark for every path.
+
+The marks are worked out only when first asked for (DocumentMarks): they are needed to report
+a problem, and an index of every node of a shop's item pools (a path and a line and column per
+key and list element) takes more memory than the values themselves.
 """
 
 from __future__ import annotations
 
 import decimal
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +44,75 @@ MAX_NODES_PER_DOCUMENT = 1_000_000
 _SCALARS = SafeConstructor()
 
 
+class _MarkedText:
+    """The text of one file, parsed again for its marks the first time any document needs one.
+
+    Every document of the file gets its marks from that one parse, so a file with problems in
+    many documents is parsed twice in all, not once per document.
+    """
+
+    __slots__ = ("_loader", "_marks", "_text", "file")
+
+    def __init__(self, text: str, file: str, loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> None:
+        self._text = text
+        self.file = file
+        self._loader = loader  # the one that composed the values, so the marks match them
+        self._marks: list[dict[FieldPath, Mark]] | None = None
+
+    def marks_of(self, position: int) -> dict[FieldPath, Mark]:
+        """The marks of the document at `position` in the stream (empty documents counted)."""
+        if self._marks is None:
+            self._marks = self._parse()
+        return self._marks[position]
+
+    def _parse(self) -> list[dict[FieldPath, Mark]]:
+        marks: list[dict[FieldPath, Mark]] = []
+        try:
+            for root in yaml.compose_all(self._text, Loader=self._loader):
+                converter = _Converter(self.file, record_marks=True)
+                converter.document(root)
+                marks.append(converter.marks)
+        except yaml.YAMLError:
+            pass  # a syntax error ends the stream after the documents the first parse returned
+        return marks
+
+
+class DocumentMarks(Mapping[FieldPath, Mark]):
+    """Where each key and list element of one document sits in the file: path -> (line, column).
+
+    A field points at its key, a list element at the element; the root () at the document's
+    first node. The root's mark is kept; any other path parses the file again (once per file,
+    see _MarkedText), which only reporting a problem needs.
+    """
+
+    __slots__ = ("_position", "_root", "_text")
+
+    def __init__(self, text: _MarkedText, position: int, root: Mark) -> None:
+        self._text = text
+        self._position = position
+        self._root = root
+
+    def __getitem__(self, path: FieldPath) -> Mark:
+        if path == ():
+            return self._root
+        return self._text.marks_of(self._position)[path]
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._text.marks_of(self._position))
+
+    def __len__(self) -> int:
+        return len(self._text.marks_of(self._position))
+
+    def __repr__(self) -> str:
+        return f"DocumentMarks({self._text.file!r}, document {self._position + 1}, root at {self._root})"
+
+
 @dataclass(frozen=True)
 class SourceDocument:
     """One YAML document as values, with where each key and list element sits in the file."""
 
     value: Any
-    marks: dict[FieldPath, Mark]
+    marks: Mapping[FieldPath, Mark]
     problems: tuple[Problem, ...]
 
 
@@ -54,11 +123,13 @@ def parse_documents(text: str, file: str) -> tuple[list[SourceDocument], list[Pr
     problems can be reported in the same run.
     """
     documents: list[SourceDocument] = []
+    marked_text = _MarkedText(text, file, LOADER)
     try:
-        for root in yaml.compose_all(text, Loader=LOADER):
-            document = _Converter(file).document(root)
-            if document.value is not None or document.problems:  # empty documents are skipped
-                documents.append(document)
+        for position, root in enumerate(yaml.compose_all(text, Loader=LOADER)):
+            value, problems = _Converter(file).document(root)
+            if value is not None or problems:  # empty documents are skipped
+                marks = DocumentMarks(marked_text, position, _mark(root))
+                documents.append(SourceDocument(value, marks, problems))
     except yaml.MarkedYAMLError as error:
         return documents, [_syntax_problem(error, file)]
     except yaml.YAMLError as error:  # reader errors (bad characters) carry no line
@@ -84,15 +155,17 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
 @dataclass
 class _Converter:
     file: str
+    record_marks: bool = False  # fill `marks` (DocumentMarks asks for them; the values don't need them)
     marks: dict[FieldPath, Mark] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     _open: set[int] = field(default_factory=set)  # ids of nodes being converted (alias cycles)
     _budget: int = MAX_NODES_PER_DOCUMENT
 
-    def document(self, root: Node) -> SourceDocument:
-        self.marks[()] = _mark(root)
+    def document(self, root: Node) -> tuple[Any, tuple[Problem, ...]]:
+        if self.record_marks:
+            self.marks[()] = _mark(root)
         value = self.convert(root, ())
-        return SourceDocument(value, self.marks, tuple(self.problems))
+        return value, tuple(self.problems)
 
     def problem(self, node: Node, path: FieldPath, message: str) -> None:
         line, column = _mark(node)
@@ -155,7 +228,8 @@ class _Converter:
             self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain list")
         items: list[Any] = []
         for index, element in enumerate(node.value):
-            self.marks[path + (index,)] = _mark(element)
+            if self.record_marks:
+                self.marks[path + (index,)] = _mark(element)
             items.append(self.convert(element, path + (index,)))
         return items
 
@@ -189,7 +263,8 @@ class _Converter:
     def _entry(
         self, result: dict[str, Any], key_node: Node, key: str, value_node: Node, path: FieldPath
     ) -> None:
-        self.marks[path + (key,)] = _mark(key_node)  # a field points at its key, not its value
+        if self.record_marks:
+            self.marks[path + (key,)] = _mark(key_node)  # a field points at its key, not its value
         result[key] = self.convert(value_node, path + (key,))
 
     def _merge_pairs(self, sources: list[Node], path: FieldPath) -> list[tuple[Node, Node]]:
@@ -210,7 +285,8 @@ class _Converter:
             self.problem(key_node, path, "mapping keys must be plain strings, not lists or mappings")
             return None
         if key_node.tag == STR:
-            return str(key_node.value)
+            # Interned: the same few keys repeat in every pool item, one string each is enough.
+            return sys.intern(str(key_node.value))
         # e.g. `on:` or `1:` — YAML 1.1 reads these as bool / int, which no manifest field is.
         kind = key_node.tag.removeprefix(_TAG)
         self.problem(
