@@ -111,8 +111,9 @@ class SandboxProcess:
 
 
 # The price guardrails (reconciler/engine/guardrails.py) read list prices after the kinds have
-# planned: onsale.get asking for `price`, and item.seller.get. Told apart so each is counted on its own.
-PRICE_READ_METHODS = ("taobao.items.onsale.get", "taobao.item.seller.get")
+# planned: onsale.get and inventory.get asking for `price` (the listing kind's inventory reads do
+# not), and item.seller.get. Told apart so each is counted on its own.
+PRICE_READ_METHODS = ("taobao.items.onsale.get", "taobao.items.inventory.get", "taobao.item.seller.get")
 
 
 def is_price_read(call: Mapping[str, Any]) -> bool:

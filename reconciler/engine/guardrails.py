@@ -25,10 +25,11 @@ listed by plan as unmanaged, are not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
 from reconciler.engine.codec import resource_from_data
 from reconciler.engine.list_prices import read_list_prices
@@ -37,10 +38,18 @@ from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
 from reconciler.pricing.floors import FloorPrice, floor_of
-from reconciler.pricing.rules import Floor, ListedItem, PriceRule, Promotion, covers, floors, named_items, promotions
+from reconciler.pricing.rules import (
+    Floor,
+    ListedItem,
+    PriceRule,
+    Promotion,
+    Reach,
+    floors,
+    named_items,
+    promotions,
+)
 from reconciler.pricing.stacking import Pricer, Quote
 from reconciler.state import StateStore
-
 
 BLOCKED_SHOWN = 10  # items named per cause when a plan is blocked; a shop-wide typo would name thousands
 
@@ -84,7 +93,7 @@ def check_prices(
 ) -> PriceCheck:
     """What `plan` does to worst-case prices from `now` on, and the floors it breaks (see above)."""
     desired_by_key = {resource.key: resource for resource in desired}
-    applied = {key: resource_from_data(data) for key, data in store.applied_specs().items()}
+    applied = _Decoded(store.applied_specs())
     linked = {link.key for link in store.links()}
     changes = {change.key: change.action for change in plan.changes}
     result = _Result()
@@ -121,6 +130,9 @@ class _Sides:
     after: dict[ResourceKey, list[Resource]]
     floors: list[Floor]
     notes: list[str]
+    # Each resource's rules, worked out once (a pool activity's take milliseconds; every check
+    # below asks again): by id, the resource kept alongside so the id stays its own.
+    _rules: dict[int, tuple[Resource, list[PriceRule]]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -137,9 +149,9 @@ class _Sides:
         for key in sorted(keys):
             kind = KINDS[key.kind]
             wanted = desired.get(key)
-            last = applied.get(key) if key in linked else None
             if key in changes:
                 action = changes[key]
+                last = applied.get(key) if key in linked and action is not Action.CREATE else None
                 if key in linked and last is None and action is not Action.CREATE:
                     sides.notes.append(f"{key}: nothing was recorded of how it was last applied; its prices "
                                        "before this plan are counted as if it did not exist")
@@ -149,20 +161,27 @@ class _Sides:
             elif wanted is not None and (not targets or _targeted(key, targets)):
                 old, after = wanted, [wanted]  # unchanged: TOP runs what is declared
             else:  # not planned this run (removed with prune off, or outside --target): as it is on TOP
+                last = applied.get(key) if key in linked else None
                 old = last if last is not None else (wanted if key in linked else None)
                 after = [old] if old is not None else []
             if old is not None:
                 sides.before[key] = old
             sides.after[key] = after
-        sides.floors = [rule for r in desired.values() if r.key.shop == shop for rule in floors(_rules(r))]
+        sides.floors = [rule for r in desired.values() if r.key.shop == shop for rule in floors(sides.rules_of(r))]
         return sides
+
+    def rules_of(self, resource: Resource) -> list[PriceRule]:
+        known = self._rules.get(id(resource))
+        if known is None:
+            known = self._rules[id(resource)] = (resource, _rules(resource))
+        return list(known[1])
 
     def rules_before(self, key: ResourceKey) -> list[PriceRule]:
         resource = self.before.get(key)
         if resource is None:
             return []
         try:
-            return _rules(resource)
+            return self.rules_of(resource)
         except (KeyError, TypeError, ValueError):  # recorded by an older version in another shape
             return []
 
@@ -170,7 +189,7 @@ class _Sides:
         rules: list[PriceRule] = []
         for index, resource in enumerate(self.after.get(key, [])):
             try:
-                found = _rules(resource)
+                found = self.rules_of(resource)
             except (KeyError, TypeError, ValueError):
                 if index == 0:
                     raise  # the declared resource: its kind must be able to price it
@@ -192,6 +211,26 @@ class _Sides:
         return next((r.allow_below_floor for r in self.after.get(key, []) if r.allow_below_floor), None)
 
 
+class _Decoded(Mapping[ResourceKey, Resource]):
+    """The applied specs, each decoded the first time it is asked for: only the changed resources'
+    (and the ones outside this run's targets) are."""
+
+    def __init__(self, specs: Mapping[ResourceKey, Mapping[str, Any]]) -> None:
+        self._specs = specs
+        self._decoded: dict[ResourceKey, Resource] = {}
+
+    def __getitem__(self, key: ResourceKey) -> Resource:
+        if key not in self._decoded:
+            self._decoded[key] = resource_from_data(self._specs[key])
+        return self._decoded[key]
+
+    def __iter__(self) -> Iterator[ResourceKey]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 def _rules(resource: Resource) -> list[PriceRule]:
     return KINDS[resource.key.kind].price_rules(resource)
 
@@ -210,10 +249,11 @@ def _check_shop(
     result.read_calls += _reads(client) - reads_before
     result.notes.extend(f"{shop}: {note}" for note in sides.notes + listed.notes)
     before, after = Pricer(tuple(sides.promotions_before())), Pricer(tuple(sides.promotions_after()))
+    reached = Reach(touched)  # the items a changed promotion can touch: the only ones it can reprice
     priced = [
         PriceImpact(shop, before.worst_from(item, now), after.worst_from(item, now), floor_of(item, sides.floors))
         for item in sorted(listed.items.values(), key=lambda i: i.item_id)
-        if any(covers(rule, item) for rule in touched)
+        if reached(item)
     ]
     result.impacts.extend(impact for impact in priced if impact.after.unit_price != impact.before.unit_price)
     _check_floors(shop, priced, sides, changed, result)

@@ -1,10 +1,13 @@
 """List prices from TOP, for the price guardrails and `reconciler price`. Reads only.
 
 Items on sale come from the paged `taobao.items.onsale.get` (200 a page, the pages after the
-first read concurrently); `taobao.item.seller.get` is called only for items a promotion or a
-floor names by id that the listing did not show (in the warehouse, or when only named items are
-needed), one call each. An item TOP does not know is reported, not fatal: a promotion may name
-an item the shop deleted.
+first read concurrently). Items a promotion or a floor names by id that the listing did not show
+(in the warehouse, or when only named items are needed) come from the warehouse's pages,
+`taobao.items.inventory.get` (the default banner, then sold_out), when more than
+WAREHOUSE_PAGES_FROM of them are wanted and its pages are fewer than the items still missing;
+the rest from `taobao.item.seller.get`, one call each. Only the named items are taken from the
+warehouse's pages (an item it lists that nothing names is not priced, as before). An item TOP
+does not know is reported, not fatal: a promotion may name an item the shop deleted.
 
 Prices: `price` is the item's price in yuan as TOP lists it (for an item with SKUs, the price TOP
 shows for the item); it is what every promotion starts from.
@@ -22,9 +25,13 @@ from reconciler.kinds.units import UnitError, yuan_to_fen
 from reconciler.pricing.rules import ListedItem
 
 ONSALE = "taobao.items.onsale.get"
+INVENTORY = "taobao.items.inventory.get"
 SELLER_GET = "taobao.item.seller.get"
-PAGE_SIZE = 200  # the largest page onsale.get serves
+PAGE_SIZE = 200  # the largest page onsale.get and inventory.get serve
 MAX_ROWS = 20_000  # onsale.get refuses page_no * page_size above this
+INVENTORY_MAX_PAGE_NO = 101  # inventory.get refuses a page_no above this
+WAREHOUSE_BANNERS = ("for_shelved", "sold_out")  # the default banner leaves out items with no stock
+WAREHOUSE_PAGES_FROM = 20  # fewer items wanted: one item.seller.get each, no page read on the chance
 FIELDS = "num_iid,title,price,outer_id"
 BUSINESS_ERROR = 15  # TOP's code for a refused request (an unknown item, for instance)
 
@@ -41,17 +48,23 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
     if whole_shop:
         for row in _on_sale(client, found):
             _add(found, row)
-    missing = sorted(set(item_ids) - found.items.keys(), key=_numeric)
+    wanted = sorted(set(item_ids) - found.items.keys(), key=_numeric)
+    in_warehouse = _in_warehouse(client, set(wanted)) if len(wanted) > WAREHOUSE_PAGES_FROM else {}
+    missing = [item_id for item_id in wanted if item_id not in in_warehouse]
     answers = client.call_many(
         SELLER_GET, [{"fields": FIELDS, "num_iid": item_id} for item_id in missing], return_exceptions=True
     )
-    for item_id, answer in zip(missing, answers):
-        if isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
+    asked = dict(zip(missing, answers))
+    for item_id in wanted:  # in id order, wherever each came from
+        answer = asked.get(item_id)
+        if item_id in in_warehouse:
+            _add(found, in_warehouse[item_id])
+        elif isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
             found.notes.append(f"item {item_id}: TOP does not know it ({answer.sub_msg or answer.msg}); not priced")
         elif isinstance(answer, Exception):
             raise answer
         else:
-            _add(found, answer.get("item") or {})
+            _add(found, (answer or {}).get("item") or {})
     return found
 
 
@@ -65,6 +78,33 @@ def _on_sale(client: Caller, found: ListPrices) -> list[Mapping[str, Any]]:
     if total > MAX_ROWS:
         found.notes.append(f"the shop has {total} items on sale; TOP lists the first {MAX_ROWS}, the rest are not priced")
     return rows
+
+
+def _in_warehouse(client: Caller, wanted: set[str]) -> dict[str, Mapping[str, Any]]:
+    """The rows of the wanted items the warehouse lists, by id: each banner's first page, and its
+    other pages when they are fewer than the items still missing (else those are asked one by one)."""
+    rows: dict[str, Mapping[str, Any]] = {}
+    for banner in WAREHOUSE_BANNERS:
+        if len(wanted - rows.keys()) <= WAREHOUSE_PAGES_FROM:
+            break
+        first = client.call(INVENTORY, _warehouse_page(banner, 1))
+        _keep(rows, [first], wanted)
+        pages = min(-(-int(first.get("total_results") or 0) // PAGE_SIZE), INVENTORY_MAX_PAGE_NO)
+        if pages - 1 < len(wanted - rows.keys()):
+            _keep(rows, client.call_many(INVENTORY, [_warehouse_page(banner, n) for n in range(2, pages + 1)]), wanted)
+    return rows
+
+
+def _keep(rows: dict[str, Mapping[str, Any]], answers: list[Mapping[str, Any]], wanted: set[str]) -> None:
+    for answer in answers:
+        for row in _rows(answer):
+            item_id = str(row.get("num_iid") or "")
+            if item_id in wanted:
+                rows.setdefault(item_id, row)
+
+
+def _warehouse_page(banner: str, page_no: int) -> dict[str, Any]:
+    return {"fields": FIELDS, "page_no": page_no, "page_size": PAGE_SIZE, "banner": banner, "order_by": "list_time:desc"}
 
 
 def _page(page_no: int) -> dict[str, Any]:

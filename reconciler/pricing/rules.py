@@ -23,6 +23,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
 
 from reconciler.model import ResourceKey
 
@@ -216,11 +217,17 @@ class PoolActivity:
     reach: frozenset[str] = frozenset()  # terminals and stores it runs in
 
     def item_price(self, item: ListedItem) -> UnitPrice | None:
-        codes = item.codes()
-        for code, price in self.item_prices:
-            if code in codes:
-                return price
-        return None
+        """The item's own price: the first of `item_prices` naming one of its codes."""
+        found = [self._item_prices_by_code[code] for code in item.codes() if code in self._item_prices_by_code]
+        return min(found, key=lambda entry: entry[0])[1] if found else None
+
+    @cached_property
+    def _item_prices_by_code(self) -> dict[str, tuple[int, UnitPrice]]:
+        """Each code's first entry in `item_prices` (its position, its price): a pool names thousands."""
+        by_code: dict[str, tuple[int, UnitPrice]] = {}
+        for position, (code, price) in enumerate(self.item_prices):
+            by_code.setdefault(code, (position, price))
+        return by_code
 
     def outranks(self, other: PoolActivity) -> bool:
         """Whether this activity keeps `other` from applying for every buyer `other` reaches:
@@ -273,7 +280,11 @@ class Floor:
     min_share: int | None = None  # permille of the list price
 
     def item_floor(self, item_id: str) -> int | None:
-        return dict(self.items).get(item_id)
+        return self._floors_by_item.get(item_id)
+
+    @cached_property
+    def _floors_by_item(self) -> dict[str, int]:
+        return dict(self.items)  # as a dict reads it: an item named twice has its last floor
 
 
 Promotion = SpecialPrice | PoolActivity | OrderDiscount | Coupon | CashGift
@@ -295,6 +306,27 @@ def covers(rule: Promotion, item: ListedItem) -> bool:
     if isinstance(rule, CashGift):
         return rule.item_id == item.item_id
     return True  # a shop coupon: every item of the shop
+
+
+class Reach:
+    """Whether any of `rules` can touch an item (`covers` for one of them), from all they name."""
+
+    def __init__(self, rules: Iterable[Promotion]) -> None:
+        self.every = False
+        self.ids: set[str] = set()
+        self.codes: set[str] = set()
+        for rule in rules:
+            if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
+                self.every = self.every or rule.items.every
+                self.ids |= rule.items.ids
+                self.codes |= rule.items.codes
+            elif isinstance(rule, CashGift):
+                self.ids.add(rule.item_id)
+            else:
+                self.every = True  # a shop coupon: every item of the shop
+
+    def __call__(self, item: ListedItem) -> bool:
+        return self.every or item.item_id in self.ids or not self.codes.isdisjoint(item.codes())
 
 
 def named_items(rules: Iterable[PriceRule]) -> tuple[set[str], bool]:
