@@ -43,10 +43,10 @@ from reconciler.pricing.rules import (
     ListedItem,
     PriceRule,
     Promotion,
-    Reach,
     floors,
     named_items,
     promotions,
+    reach,
 )
 from reconciler.pricing.stacking import Pricer, Quote
 from reconciler.state import StateStore
@@ -249,11 +249,11 @@ def _check_shop(
     result.read_calls += _reads(client) - reads_before
     result.notes.extend(f"{shop}: {note}" for note in sides.notes + listed.notes)
     before, after = Pricer(tuple(sides.promotions_before())), Pricer(tuple(sides.promotions_after()))
-    reached = Reach(touched)  # the items a changed promotion can touch: the only ones it can reprice
+    reached = reach(touched)  # the items a changed promotion can touch: the only ones it can reprice
     priced = [
         PriceImpact(shop, before.worst_from(item, now), after.worst_from(item, now), floor_of(item, sides.floors))
         for item in sorted(listed.items.values(), key=lambda i: i.item_id)
-        if reached(item)
+        if reached.covers(item)
     ]
     result.impacts.extend(impact for impact in priced if impact.after.unit_price != impact.before.unit_price)
     _check_floors(shop, priced, sides, changed, result)

@@ -299,34 +299,31 @@ def floors(rules: Iterable[PriceRule]) -> list[Floor]:
     return [rule for rule in rules if isinstance(rule, Floor)]
 
 
+_EVERY_ITEM = Items(every=True)
+
+
+def reach_of(rule: Promotion) -> Items:
+    """The items `rule` can touch at all (its time aside)."""
+    if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
+        return rule.items
+    if isinstance(rule, CashGift):
+        return Items(ids=frozenset({rule.item_id}))
+    return _EVERY_ITEM  # a shop coupon: every item of the shop
+
+
 def covers(rule: Promotion, item: ListedItem) -> bool:
     """Whether `rule` can touch `item` at all (its time aside)."""
-    if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
-        return rule.items.covers(item)
-    if isinstance(rule, CashGift):
-        return rule.item_id == item.item_id
-    return True  # a shop coupon: every item of the shop
+    return reach_of(rule).covers(item)
 
 
-class Reach:
-    """Whether any of `rules` can touch an item (`covers` for one of them), from all they name."""
-
-    def __init__(self, rules: Iterable[Promotion]) -> None:
-        self.every = False
-        self.ids: set[str] = set()
-        self.codes: set[str] = set()
-        for rule in rules:
-            if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
-                self.every = self.every or rule.items.every
-                self.ids |= rule.items.ids
-                self.codes |= rule.items.codes
-            elif isinstance(rule, CashGift):
-                self.ids.add(rule.item_id)
-            else:
-                self.every = True  # a shop coupon: every item of the shop
-
-    def __call__(self, item: ListedItem) -> bool:
-        return self.every or item.item_id in self.ids or not self.codes.isdisjoint(item.codes())
+def reach(rules: Iterable[Promotion]) -> Items:
+    """The items any of `rules` can touch, as one Items: its `covers` is `covers` for one of them,
+    without asking each rule (a plan's changed rules against a shop's thousands of items)."""
+    every, ids, codes = False, set(), set()
+    for rule in rules:
+        items = reach_of(rule)
+        every, ids, codes = every or items.every, ids | items.ids, codes | items.codes
+    return Items(every, frozenset(ids), frozenset(codes))
 
 
 def named_items(rules: Iterable[PriceRule]) -> tuple[set[str], bool]:
@@ -335,14 +332,11 @@ def named_items(rules: Iterable[PriceRule]) -> tuple[set[str], bool]:
     ids: set[str] = set()
     whole_shop = False
     for rule in rules:
-        if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
-            ids |= rule.items.ids
-            whole_shop = whole_shop or rule.items.every or bool(rule.items.codes)
-        elif isinstance(rule, CashGift):
-            ids.add(rule.item_id)
-        elif isinstance(rule, Floor):
+        if isinstance(rule, Floor):
             ids |= {item_id for item_id, _ in rule.items}
             whole_shop = whole_shop or rule.min_share is not None
         else:
-            whole_shop = True
+            items = reach_of(rule)
+            ids |= items.ids
+            whole_shop = whole_shop or items.every or bool(items.codes)
     return ids, whole_shop
