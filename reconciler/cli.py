@@ -363,7 +363,7 @@ def apply(
     """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     with Clients(read_only=False, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
-            ShopLocks(store, lock_timeout, on_wait=_waiting_for_lock(lock_timeout)) as locks:
+            _shop_locks(store, lock_timeout) as locks:
         watch = current_watch().attach(clients)
         saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
         if saved_file:
@@ -404,8 +404,9 @@ def _is_plan_file(path: str) -> bool:
 STATE_EDIT_LOCK_TIMEOUT = 60.0
 
 
-def _state_edit_locks(store: StateStore) -> ShopLocks:
-    return ShopLocks(store, STATE_EDIT_LOCK_TIMEOUT, on_wait=_waiting_for_lock(STATE_EDIT_LOCK_TIMEOUT))
+def _shop_locks(store: StateStore, timeout: float = STATE_EDIT_LOCK_TIMEOUT) -> ShopLocks:
+    """Shop locks that tell the user, once, when another run holds one."""
+    return ShopLocks(store, timeout, on_wait=_waiting_for_lock(timeout))
 
 
 def _waiting_for_lock(timeout: float) -> Callable[[str, str], None]:
@@ -577,7 +578,7 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
 
     Only the state store changes; the next plan shows what differs between TOP and the manifest."""
     with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
-            _state_edit_locks(store) as locks:
+            _shop_locks(store) as locks:
         manifests, resources = _load(paths, _now(None))
         clients.use_profiles(profile_settings(manifests.shops))
         matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
@@ -630,10 +631,12 @@ def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> No
         answer = json.loads(answer_json, parse_float=Decimal) if answer_json else None
     except ValueError:
         _fail(f"--answer is not JSON: {answer_json}")
-    with _errors_reported([]), open_store() as store, _state_edit_locks(store) as locks:
+    with _errors_reported([]), open_store() as store, _shop_locks(store) as locks:
         entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
         if entry is not None:
-            locks.hold([entry.key.shop])  # an apply of that shop may be settling this very entry
+            # An apply of that shop may be settling this very entry: resolve_by_hand reads it
+            # again under the lock, so an entry settled meanwhile is not resolved twice.
+            locks.hold([entry.key.shop])
         click.echo(resolve_by_hand(store, entry_id, applied=applied, answer=answer))
 
 
@@ -665,7 +668,7 @@ def state_show(address: str) -> None:
 @click.argument("address")
 def state_rm(address: str) -> None:
     """Forget SHOP/KIND/NAME without touching TOP (the object becomes unmanaged)."""
-    with _errors_reported([]), open_store() as store, _state_edit_locks(store) as locks:
+    with _errors_reported([]), open_store() as store, _shop_locks(store) as locks:
         key = _parse_address(address)
         locks.hold([key.shop])
         if store.get(key) is None:
