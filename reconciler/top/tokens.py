@@ -195,9 +195,10 @@ class TokenFile:
 
     def save(self, shop: str, token: Token) -> None:
         with self.locked():
-            self._save_unlocked(shop, token)
+            self.save_while_locked(shop, token)
 
-    def _save_unlocked(self, shop: str, token: Token) -> None:
+    def save_while_locked(self, shop: str, token: Token) -> None:
+        """save(), for a caller already inside `locked()` (the lock is not reentrant across calls)."""
         shops = self._read()
         shops[shop] = token.to_json()
         self._write({"version": FILE_VERSION, "shops": shops})
@@ -282,7 +283,7 @@ class SellerSession:
             if token is None or token.access_token != used:
                 return
             if self.store is None:
-                self._exchange(token, exchange, now)
+                self._take(self._exchange(token, exchange, now))
             else:
                 with self.store.locked():
                     on_file = self.store.load(self.shop)
@@ -291,20 +292,18 @@ class SellerSession:
                         self._take(on_file)
                         logger.info("took the access token of shop '%s' another run refreshed", self.shop)
                         return
-                    self._exchange(token, exchange, now)
-                    assert self.token is not None
-                    self.store._save_unlocked(self.shop, self.token)
+                    fresh = self._exchange(token, exchange, now)
+                    self._take(fresh)
+                    self.store.save_while_locked(self.shop, fresh)
         logger.info("refreshed the access token of shop '%s' (saved to %s)", self.shop, self.store.path if self.store else "memory")
 
-    def _exchange(self, token: Token, exchange: Exchange, now: Callable[[], float]) -> None:
+    def _exchange(self, token: Token, exchange: Exchange, now: Callable[[], float]) -> Token:
         if token.refresh_token is None or not token.can_refresh(now()):
             raise self.rejected()
         try:
-            result = exchange(token.refresh_token)
-            fresh = Token.from_token_result(result, now())
+            return Token.from_token_result(exchange(token.refresh_token), now())
         except (TopError, ValueError) as exc:
             raise self.refresh_failed(exc) from exc
-        self._take(fresh)
 
     def _take(self, token: Token) -> None:
         self.token = token
