@@ -113,6 +113,7 @@ from reconciler.pricing.rules import (
     UnitPrice,
     When,
     covers,
+    reach_of,
 )
 
 ZERO = Fraction(0)
@@ -179,16 +180,12 @@ class Coverage:
         self._by_id = _Index()
         self._by_code = _Index()
         for index, rule in enumerate(rules):
-            if isinstance(rule, (SpecialPrice, PoolActivity, OrderDiscount)):
-                if rule.items.every:
-                    self._every.append(index)
-                    continue
-                self._by_id.add(rule.items.ids, index)
-                self._by_code.add(rule.items.codes, index)
-            elif isinstance(rule, CashGift):
-                self._by_id.add(frozenset({rule.item_id}), index)
-            else:  # a shop coupon: every item of the shop
+            items = reach_of(rule)
+            if items.every:
                 self._every.append(index)
+                continue
+            self._by_id.add(items.ids, index)
+            self._by_code.add(items.codes, index)
 
     def covering(self, item: ListedItem) -> frozenset[int]:
         """The indices of the rules that can touch `item` (their time aside)."""
