@@ -223,12 +223,23 @@ def _compile_fast_check(schema: Mapping[str, Any]) -> FastCheck | None:
     """The schema compiled to Python; None if it uses what draft 7 might read differently."""
     if _fast_path_obstacles(schema):
         return None
-    return fastjsonschema.compile(
+    code = fastjsonschema.compile_to_code(
         {**_as_draft_7(schema), "$schema": _DRAFT_7},
         use_default=False,  # never write defaults into the manifest
         use_formats=False,  # as jsonschema here: formats are annotations
         detailed_exceptions=False,  # jsonschema says what is wrong; this only says whether
     )
+    # The generated code names each list element for its error message up front, with
+    # "...[{i}]".format(**locals()) before every call into the element's check: two thirds of
+    # the check's time on a 200-item pool. The message is never read here (jsonschema words
+    # the problem), so the names stay unformatted; what is accepted does not change.
+    namespace: dict[str, Any] = {}
+    exec(code.replace(_NAME_FORMATTING, ""), namespace)  # noqa: S102 - code generated from our own schemas
+    check: FastCheck = namespace["validate"]
+    return check
+
+
+_NAME_FORMATTING = ".format(**locals())"
 
 
 def _passes_fast_check(value: Mapping[str, Any], kind: str) -> bool:
