@@ -177,6 +177,10 @@ class _Converter:
             if self._budget == -1:
                 self.problem(node, path, "document too large once aliases are expanded")
             return None
+        if node.__class__ is ScalarNode:  # most nodes; a scalar cannot contain itself
+            if node.tag == STR:
+                return node.value
+            return self._scalar(node, path)
         if id(node) in self._open:
             self.problem(node, path, "an alias refers to a value that contains it (recursive alias)")
             return None
@@ -237,7 +241,7 @@ class _Converter:
         if node.tag != MAP:
             self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain mapping")
         result: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
+        first_key_node: dict[str, Node] = {}  # the line is only worked out for a duplicate
         merges: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == MERGE:
@@ -246,12 +250,11 @@ class _Converter:
             key = self._key(key_node, path)
             if key is None:
                 continue
-            if key in first_line:
-                self.problem(
-                    key_node, path + (key,), f"duplicate key {key!r} (first at line {first_line[key]})"
-                )
+            if key in first_key_node:
+                first_line = _mark(first_key_node[key])[0]
+                self.problem(key_node, path + (key,), f"duplicate key {key!r} (first at line {first_line})")
                 continue
-            first_line[key] = _mark(key_node)[0]
+            first_key_node[key] = key_node
             self._entry(result, key_node, key, value_node, path)
         # YAML merge keys (<<: *defaults): explicit keys win, then earlier merge sources.
         for key_node, value_node in self._merge_pairs(merges, path):
@@ -286,7 +289,7 @@ class _Converter:
             return None
         if key_node.tag == STR:
             # Interned: the same few keys repeat in every pool item, one string each is enough.
-            return sys.intern(str(key_node.value))
+            return sys.intern(key_node.value)
         # e.g. `on:` or `1:` — YAML 1.1 reads these as bool / int, which no manifest field is.
         kind = key_node.tag.removeprefix(_TAG)
         self.problem(
