@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -188,6 +189,16 @@ def test_invalid_input_returns_nothing(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as caught:
         load_manifests([str(tmp_path)])
     assert [p.path for p in caught.value.problems] == ["metadata.name"]
+
+
+def test_the_cycle_collector_is_back_on_after_loading_even_after_problems(tmp_path: Path) -> None:
+    # Loading pauses it (speed); a run that stayed without it would never free cyclic garbage.
+    (tmp_path / "bad.yaml").write_text("apiVersion: campaigns/v1\nkind: Shop\nmetadata: {name: BAD}\n", encoding="utf-8")
+    with pytest.raises(ManifestError):
+        load_manifests([str(tmp_path)])
+    assert gc.isenabled()
+    load_manifests([str(DEMO)])
+    assert gc.isenabled()
 
 
 # --- the YAML loader ------------------------------------------------------------------------
