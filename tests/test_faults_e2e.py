@@ -193,6 +193,23 @@ def test_thousands_of_reads_through_isp_errors_and_call_limit_bans(
     assert retried[False] > 50, "too few isp errors for a 5 % rate"
 
 
+def test_a_qps_set_above_tops_limit_costs_a_few_bans_not_one_a_second(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # TOP allows 50 calls a second, TOP_QPS says 60: without slowing down, every 51st call would
+    # be banned (9 bans for these 500 calls); after the second ban the pace drops below the limit.
+    caplog.set_level(logging.WARNING, logger="reconciler.top.ratelimit")
+    set_faults(sandbox, qps_limit=50, ban_seconds=0.1)
+    budget = QpsBudget(60)
+    policy = RetryPolicy(attempts=3, ban_attempts=20, backoff=0.001, max_backoff=0.01, max_ban_seconds=5)
+    with client_for(sandbox, concurrency=8, budget=budget, retry=policy) as client:
+        answers = client.call_many("taobao.time.get", [None] * 500)
+    assert len(answers) == 500
+    assert budget.bans <= 4 and budget.calls_per_second() < 50
+    assert failed(sandbox) <= 4 * 8, "more bans than the slowing down allows"
+    assert any("pacing at" in record.getMessage() for record in caplog.records)
+
+
 def test_an_apply_of_hundreds_of_writes_through_errors_bans_and_lost_answers(
     shop: Workspace, sandbox: Sandbox
 ) -> None:

@@ -220,6 +220,26 @@ def test_the_budget_paces_calls_to_its_qps() -> None:
     assert time.monotonic() - started >= 0.45
 
 
+def test_repeated_bans_slow_the_budget_for_the_rest_of_the_run() -> None:
+    clock = [100.0]
+    budget = QpsBudget(20, monotonic=lambda: clock[0])
+    paced = budget.calls_per_second()
+    budget.pause(1)  # a first ban: a burst of jitter, perhaps
+    budget.pause(0.9)  # another call caught in that same ban
+    assert budget.calls_per_second() == paced and budget.bans == 1
+    clock[0] += 2
+    budget.pause(1)  # banned again: TOP allows less than TOP_QPS
+    budget.pause(0.9)
+    assert budget.bans == 2 and budget.calls_per_second() == pytest.approx(paced / 1.25)
+    clock[0] += 2
+    budget.pause(1)
+    assert budget.calls_per_second() == pytest.approx(paced / 1.25**2)
+    for _ in range(30):
+        clock[0] += 2
+        budget.pause(1)
+    assert budget.calls_per_second() == 1.0, "never slower than a call a second"
+
+
 def test_one_budget_per_app_key() -> None:
     budgets = Budgets(10)
     assert budgets.for_app("a") is budgets.for_app("a")

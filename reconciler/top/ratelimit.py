@@ -22,9 +22,18 @@ logger = logging.getLogger("reconciler.top.ratelimit")
 # second and its blocking wait left about 15 % of a 100 QPS quota unused.
 PACING_MARGIN = 1.05
 
+# A second ban in one run means TOP allows fewer calls than TOP_QPS says (an app shared with
+# another tool, a lower limit for one API): from then on each new ban slows the pace by a
+# quarter for the rest of the run, so a TOP_QPS set too high costs a few bans instead of one
+# every second. A first ban alone changes nothing: one burst of network jitter is not a reason
+# to run a 10,000-call apply slower. The next run starts from TOP_QPS again.
+BAN_SLOWDOWN = 1.25
+SLOWEST_INTERVAL = 1.0  # never slower than one call a second
+
 
 class QpsBudget:
-    """At most `qps` calls in any second, evenly paced, and nothing while TOP's ban lasts."""
+    """At most `qps` calls in any second, evenly paced, and nothing while TOP's ban lasts;
+    slower after repeated bans (see BAN_SLOWDOWN)."""
 
     def __init__(self, qps: int, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         if qps < 1:
@@ -36,6 +45,7 @@ class QpsBudget:
         self._next_slot = 0.0  # the earliest moment the next call may go out
         self._ban_lock = threading.Lock()
         self._banned_until = 0.0
+        self.bans = 0  # distinct bans TOP reported in this run (calls caught in one ban count once)
 
     def acquire(self) -> None:
         """Block until this call may go out."""
@@ -55,12 +65,29 @@ class QpsBudget:
     def pause(self, seconds: float) -> None:
         """TOP banned the app for `seconds`: hold back every call of the run until then."""
         with self._ban_lock:
-            until = self._monotonic() + seconds
+            now = self._monotonic()
+            until = now + seconds
+            # Calls already on their way when TOP banned the app come back banned too: only a
+            # report after the ban in force has ended is a new ban.
+            new_ban = now >= self._banned_until
+            if new_ban:
+                self.bans += 1
             if until > self._banned_until:
                 self._banned_until = until
                 logger.info("TOP call limit: pausing all calls of this app for %.2f s", seconds)
         with self._slot_lock:  # after the ban, calls start again one slot apart
             self._next_slot = max(self._next_slot, until)
+            if new_ban and self.bans > 1 and self._interval < SLOWEST_INTERVAL:
+                self._interval = min(self._interval * BAN_SLOWDOWN, SLOWEST_INTERVAL)
+                logger.warning(
+                    "TOP banned this app's calls %d times in this run: pacing at %.1f calls/s instead of "
+                    "TOP_QPS=%d until the run ends", self.bans, 1 / self._interval, self.qps,
+                )
+
+    def calls_per_second(self) -> float:
+        """The pace calls go out at now (below `qps` after repeated bans)."""
+        with self._slot_lock:
+            return 1 / self._interval
 
     def remaining_ban(self) -> float:
         """Seconds until TOP's ban ends (0 when there is none)."""
