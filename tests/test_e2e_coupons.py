@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from reconciler.kinds.units import GMT8
 from reconciler.top import Credentials, TopClient

@@ -69,10 +69,8 @@ def minimal_writes(before: dict, after: dict, live_items: dict[str, dict[str, st
             expected[ADD] += len(spec["items"])
             continue
         live = live_items[name]  # sku -> the price we applied, or "console" for items added outside
-        for sku in live.keys() - spec["items"].keys():
-            expected[REMOVE] += 1
-        for sku in spec["items"].keys() - live.keys():
-            expected[ADD] += 1
+        expected[REMOVE] += len(live.keys() - spec["items"].keys())
+        expected[ADD] += len(spec["items"].keys() - live.keys())
         for sku in spec["items"].keys() & live.keys():
             if live[sku] == "console" or live[sku] != spec["items"][sku]:
                 expected[REMOVE] += 1

@@ -54,7 +54,7 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
     answers = client.call_many(
         SELLER_GET, [{"fields": FIELDS, "num_iid": item_id} for item_id in missing], return_exceptions=True
     )
-    asked = dict(zip(missing, answers))
+    asked = dict(zip(missing, answers, strict=True))
     for item_id in wanted:  # in id order, wherever each came from
         answer = asked.get(item_id)
         if item_id in in_warehouse:

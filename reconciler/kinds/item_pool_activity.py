@@ -450,7 +450,7 @@ def _read_activities(
     reads per step (the activities, then each page of items), not one activity after another."""
     answers = client.call_many(QUERY, [{"param0": {"activity_id": i}} for i in activity_ids], return_exceptions=True)
     activities: dict[int, dict[str, Any] | None] = {}
-    for activity_id, answer in zip(activity_ids, answers):
+    for activity_id, answer in zip(activity_ids, answers, strict=True):
         if isinstance(answer, TopPermanentError) and answer.sub_code == "isv.activity-not-exist":
             activities[activity_id] = None
         elif isinstance(answer, Exception):
@@ -477,7 +477,7 @@ def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[st
     while pending:
         answers = client.call_many(QUERY_ITEMS, [_items_query(i, page) for i in pending])
         more: list[int] = []
-        for activity_id, answer in zip(pending, answers):
+        for activity_id, answer in zip(pending, answers, strict=True):
             result = answer["result"]
             skus[activity_id].extend(str(row["sku_code"]) for row in result.get("item_pool_sku_list") or [])
             if page < int(result.get("total_page") or 0):

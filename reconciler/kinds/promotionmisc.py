@@ -158,7 +158,7 @@ def read_activities(
     gets, then one of range reads for the partial ones — not one activity after another."""
     answers = client.call_many(family.get, [{"activity_id": i} for i in activity_ids], return_exceptions=True)
     found: dict[int, dict[str, Any] | None] = {}
-    for activity_id, answer in zip(activity_ids, answers):
+    for activity_id, answer in zip(activity_ids, answers, strict=True):
         if isinstance(answer, TopPermanentError) and answer.sub_code == NOT_EXIST:
             found[activity_id] = None
         elif isinstance(answer, Exception):
@@ -167,7 +167,7 @@ def read_activities(
             found[activity_id] = {"activity": answer[family.get_key], "items": []}
     partial = [i for i, entry in found.items() if entry is not None and _is_partial(entry["activity"])]
     ranges = client.call_many(RANGE_LIST, [{"activity_id": i} for i in partial])
-    for activity_id, answer in zip(partial, ranges):
+    for activity_id, answer in zip(partial, ranges, strict=True):
         entry = found[activity_id]
         assert entry is not None
         entry["items"] = _range_ids(answer)

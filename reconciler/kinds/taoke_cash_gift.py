@@ -121,7 +121,7 @@ class TaokeCashGift(Kind):
         live = LiveState()
         links = ctx.links_of(self.kind)
         reports = client.call_many(REPORT, [_report_query(link) for link in links], return_exceptions=True)
-        for link, report in zip(links, reports):
+        for link, report in zip(links, reports, strict=True):
             live.by_name[link.key.name] = {"rights_id": link.remote_id}
             live.info[link.key.name] = [_figures_line(report, link)]
         return live

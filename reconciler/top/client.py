@@ -222,7 +222,7 @@ class TopClient:
             session = self._session.current if with_session else None
             try:
                 return call_with_retries(
-                    lambda: self._attempt(method, business, session, idempotent=idempotent),
+                    functools.partial(self._attempt, method, business, session, idempotent=idempotent),
                     method=method,
                     policy=self.retry,
                 )
