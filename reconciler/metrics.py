@@ -29,7 +29,7 @@ from reconciler.errors import (
 from reconciler.model import Action, Plan
 
 # A run's file is rewritten whole each run: per-series *_created timestamps would only add noise.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
 
 RETRY_LOGGER = "reconciler.top.retry"
 PUSH_JOB = "campaign_reconciler"

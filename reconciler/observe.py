@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import click
 
@@ -166,7 +166,7 @@ class RunWatch:
     # ---- stderr capture -------------------------------------------------------------------
 
     def capture(self, stream: TextIO) -> TextIO:
-        return _Tee(stream, self._errors)
+        return cast(TextIO, _Tee(stream, self._errors))  # stands in for sys.stderr: write, flush, isatty
 
 
 class _Tee(io.TextIOBase):

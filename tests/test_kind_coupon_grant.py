@@ -134,7 +134,7 @@ def test_simplified_answers_with_bare_lists_read_the_same() -> None:
 
 
 def test_effects_record_who_got_it_and_why_others_did_not() -> None:
-    first = SetLink(50001, {"coupon": "welcome-10", "granted": {}, "failed": {}})
+    first = SetLink("50001", {"coupon": "welcome-10", "granted": {}, "failed": {}})
     call = Call(SEND, {"coupon_id": 50001, "buyer_nick": ["alice", "bob"]}, effects=(first,))
     answer = {"is_success": True, "failure_buyers": {"error_message": [{"buyer_nick": "bob", "reason": "买家不存在"}]},
               "coupon_results": {"coupon_result": [{"buyer_nick": "alice", "coupon_number": 9}]}}
@@ -157,7 +157,7 @@ def test_first_grant_sends_in_batches_of_one_hundred() -> None:
     assert [len(c.params.get("buyer_nick", [])) + len(c.params.get("buyer_ids", [])) for c in change.calls] == [100, 100, 31]
     assert change.calls[-1].params["buyer_ids"] == ["AAH1"]
     assert all(c.method == SEND and c.params["coupon_id"] == 50001 for c in change.calls)
-    assert change.calls[0].effects == (SetLink(50001, {"coupon": "welcome-10", "granted": {}, "failed": {}}),)
+    assert change.calls[0].effects == (SetLink("50001", {"coupon": "welcome-10", "granted": {}, "failed": {}}),)
     assert all(c.effects == () for c in change.calls[1:])
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from reconciler.engine.codec import call_from_data, call_to_data
 from reconciler.errors import (
@@ -72,7 +72,8 @@ def apply_plan(
     made room before creates. After a failure no new change starts; the ones under way finish.
     The state store already holds every call that succeeded, whatever happens after."""
     report = ApplyReport(run_id=uuid.uuid4().hex)
-    run = _Run(report, _SerialStore(store), client_for, _SerialListener(listener or ApplyListener()))
+    serial_store = cast(StateStore, _SerialStore(store))  # a proxy with the store's methods
+    run = _Run(report, serial_store, client_for, _SerialListener(listener or ApplyListener()))
     for step in _steps(plan.changes):
         if run.stopped:
             report.not_tried.extend(step)

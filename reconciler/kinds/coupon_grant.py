@@ -304,7 +304,7 @@ def _plan_sends(desired: Resource, link: Link | None, coupon_id: str | Ref) -> C
     pending = [buyer for buyer in buyers if buyer not in granted]
     if not pending:
         return None
-    fresh_record = SetLink(wire_id, {"coupon": desired.spec["coupon"], "granted": {}, "failed": {}})
+    fresh_record = SetLink(coupon_id, {"coupon": desired.spec["coupon"], "granted": {}, "failed": {}})
     batches = [pending[i : i + MAX_BUYERS_PER_CALL] for i in range(0, len(pending), MAX_BUYERS_PER_CALL)]
     calls = tuple(
         _send_call(desired.spec["audience"], wire_id, batch, (fresh_record,) if index == 0 and not same_coupon else ())

@@ -31,7 +31,7 @@ from reconciler.manifest import Document
 from reconciler.model import Resource
 from reconciler.pricing.rules import Form, OrderDiscount, PriceRule, Reward, Threshold
 
-LEVELS = {"item": 1, "shop": 2}  # type: 1 商品级别, 2 店铺级别
+LEVELS = {"item": 1, "shop": 2}  # TOP's "type": 1 商品级别, 2 店铺级别
 MEMBER_LEVELS = {"customer": 0, "normal": 1, "advanced": 2, "vip": 3, "supreme_vip": 4}
 
 FAMILY = Family(

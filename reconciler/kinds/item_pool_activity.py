@@ -401,7 +401,7 @@ def _item_params(doc: Document, problems: ProblemCollector, activity: Mapping[st
 
 
 def _separate_pricing_forms(activity: Mapping[str, Any]) -> set[str]:
-    forms = set()
+    forms: set[str] = set()
     for stair in activity["rule_stairs"]:
         rule = stair.get("separate_pricing_discount_rule")
         if rule:
@@ -521,7 +521,8 @@ def query_view(activity: Mapping[str, Any]) -> dict[str, Any]:
         },
         "rule_stairs": [_stair_view(s, enable_multiple, exchange) for s in stairs],
     }
-    return _without_empty(view)
+    shown: dict[str, Any] = _without_empty(view)
+    return shown
 
 
 def _stair_view(stair: Mapping[str, Any], enable_multiple: bool, exchange: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -556,7 +557,8 @@ def live_view(live_activity: Mapping[str, Any]) -> dict[str, Any]:
     )}
     view["terminals"] = sorted(int(t) for t in _as_list(live_activity.get("terminals")))
     view["shop_ids"] = [str(s) for s in _as_list(live_activity.get("shop_ids"))]
-    return _without_empty(_ints(view))
+    shown: dict[str, Any] = _without_empty(_ints(view))
+    return shown
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -138,9 +138,9 @@ class ListingWindow(Kind):
         errors = []
         windows = {r.key.name: r for r in ctx.desired_of(self.kind)}
         for name, absent in sorted(live.extra.get("missing", {}).items()):
-            ids = ", ".join(str(i) for i in absent)
+            absent_ids = ", ".join(str(i) for i in absent)
             errors.append(
-                f"ListingWindow/{name} ({windows[name].source}): item(s) {ids} are not in the shop "
+                f"ListingWindow/{name} ({windows[name].source}): item(s) {absent_ids} are not in the shop "
                 "(neither on sale nor in the warehouse); check spec.items"
             )
         by_pair: dict[tuple[str, ...], list[int]] = {}

@@ -179,7 +179,7 @@ def read_range(client: Caller, activity_id: int) -> list[str]:
 
 
 def _is_partial(activity: Mapping[str, Any]) -> bool:
-    return _plain(activity.get("participate_range")) == 1
+    return bool(_plain(activity.get("participate_range")) == 1)
 
 
 def _range_ids(answer: Mapping[str, Any]) -> list[str]:

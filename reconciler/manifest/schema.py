@@ -216,7 +216,9 @@ def _exclusive_pairs(node: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=None)
 def _fast_check_for(kind: str) -> FastCheck | None:
-    return _compile_fast_check(validator_for(kind).schema)  # checked by jsonschema there
+    schema = validator_for(kind).schema  # checked by jsonschema there
+    assert isinstance(schema, Mapping)  # every schema file is an object
+    return _compile_fast_check(schema)
 
 
 def _compile_fast_check(schema: Mapping[str, Any]) -> FastCheck | None:
@@ -283,8 +285,10 @@ def _findings(error: ValidationError) -> Iterator[_Finding]:
 
 
 def _unknown_fields(error: ValidationError, path: FieldPath) -> Iterator[_Finding]:
-    allowed = list(error.schema.get("properties", {}))
-    for key in error.instance:
+    schema: Any = error.schema  # a mapping here: the keyword is additionalProperties
+    instance: Any = error.instance
+    allowed = list(schema.get("properties", {}))
+    for key in instance:
         if key in allowed:
             continue
         guess = difflib.get_close_matches(key, allowed, n=1)
@@ -296,7 +300,9 @@ def _unknown_fields(error: ValidationError, path: FieldPath) -> Iterator[_Findin
 def _missing_fields(error: ValidationError, path: FieldPath) -> _Finding:
     # jsonschema raises one error per missing key; naming them all in one Problem keeps one
     # Problem per place (the parent's line), and every such error yields the same finding.
-    missing = [key for key in error.validator_value if key not in error.instance]
+    required: Any = error.validator_value
+    instance: Any = error.instance
+    missing = [key for key in required if key not in instance]
     if len(missing) == 1:
         return _Finding(path + (missing[0],), path, f"missing required field {missing[0]!r}", 2)
     names = ", ".join(repr(key) for key in missing)
@@ -304,7 +310,9 @@ def _missing_fields(error: ValidationError, path: FieldPath) -> _Finding:
 
 
 def _message(error: ValidationError) -> str:
-    keyword, expected, instance = error.validator, error.validator_value, error.instance
+    keyword = error.validator
+    expected: Any = error.validator_value  # the schema's own value for the keyword that failed
+    instance: Any = error.instance
     allowed = _allowed_text(error)
     if keyword == "type":
         text = f"expected {_type_words(expected)}, got {_type_of(instance)}"
@@ -376,7 +384,7 @@ _TYPE_WORDS = {
 
 def _type_words(expected: Any) -> str:
     names = expected if isinstance(expected, list) else [expected]
-    return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
+    return " or ".join(_TYPE_WORDS.get(name, str(name)) for name in names)
 
 
 def _type_of(instance: Any) -> str:
@@ -386,7 +394,8 @@ def _type_of(instance: Any) -> str:
         return "a number"
     if instance is None:
         return "nothing (null)"
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(instance), type(instance).__name__)
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return names.get(type(instance), type(instance).__name__)
 
 
 def _scalar(value: Any) -> str:

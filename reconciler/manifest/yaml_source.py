@@ -177,10 +177,8 @@ class _Converter:
             if self._budget == -1:
                 self.problem(node, path, "document too large once aliases are expanded")
             return None
-        if node.__class__ is ScalarNode:  # most nodes; a scalar cannot contain itself
-            if node.tag == STR:
-                return node.value
-            return self._scalar(node, path)
+        if isinstance(node, ScalarNode):  # most nodes; a scalar cannot contain itself
+            return node.value if node.tag == STR else self._scalar(node, path)
         if id(node) in self._open:
             self.problem(node, path, "an alias refers to a value that contains it (recursive alias)")
             return None
@@ -188,9 +186,8 @@ class _Converter:
         try:
             if isinstance(node, MappingNode):
                 return self._mapping(node, path)
-            if isinstance(node, SequenceNode):
-                return self._sequence(node, path)
-            return self._scalar(node, path)
+            assert isinstance(node, SequenceNode)  # the third and last kind of YAML node
+            return self._sequence(node, path)
         finally:
             self._open.discard(id(node))
 

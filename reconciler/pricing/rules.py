@@ -319,7 +319,7 @@ def covers(rule: Promotion, item: ListedItem) -> bool:
 def reach(rules: Iterable[Promotion]) -> Items:
     """The items any of `rules` can touch, as one Items: its `covers` is `covers` for one of them,
     without asking each rule (a plan's changed rules against a shop's thousands of items)."""
-    every, ids, codes = False, set(), set()
+    every, ids, codes = False, set[str](), set[str]()
     for rule in rules:
         items = reach_of(rule)
         every, ids, codes = every or items.every, ids | items.ids, codes | items.codes

@@ -422,6 +422,7 @@ def _uniform_steps(
     if None in kinds or len(kinds) != 1:
         return None
     (kind,) = kinds
+    assert kind is not None
     reaching = sorted((form[2], position) for position, form in enumerate(forms) if form is not None)
     uniform: dict[int, _Uniform] = {}
     constant: Fraction | int | None = None
@@ -632,7 +633,7 @@ class _BasketStep:
 # c1 + c2 off, c1 × c2 the rate, the lower cap. On any amount, steps of one form commute too (on a
 # negative one, "off" and "rate" ≤ 1 leave it as it is, a "rate" > 1 multiplies it, "cap" is a min).
 _Form = tuple[str, Fraction | int]
-_MERGE: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
+_MERGE: dict[str, Callable[[Fraction | int, Fraction | int], Fraction | int]] = {
     "off": lambda first, second: first + second,
     "rate": lambda first, second: first * second,
     "cap": min,
@@ -675,7 +676,7 @@ def _as_form(kind: str, constant: Fraction | int, amount: Fraction) -> tuple[Fra
         return max(ZERO, amount - constant), amount > constant  # not clamped at zero
     if kind == "rate":
         return amount * constant, constant > 0
-    return min(amount, constant), amount < constant  # below the cap
+    return Fraction(min(amount, constant)), amount < constant  # below the cap
 
 
 class _Basket:

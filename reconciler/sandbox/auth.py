@@ -55,7 +55,7 @@ class SessionTable(Mapping[str, str]):
 
     # ---- the gateway's view: a Mapping of valid sessions -----------------------------------
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         with self._lock:
             if key in self._expired:
                 return default

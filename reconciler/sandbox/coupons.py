@@ -284,7 +284,7 @@ def get_coupons(ctx: CallContext) -> dict[str, Any]:
 
 
 def _sendable_coupon(ctx: CallContext, coupon_id: int) -> dict[str, Any]:
-    record = _coupons(ctx).get(str(coupon_id))
+    record: dict[str, Any] | None = _coupons(ctx).get(str(coupon_id))
     if record is None or not _is_valid(record, _now(ctx)):
         raise business_error("coupon-error", f"优惠券不存在或者优惠券已经过期 (coupon {coupon_id})")
     return record

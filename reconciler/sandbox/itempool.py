@@ -447,7 +447,7 @@ def _parse_common_param(ctx: CallContext, name: str) -> tuple[int, str | None]:
 
 
 def _live_activity(ctx: CallContext, activity_id: int, out_act_id: str | None) -> dict[str, Any]:
-    record = _pool(ctx)["activities"].get(str(activity_id))
+    record: dict[str, Any] | None = _pool(ctx)["activities"].get(str(activity_id))
     if record is None or record["deleted"]:
         raise business_error("activity-not-exist", f"activity {activity_id} does not exist")
     stored_out_act_id = record["request"].get("out_act_id")

@@ -307,9 +307,8 @@ def _filters(ctx: CallContext) -> list[Callable[[Mapping[str, Any]], bool]]:
             raise invalid_argument("seller_cids", f"at most {MAX_SELLER_CIDS} ids, got {len(wanted)}")
         checks.append(lambda item: bool(wanted & set(item["seller_cids"])))
     for flag in ("has_discount", "has_showcase"):
-        value = params.boolean(ctx, flag)
-        if value is not None:
-            checks.append(lambda item, value=value: value is False)  # no generated item has either
+        if params.boolean(ctx, flag):  # no generated item has either: asking for them finds none
+            checks.append(lambda item: False)
     start = params.top_time(ctx, "start_modified")
     if start is not None:
         start_ms = int(start.timestamp()) * 1000

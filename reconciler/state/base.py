@@ -3,6 +3,7 @@ encoding of stored values, how a call's state effects change the links, and migr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -275,7 +276,7 @@ class ShopLocks:
 
     def hold(self, shops: Iterable[str]) -> None:
         for shop in sorted(set(shops) - set(self.held)):
-            notice = (lambda holder, shop=shop: self._on_wait(shop, holder)) if self._on_wait else None
+            notice = functools.partial(self._on_wait, shop) if self._on_wait else None
             self._stack.enter_context(self._store.lock(shop, self._timeout, on_wait=notice))
             self.held.append(shop)
 

@@ -272,7 +272,8 @@ class PostgresStateStore(SqlStateStore):
 
     @_translated
     def _rows(self, query: str, args: Sequence[Any]) -> list[Sequence[Any]]:
-        return self._db.execute(query, args).fetchall()
+        rows: list[Sequence[Any]] = list(self._db.execute(query, args).fetchall())
+        return rows
 
     @_translated
     def _row(self, query: str, args: Sequence[Any]) -> Sequence[Any] | None:

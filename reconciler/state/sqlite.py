@@ -225,10 +225,12 @@ class SqliteStateStore(SqlStateStore):
     # ---- helpers ------------------------------------------------------------------------
 
     def _rows(self, query: str, args: Sequence[Any]) -> list[Sequence[Any]]:
-        return self._db.execute(query, args).fetchall()
+        rows: list[Sequence[Any]] = self._db.execute(query, args).fetchall()
+        return rows
 
     def _row(self, query: str, args: Sequence[Any]) -> Sequence[Any] | None:
-        return self._db.execute(query, args).fetchone()
+        row: Sequence[Any] | None = self._db.execute(query, args).fetchone()
+        return row
 
     def _run(self, query: str, args: Sequence[Any]) -> None:
         self._db.execute(query, args)
