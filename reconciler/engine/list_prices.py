@@ -56,15 +56,16 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
     )
     asked = dict(zip(missing, answers, strict=True))
     for item_id in wanted:  # in id order, wherever each came from
-        answer = asked.get(item_id)
         if item_id in in_warehouse:
             _add(found, in_warehouse[item_id])
-        elif isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
+            continue
+        answer = asked[item_id]
+        if isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
             found.notes.append(f"item {item_id}: TOP does not know it ({answer.sub_msg or answer.msg}); not priced")
         elif isinstance(answer, Exception):
             raise answer
         else:
-            _add(found, (answer or {}).get("item") or {})
+            _add(found, answer.get("item") or {})
     return found
 
 

@@ -322,7 +322,9 @@ def reach(rules: Iterable[Promotion]) -> Items:
     every, ids, codes = False, set[str](), set[str]()
     for rule in rules:
         items = reach_of(rule)
-        every, ids, codes = every or items.every, ids | items.ids, codes | items.codes
+        every = every or items.every
+        ids |= items.ids
+        codes |= items.codes
     return Items(every, frozenset(ids), frozenset(codes))
 
 

@@ -302,17 +302,7 @@ def _quote(item: ListedItem, active: Sequence[Promotion], moment: datetime, part
     parts = parts if parts is not None else _Parts()
     if not active:
         return list_quote(item, moment)
-    by_type: dict[type, list[Promotion]] = {kind: [] for kind in _TYPES}
-    for rule in active:
-        kind = type(rule) if type(rule) in by_type else next(t for t in _TYPES if isinstance(rule, t))
-        by_type[kind].append(rule)
-    specials = cast(list[SpecialPrice], by_type[SpecialPrice])
-    pools = cast(list[PoolActivity], by_type[PoolActivity])
-    basket = _BasketRules(
-        orders=cast(list[OrderDiscount], by_type[OrderDiscount]),
-        coupons=cast(list[Coupon], by_type[Coupon]),
-        gifts=cast(list[CashGift], by_type[CashGift]),
-    )
+    specials, pools, basket = _by_type(active)
     baskets: dict[int, _Baskets] = {}  # by pool choice (id of the activity, or of None)
     choices: list[_Choice] = []
     pool_choices = {False: _pool_choices(pools, False), True: _pool_choices(pools, True)}  # with a special price or not
@@ -331,6 +321,20 @@ def _quote(item: ListedItem, active: Sequence[Promotion], moment: datetime, part
     total, basket_steps = size.priced(choice.unit)
     steps = choice.item_steps + [Step(key, label, Fraction(taken, size.units)) for key, label, taken in basket_steps]
     return Quote(item, moment, size.units, total / size.units, tuple(steps))
+
+
+def _by_type(active: Sequence[Promotion]) -> tuple[list[SpecialPrice], list[PoolActivity], _BasketRules]:
+    """The item discounts, the pool activities and the basket-level rules, each in their order."""
+    by_type: dict[type, list[Promotion]] = {kind: [] for kind in _TYPES}
+    for rule in active:
+        kind = type(rule) if type(rule) in by_type else next(t for t in _TYPES if isinstance(rule, t))
+        by_type[kind].append(rule)
+    basket = _BasketRules(
+        orders=cast(list[OrderDiscount], by_type[OrderDiscount]),
+        coupons=cast(list[Coupon], by_type[Coupon]),
+        gifts=cast(list[CashGift], by_type[CashGift]),
+    )
+    return cast(list[SpecialPrice], by_type[SpecialPrice]), cast(list[PoolActivity], by_type[PoolActivity]), basket
 
 
 @dataclass(frozen=True)
@@ -480,21 +484,17 @@ def basket_price(item: ListedItem, units: int, rules: Iterable[Promotion], momen
     """The lowest unit price of exactly `units` units (for tests: the basket sizes `quote` tries
     must find the minimum over every size)."""
     active = [rule for rule in rules if covers(rule, item) and rule.when.active(moment)]
-    basket = _BasketRules(
-        orders=[rule for rule in active if isinstance(rule, OrderDiscount)],
-        coupons=[rule for rule in active if isinstance(rule, Coupon)],
-        gifts=[rule for rule in active if isinstance(rule, CashGift)],
-    )
+    specials, pools, basket = _by_type(active)
+    parts = _Parts()
+    coupons = parts.coupons(basket, item.list_price)
     best = Fraction(item.list_price)
-    for special in _special_choices([rule for rule in active if isinstance(rule, SpecialPrice)]):
-        for pool in _pool_choices([rule for rule in active if isinstance(rule, PoolActivity)], special is not None):
+    for special in _special_choices(specials):
+        for pool in _pool_choices(pools, special is not None):
             limit = pool.per_user_limit if pool is not None and pool.per_user_limit else None
             if limit is not None and 0 < limit < units:
                 continue
             unit, _ = _item_level(item, special, pool)
-            parts = _Parts()
-            basket_rules = _Basket(item, units, pool, basket, parts, parts.coupons(basket, item.list_price))
-            best = min(best, basket_rules.total(unit) / units)
+            best = min(best, _Basket(item, units, pool, basket, parts, coupons).total(unit) / units)
     return best
 
 
