@@ -13,6 +13,7 @@
           │    └── TopAmbiguousWriteError   a write may or may not have taken effect: look before re-sending
           └── TopPermanentError    isv.*, invalid session/arguments/permissions: fix, don't retry
                ├── ReadOnlyViolation    a write method was called through a read-only client
+               ├── TopShapeError        an answer in a shape we do not understand (never read as empty)
                └── TopSessionError      no usable session (code 26/27 even after a refresh): re-authorise
 
 Messages never contain secrets: the client builds them from the method name and TOP's
@@ -134,6 +135,12 @@ class TopPermanentError(TopError):
 
 class ReadOnlyViolation(TopPermanentError):
     """Raised before any network traffic when a read-only client is asked to write."""
+
+
+class TopShapeError(TopPermanentError):
+    """TOP answered, but not in a shape the reconciler understands (a list that is neither a bare
+    array nor TOP's {"<item>": [...]} wrapper, a missing object): reading it as empty could plan a
+    duplicate create, so it stops the run instead."""
 
 
 class TopSessionError(TopPermanentError):

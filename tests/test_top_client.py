@@ -98,6 +98,7 @@ def test_request_shape_and_signature(sign_method: str) -> None:
         "format": "json",
         "v": "2.0",
         "sign_method": sign_method,
+        "simplify": "true",  # the root-level shape, as TOP's newer SDKs ask for it
         "sign": query["sign"],
     }
     form = form_of(request)

@@ -23,6 +23,7 @@ from reconciler.errors import TopPermanentError
 from reconciler.kinds.base import Caller
 from reconciler.kinds.units import UnitError, yuan_to_fen
 from reconciler.pricing.rules import ListedItem
+from reconciler.top.answers import is_business_refusal, top_rows
 
 ONSALE = "taobao.items.onsale.get"
 INVENTORY = "taobao.items.inventory.get"
@@ -33,7 +34,6 @@ INVENTORY_MAX_PAGE_NO = 101  # inventory.get refuses a page_no above this
 WAREHOUSE_BANNERS = ("for_shelved", "sold_out")  # the default banner leaves out items with no stock
 WAREHOUSE_PAGES_FROM = 20  # fewer items wanted: one item.seller.get each, no page read on the chance
 FIELDS = "num_iid,title,price,outer_id"
-BUSINESS_ERROR = 15  # TOP's code for a refused request (an unknown item, for instance)
 
 
 @dataclass
@@ -60,7 +60,7 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
             _add(found, in_warehouse[item_id])
             continue
         answer = asked[item_id]
-        if isinstance(answer, TopPermanentError) and answer.code == BUSINESS_ERROR:
+        if isinstance(answer, TopPermanentError) and is_business_refusal(answer):
             found.notes.append(f"item {item_id}: TOP does not know it ({answer.sub_msg or answer.msg}); not priced")
         elif isinstance(answer, Exception):
             raise answer
@@ -113,12 +113,7 @@ def _page(page_no: int) -> dict[str, Any]:
 
 
 def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    items = answer.get("items")
-    if isinstance(items, Mapping):
-        items = items.get("item")
-    if isinstance(items, Mapping):
-        items = [items]
-    return [row for row in items or [] if isinstance(row, Mapping)]
+    return top_rows(answer.get("items"), "item", where="items")
 
 
 def _add(found: ListPrices, row: Mapping[str, Any]) -> None:

@@ -60,8 +60,8 @@ from reconciler.kinds.base import (
     ProblemCollector,
 )
 from reconciler.kinds.common import normalised
-from reconciler.kinds.shop_coupon import items_of
 from reconciler.manifest import Document, format_path
+from reconciler.top.answers import top_rows
 from reconciler.model import (
     Action,
     Call,
@@ -267,12 +267,12 @@ def send_outcome(params: Mapping[str, Any], answer: Mapping[str, Any]) -> SendOu
     """Who got the coupon. `failure_buyers` decides; everyone else sent got it (an all-success answer
     is empty). Coupon numbers come from `coupon_results` when TOP lists them."""
     failed: dict[str, str] = {}
-    for entry in items_of(answer.get("failure_buyers"), "error_message"):
+    for entry in top_rows(answer.get("failure_buyers"), "error_message", where="failure_buyers"):
         buyer = _buyer_in_answer(entry)
         if buyer is not None:
             failed[buyer] = str(entry.get("reason") or "no reason given")
     numbers: dict[str, Any] = {}
-    for entry in items_of(answer.get("coupon_results"), "coupon_result"):
+    for entry in top_rows(answer.get("coupon_results"), "coupon_result", where="coupon_results"):
         buyer = _buyer_in_answer(entry)
         if buyer is not None:
             numbers[buyer] = entry.get("coupon_number")

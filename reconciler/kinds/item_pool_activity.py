@@ -21,10 +21,11 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
-from reconciler.errors import PlanError, TopPermanentError
+from reconciler.errors import PlanError, TopPermanentError, TopShapeError
 from reconciler.kinds.base import (
     Caller,
     Kind,
+    ensure_success,
     LiveState,
     NormaliseContext,
     PlanContext,
@@ -40,10 +41,11 @@ from reconciler.kinds.units import (
     from_epoch_ms,
     parse_iso,
     to_epoch_ms,
-    yuan_exact,
+    whole_yuan,
     yuan_to_fen,
 )
 from reconciler.manifest import Document
+from reconciler.top.answers import sub_code_is, top_list, top_rows
 from reconciler.model import (
     Action,
     Call,
@@ -79,6 +81,10 @@ REMOVE_ITEM = "alibaba.wdk.marketing.itempool.removeitem"
 QUERY_ITEMS = "alibaba.wdk.marketing.itempool.queryitems"
 
 ITEMS_PAGE_SIZE = 100  # the largest page queryitems serves
+# How queryactivity says an activity id is unknown. No public page shows the item-pool family's
+# code (the sandbox's is its own choice), so both spellings are accepted; any other refusal stops
+# the plan rather than being read as "gone", which would create the activity a second time.
+ACTIVITY_NOT_EXIST_CODES = ("isv.activity-not-exist", "activity-not-exist")
 
 _TERMINALS = {"app": "1", "pos": "2"}
 _MEMBERS = {"all": -1, "members_only": 1, "non_members": 2}
@@ -417,15 +423,32 @@ def _item_price(item: Mapping[str, Any], path: tuple[Any, ...], problems: Proble
     if "rate" in item:
         return {"is_discount_rate": True, "discount_rate": permille(item["rate"], path + ("rate",), problems)}
     if "decrease" in item:
-        try:
-            amount = yuan_exact(item["decrease"])
-        except UnitError as exc:
-            problems.add(path + ("decrease",), str(exc))
-            return {}
-        if amount <= 0:
-            problems.add(path + ("decrease",), "a decrease must be more than 0.00 yuan")
-        return {"is_decrease_money": True, "decrease_money": amount}
+        amount = _decrease_money(item["decrease"], path + ("decrease",), problems)
+        return {"is_decrease_money": True, "decrease_money": amount} if amount is not None else {}
     return {}
+
+
+def _decrease_money(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -> int | None:
+    """additem's decrease_money, in whole yuan.
+
+    TOP's sources disagree: the additem page says 减钱【元】 but types it as an integer (Number), the
+    SDK's ItemPoolSku.decrease_money is int64 with doc "减钱【元】", while every other money field of
+    the family (stairs' decrease_money, fix_price, amount) is fen. If it were really fen, sending
+    yuan gives buyers 1/100 of the discount; sending fen where TOP reads yuan would give 100x.
+    So whole yuan are sent as the page says, and an amount with fen in it is refused here rather
+    than rounded (README: "Units that rest on one source").
+    """
+    try:
+        amount = whole_yuan(value)
+    except UnitError:
+        problems.add(path, f"{value} yuan has fen in it: an item's own decrease is sent to TOP in whole yuan "
+                           "(additem's page says 元 but types it as an integer, so fen cannot be sent safely); "
+                           "use a whole amount such as \"2.00\", or a fix_price or rate for this item")
+        return None
+    if amount <= 0:
+        problems.add(path, "a decrease must be at least 1 yuan")
+        return None
+    return amount
 
 
 def _check_unique(values: Sequence[Any], path: tuple[Any, ...], field: str, problems: ProblemCollector) -> None:
@@ -451,12 +474,14 @@ def _read_activities(
     answers = client.call_many(QUERY, [{"param0": {"activity_id": i}} for i in activity_ids], return_exceptions=True)
     activities: dict[int, dict[str, Any] | None] = {}
     for activity_id, answer in zip(activity_ids, answers, strict=True):
-        if isinstance(answer, TopPermanentError) and answer.sub_code == "isv.activity-not-exist":
+        try:
+            if isinstance(answer, Exception):
+                raise answer
+            activities[activity_id] = {"activity": _activity_data(answer)}
+        except TopPermanentError as exc:
+            if not _is_activity_gone(exc):
+                raise
             activities[activity_id] = None
-        elif isinstance(answer, Exception):
-            raise answer
-        else:
-            activities[activity_id] = {"activity": answer["result"]["data"]}
     if with_items:
         present = [i for i, activity in activities.items() if activity is not None]
         for activity_id, skus in _read_skus(client, present).items():
@@ -466,8 +491,47 @@ def _read_activities(
     return activities
 
 
+def market_result(method: str, answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `result` of an item-pool answer, after its in-body verdict.
+
+    The alibaba.wdk.marketing.itempool.* methods answer a business refusal inside a successful
+    envelope: `result.success=false` with `error_code`/`message` (MarketResult and MarketPageResult
+    in ../shared/top-api/shapes/), or `is_success=false` with `fail_code` (activity.create's page).
+    Either is a TopPermanentError carrying TOP's code as sub_code, never data to read.
+    """
+    ensure_success(method, answer)
+    result = answer.get("result")
+    if not isinstance(result, Mapping):
+        raise TopShapeError(method, msg="the answer has no result object")
+    return result
+
+
+def _activity_data(answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = market_result(QUERY, answer).get("data")
+    if not isinstance(data, Mapping):
+        # Not read as "gone": an activity that exists but came back without data would be created
+        # a second time. The method page (../shared/top-api/methods/) types data as ItemPoolActivity.
+        raise TopShapeError(QUERY, msg="result.data is not an activity object; cannot tell whether the activity exists")
+    return data
+
+
+def _is_activity_gone(error: TopPermanentError) -> bool:
+    """queryactivity's refusal for an unknown activity id, whether TOP sends it as error_response
+    (sub_code) or in the body (error_code), with or without the `isv.` prefix and a `:detail`.
+    No public page shows the item-pool family's code, so only this read decides "gone": a delete
+    refused this way is confirmed by reading (recover, plan), never taken as done on its word."""
+    return any(sub_code_is(error.sub_code, code) for code in ACTIVITY_NOT_EXIST_CODES)
+
+
 def _items_query(activity_id: int, page: int, **extra: Any) -> dict[str, Any]:
     return {"param": {"activity_id": activity_id, "page": {"page_size": ITEMS_PAGE_SIZE, "current": page}, **extra}}
+
+
+def _pool_rows(answer: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], int]:
+    """One queryitems page: its sku rows (either shape) and the number of pages."""
+    result = market_result(QUERY_ITEMS, answer)
+    rows = top_rows(result.get("item_pool_sku_list"), "item_pool_sku", where=QUERY_ITEMS)
+    return rows, int(result.get("total_page") or 0)
 
 
 def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -478,9 +542,9 @@ def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[st
         answers = client.call_many(QUERY_ITEMS, [_items_query(i, page) for i in pending])
         more: list[int] = []
         for activity_id, answer in zip(pending, answers, strict=True):
-            result = answer["result"]
-            skus[activity_id].extend(str(row["sku_code"]) for row in result.get("item_pool_sku_list") or [])
-            if page < int(result.get("total_page") or 0):
+            rows, pages = _pool_rows(answer)
+            skus[activity_id].extend(str(row["sku_code"]) for row in rows)
+            if page < pages:
                 more.append(activity_id)
         pending = more
         page += 1
@@ -488,8 +552,7 @@ def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[st
 
 
 def _sku_in_pool(client: Caller, activity_id: int, sku: str) -> bool:
-    answer = client.call(QUERY_ITEMS, _items_query(activity_id, 1, sku_codes=[sku]))
-    rows = answer["result"].get("item_pool_sku_list") or []
+    rows, _ = _pool_rows(client.call(QUERY_ITEMS, _items_query(activity_id, 1, sku_codes=[sku])))
     return any(str(row.get("sku_code")) == sku for row in rows)
 
 
@@ -550,23 +613,18 @@ def _stair_view(stair: Mapping[str, Any], enable_multiple: bool, exchange: Mappi
 
 
 def live_view(live_activity: Mapping[str, Any]) -> dict[str, Any]:
-    """The query answer in the same canonical form as query_view (types, order, empties)."""
+    """The query answer in the same canonical form as query_view (types, order, empties).
+    Its lists come in either of TOP's shapes; item names from TOP's Java SDK convention
+    (Number[] -> number, String[] -> string, Rulestairs[] -> rulestairs)."""
     view = {key: live_activity.get(key) for key in (
         "out_act_id", "activity_name", "description", "start_time", "end_time", "member_limit",
-        "merchant_crowd_code", "txd_crowd_code", "limit_info", "rule_stairs",
+        "merchant_crowd_code", "txd_crowd_code", "limit_info",
     )}
-    view["terminals"] = sorted(int(t) for t in _as_list(live_activity.get("terminals")))
-    view["shop_ids"] = [str(s) for s in _as_list(live_activity.get("shop_ids"))]
+    view["rule_stairs"] = [dict(stair) for stair in top_rows(live_activity.get("rule_stairs"), "rulestairs", where=QUERY)]
+    view["terminals"] = sorted(int(t) for t in top_list(live_activity.get("terminals"), "number", where=QUERY))
+    view["shop_ids"] = [str(s) for s in top_list(live_activity.get("shop_ids"), "string", where=QUERY)]
     shown: dict[str, Any] = _without_empty(_ints(view))
     return shown
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.split(",") if part]
-    return list(value)
 
 
 # Leaves are checked first (most values are), and dict before Mapping: isinstance(x, Mapping) is
@@ -910,7 +968,7 @@ def _group_stairs(activity: Mapping[str, Any], items: Mapping[str, Mapping[str, 
 
 
 def _own_price(item: Mapping[str, Any]) -> UnitPrice | None:
-    """additem's units: fix_price in fen, discount_rate in permille, decrease_money in yuan."""
+    """additem's units: fix_price in fen, discount_rate in permille, decrease_money in whole yuan."""
     if item.get("is_fix_price"):
         return unit_price(Form.FIX_PRICE, int(item["fix_price"]))
     if item.get("is_discount_rate"):

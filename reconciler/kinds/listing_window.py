@@ -47,6 +47,7 @@ from reconciler.kinds.schedule import (
 )
 from reconciler.manifest import Document
 from reconciler.model import Action, Call, Change, DropLink, Link, Resource, SetLink, SetRecordEntry
+from reconciler.top.answers import top_rows
 
 ONSALE = "taobao.items.onsale.get"
 INVENTORY = "taobao.items.inventory.get"
@@ -226,9 +227,7 @@ def _page(query: Mapping[str, str], page_no: int) -> dict[str, Any]:
 
 def _rows(items: Any) -> list[Mapping[str, Any]]:
     """{"item": [...]} without simplify, a bare list with simplify=true, absent when empty."""
-    if isinstance(items, Mapping):
-        items = items.get("item")
-    return list(items or [])
+    return top_rows(items, "item", where="items")
 
 
 def _item(row: Mapping[str, Any]) -> dict[str, Any]:

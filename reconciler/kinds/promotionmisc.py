@@ -27,9 +27,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from reconciler.errors import PlanError, TopPermanentError
+from reconciler.errors import PlanError, TopPermanentError, TopShapeError
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext, ProblemCollector, new_id_ref
 from reconciler.kinds.common import activity_window
+from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.units import (
     fen_to_yuan,
     parse_top_datetime,
@@ -119,10 +120,12 @@ def range_params(items: Any) -> tuple[int, list[str]]:
 
 def rows(answer: Mapping[str, Any], list_key: str, row_key: str) -> list[Mapping[str, Any]]:
     """A list field in TOP's wrapped shape ({list_key: {row_key: [...]}}) or bare (simplify=true)."""
-    value = answer.get(list_key)
-    if isinstance(value, Mapping):
-        value = value.get(row_key)
-    return list(value or [])
+    return top_rows(answer.get(list_key), row_key, where=list_key)
+
+
+def is_not_exist(error: TopPermanentError) -> bool:
+    """TOP's "no such activity", also with its detail suffix (isv.activity-not-exist:activityId)."""
+    return sub_code_is(error.sub_code, NOT_EXIST)
 
 
 def list_activities(client: Caller, family: Family) -> dict[str, Mapping[str, Any]]:
@@ -144,10 +147,16 @@ def get_activity(client: Caller, family: Family, activity_id: int) -> Mapping[st
     try:
         answer = client.call(family.get, {"activity_id": activity_id})
     except TopPermanentError as exc:
-        if exc.sub_code == NOT_EXIST:
+        if is_not_exist(exc):
             return None
         raise
-    activity: Mapping[str, Any] = answer[family.get_key]
+    return _activity_of(answer, family)
+
+
+def _activity_of(answer: Mapping[str, Any], family: Family) -> Mapping[str, Any]:
+    activity = answer.get(family.get_key)
+    if not isinstance(activity, Mapping):
+        raise TopShapeError(family.get, msg=f"the answer has no {family.get_key} object")
     return activity
 
 
@@ -159,12 +168,12 @@ def read_activities(
     answers = client.call_many(family.get, [{"activity_id": i} for i in activity_ids], return_exceptions=True)
     found: dict[int, dict[str, Any] | None] = {}
     for activity_id, answer in zip(activity_ids, answers, strict=True):
-        if isinstance(answer, TopPermanentError) and answer.sub_code == NOT_EXIST:
+        if isinstance(answer, TopPermanentError) and is_not_exist(answer):
             found[activity_id] = None
         elif isinstance(answer, Exception):
             raise answer
         else:
-            found[activity_id] = {"activity": answer[family.get_key], "items": []}
+            found[activity_id] = {"activity": _activity_of(answer, family), "items": []}
     partial = [i for i, entry in found.items() if entry is not None and _is_partial(entry["activity"])]
     ranges = client.call_many(RANGE_LIST, [{"activity_id": i} for i in partial])
     for activity_id, answer in zip(partial, ranges, strict=True):

@@ -56,6 +56,7 @@ from reconciler.kinds.base import (
     new_id_ref,
 )
 from reconciler.kinds.common import normalised
+from reconciler.top.answers import top_rows
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
@@ -179,7 +180,8 @@ class ShopCoupon(Kind):
         if not remote_id.isdigit():
             raise PlanError(f"{remote_id!r} is not a coupon id (coupon ids are numbers)")
         answer = client.call(LIST, {"coupon_id": int(remote_id)})
-        if not any(str(row.get("coupon_id")) == remote_id for row in items_of(answer.get("coupons"), "coupon")):
+        listed = top_rows(answer.get("coupons"), "coupon", where=LIST)
+        if not any(str(row.get("coupon_id")) == remote_id for row in listed):
             raise PlanError(f"shop {desired.key.shop} has no coupon {remote_id} on TOP")
         return {}
 
@@ -266,23 +268,12 @@ def list_coupons(client: Caller) -> list[dict[str, Any]]:
     page = 1
     while True:
         answer = client.call(LIST, {"page_no": page, "page_size": PAGE_SIZE})
-        batch = list(items_of(answer.get("coupons"), "coupon"))
+        batch = [dict(row) for row in top_rows(answer.get("coupons"), "coupon", where=LIST)]
         rows.extend(batch)
         total = int(answer.get("total_results") or 0)
         if not batch or len(rows) >= total:
             return rows
         page += 1
-
-
-def items_of(value: Any, item_name: str) -> Iterator[dict[str, Any]]:
-    """A TOP list in any of its shapes: {"coupon": [...]}, a bare array (simplify), or one object."""
-    if isinstance(value, Mapping) and item_name in value:
-        value = value[item_name]
-    if isinstance(value, Mapping):
-        value = [value]
-    for item in value or []:
-        if isinstance(item, Mapping):
-            yield dict(item)
 
 
 def list_view(add: Mapping[str, Any]) -> dict[str, Any]:

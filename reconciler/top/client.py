@@ -53,7 +53,7 @@ logger = logging.getLogger("reconciler.top")
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
 SYSTEM_PARAM_NAMES = frozenset(
-    {"method", "app_key", "session", "timestamp", "format", "v", "sign_method", "sign"}
+    {"method", "app_key", "session", "timestamp", "format", "v", "sign_method", "sign", "simplify"}
 )
 READ_ONLY_MESSAGE = "is a write and this client is read-only (plan/validate/drift never write)"
 TIME_METHOD = "taobao.time.get"
@@ -105,7 +105,9 @@ class TopClient:
     decides; the CLI passes ClientSettings.retry. `budget` is the app's QPS budget, shared with
     every other client of the run that uses the same app key. `concurrency` bounds call_many.
     `session` supplies (and refreshes) the seller's access token; without it the client sends
-    `credentials.session` and cannot refresh it.
+    `credentials.session` and cannot refresh it. `simplify` asks for TOP's root-level answer with
+    bare arrays (what TOP's newer SDKs ask for); every answer is read in either shape regardless
+    (reconciler.top.answers), so False only serves tests and gateways that mishandle it.
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class TopClient:
         budget: QpsBudget | None = None,
         concurrency: int = 1,
         session: SellerSession | None = None,
+        simplify: bool = True,
     ) -> None:
         if sign_method not in SIGN_METHODS:
             raise ValueError(f"unknown sign_method {sign_method!r}; use one of {sorted(SIGN_METHODS)}")
@@ -133,6 +136,7 @@ class TopClient:
         self._budget = budget
         self.concurrency = max(1, concurrency)
         self._session = session or SellerSession.fixed(credentials.session)
+        self._simplify = simplify
         self.stats = CallStats()
         self._http = httpx.Client(timeout=timeout, transport=transport, verify=_tls_context())
 
@@ -296,6 +300,8 @@ class TopClient:
             "v": "2.0",
             "sign_method": self._sign_method,
         }
+        if self._simplify:
+            system["simplify"] = "true"
         if session:
             system["session"] = session
         return system

@@ -31,6 +31,7 @@ class TopRun:
             budget=self._budgets.for_app(credentials.app_key),
             concurrency=self.settings.workers,
             session=session,
+            simplify=self.settings.simplify,
         )
 
     def close(self) -> None:

@@ -5,6 +5,8 @@
     TOP_CONCURRENCY        reads in flight at once, up to the QPS budget (default 8)
     TOP_TIMEOUT            seconds to wait for TOP's answer (default 10; connecting: 5)
     TOP_TOKEN_FILE         where `reconciler auth` keeps tokens (default .reconciler/token.json)
+    TOP_SIMPLIFY           false: ask TOP for its wrapped answer shape instead of simplify=true
+                           (default true; the client reads both, this only chooses which is asked for)
     TOP_RETRY_*, TOP_MAX_BAN_SECONDS   see RetryPolicy.from_env
 """
 
@@ -32,6 +34,7 @@ class ClientSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     read_timeout: float = DEFAULT_READ_TIMEOUT
     token_file: TokenFile = field(default_factory=lambda: TokenFile.from_env({}))
+    simplify: bool = True
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -50,4 +53,16 @@ class ClientSettings:
             concurrency=env_int(env, "TOP_CONCURRENCY", DEFAULT_CONCURRENCY),
             read_timeout=env_float(env, "TOP_TIMEOUT", DEFAULT_READ_TIMEOUT) or DEFAULT_READ_TIMEOUT,
             token_file=TokenFile.from_env(env),
+            simplify=_env_bool(env, "TOP_SIMPLIFY", True),
         )
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
