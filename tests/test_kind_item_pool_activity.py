@@ -55,7 +55,7 @@ spec:
   items:
     - {sku: A1, group: 1, fix_price: "0.29"}
     - {sku: A2, group: 1, rate: 0.955}
-    - {sku: B1, group: 2, decrease: "1.5"}
+    - {sku: B1, group: 2, decrease: "2"}
     - {sku: C1}
 """
 
@@ -96,8 +96,8 @@ def test_every_field_reaches_the_wire_in_its_unit(tmp_path: Path) -> None:
     items = spec["items"]
     assert items["A1"] == {"sku_code": "A1", "logic_group_number": 1, "is_fix_price": True, "fix_price": 29}
     assert items["A2"]["discount_rate"] == 955
-    # additem's decrease_money is in yuan on its page: exact, two decimals, never float.
-    assert items["B1"]["decrease_money"] == Decimal("1.50") and isinstance(items["B1"]["decrease_money"], Decimal)
+    # additem's decrease_money: whole yuan, as its page says (元), never fen (README "Units").
+    assert items["B1"]["decrease_money"] == 2 and type(items["B1"]["decrease_money"]) is int
     assert items["C1"] == {"sku_code": "C1"}
 
 
@@ -118,8 +118,7 @@ def test_every_field_pool_converges_on_the_sandbox(workspace: Workspace, sandbox
         "alibaba.wdk.marketing.itempool.activity.create": 1, "alibaba.wdk.marketing.itempool.additem": 4,
     }
     sent = next(c for c in sandbox.calls() if c["params"].get("param0", "").startswith('{"sku_code":"B1"'))
-    assert json.loads(sent["params"]["param0"])["decrease_money"] == 1.5  # a JSON number 1.50 on the wire
-    assert '"decrease_money":1.50' in sent["params"]["param0"]
+    assert '"decrease_money":2}' in sent["params"]["param0"]  # whole yuan, a JSON integer
     sandbox.clear_calls()
     again = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
     assert again.exit_code == 0, again.output
@@ -135,3 +134,17 @@ def test_changing_one_item_price_is_one_remove_and_one_add(workspace: Workspace,
     assert "~ item A1: fix_price=29" in planned.output and "fix_price=39" in planned.output
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
     assert [c["method"].rsplit(".", 1)[1] for c in sandbox.writes()] == ["removeitem", "additem"]
+
+
+def test_an_item_decrease_with_fen_is_refused_naming_the_field(workspace: Workspace, sandbox: Sandbox) -> None:
+    """additem's decrease_money rests on a page that says 元 but types an integer: only whole yuan
+    are sent, so a wrong guess about the unit gives buyers less discount, never 100x more."""
+    body = EVERYTHING.split("---\n", 1)[1].replace('decrease: "2"}', 'decrease: "1.50"}')
+    path = workspace.write("all.yaml", body)
+    result = workspace.run("validate", str(workspace.campaigns))
+    assert result.exit_code == 1
+    line = body.splitlines().index('    - {sku: B1, group: 2, decrease: "1.50"}') + 1
+    assert f"{path}:{line}" in result.output
+    assert "spec.items[2].decrease" in result.output and "whole yuan" in result.output
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 1 and sandbox.calls() == []
