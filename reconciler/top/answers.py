@@ -47,7 +47,7 @@ def top_list(value: Any, item: str, *, where: str = "answer") -> list[Any]:
         if not value:
             return []  # an empty wrapper
         return [value]  # a list of one, as a JSON rendering of TOP's XML gives it
-    if isinstance(value, (int, Decimal)):
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return [value]
     raise TopShapeError(where, msg=f"expected a list of {item!r}, got a {type(value).__name__}")
 
