@@ -13,6 +13,8 @@ import shutil
 import pytest
 
 from tests.conftest import REPO, Sandbox, Workspace
+from tests.test_drift import _activity_id
+from tests.test_e2e_item_pool import DELETE, _sandbox_call, pool
 
 
 @pytest.mark.parametrize("simplify", ["true", "false"], ids=["simplified", "wrapped"])
@@ -35,3 +37,18 @@ def test_the_demo_shop_converges_in_both_answer_shapes(workspace: Workspace, san
     # Every item-pool activity was read back with its pool: the reads that crashed on TOP's shape.
     read = {call["method"] for call in sandbox.calls()}
     assert {"alibaba.wdk.marketing.itempool.queryactivity", "alibaba.wdk.marketing.itempool.queryitems"} <= read
+
+
+@pytest.mark.parametrize("simplify", ["true", "false"], ids=["simplified", "wrapped"])
+def test_an_activity_deleted_in_the_console_plans_as_gone(workspace: Workspace, sandbox: Sandbox, simplify: str) -> None:
+    """queryactivity refuses an unknown activity (in the body, as the item-pool family does):
+    the plan says it is gone and creates it again, in words, never a KeyError."""
+    workspace.env["TOP_SIMPLIFY"] = simplify
+    workspace.write("pools.yaml", pool("fresh", skus=["1001"]))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    _sandbox_call(workspace, DELETE, {"param": {"activity_id": _activity_id(workspace, "fresh")}})
+
+    planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "Traceback" not in planned.output and "KeyError" not in planned.output
+    assert "gone on TOP" in planned.output
