@@ -173,7 +173,8 @@ def _load(paths: Sequence[str], now: datetime) -> tuple[ManifestSet, list[Resour
     return manifests, desired_resources(manifests, now)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="campaign-reconciler", prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Campaign-as-code for Taobao Open Platform marketing."""
@@ -736,6 +737,21 @@ def _fault_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_FAULT_OPTIONS):
         command = option(command)
     return command
+
+
+@cli.group()
+def schema() -> None:
+    """The JSON Schemas of manifests and of machine output."""
+
+
+@schema.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schema_export(directory: Path) -> None:
+    """Write the schemas into DIRECTORY, for editors (e.g. VS Code's yaml.schemas; see README)."""
+    from reconciler.schemas import export
+
+    for path in export(directory):
+        click.echo(str(path))
 
 
 @cli.group()

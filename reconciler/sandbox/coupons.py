@@ -41,9 +41,10 @@ business rule answers code 15 with the page's ``isv.*`` sub_code.
     ``coupon_results`` (with ``coupon_number``). ``is_success`` stays true even when every buyer
     failed. sns.send's response has no ``is_success`` field at all.
 
-Lists are wrapped in their item name (``{"coupons": {"coupon": [...]}}``), the shape TOP uses
-without ``simplify=true``. Known gap: with ``simplify=true`` TOP would answer bare arrays, but
-handlers do not see the system params, so these lists stay wrapped either way.
+Handlers return lists as bare arrays (the ``simplify=true`` form); without ``simplify=true`` the
+server wraps them with the shape spec's item names (``{"coupons": {"coupon": [...]}}``,
+``failure_buyers`` → ``error_message``, ``coupon_results`` → ``coupon_result``; see shapes.py).
+Parameter types are checked against the pages first (request_params.py).
 
 State (per shop, namespace ``coupons``): ``{"coupons": {"<id>": {...record...}}}``; each record
 keeps what add stored and ``grants``: one entry per coupon sent, for tests to inspect.
@@ -277,7 +278,7 @@ def get_coupons(ctx: CallContext) -> dict[str, Any]:
         and (ends_by is None or _ends(record) <= ends_by)
     ]
     page = matching[(page_no - 1) * page_size : page_no * page_size]
-    return {"total_results": len(matching), "coupons": {"coupon": [_coupon_view(record) for record in page]}}
+    return {"total_results": len(matching), "coupons": [_coupon_view(record) for record in page]}
 
 
 # --------------------------------------------------------------------------- sends
@@ -316,8 +317,8 @@ def _send(ctx: CallContext, buyers: list[tuple[str, str]], *, with_flag: bool) -
         results.append({field: buyer, "coupon_number": number})
     answer: dict[str, Any] = {"is_success": True} if with_flag else {}
     if failures:
-        answer["failure_buyers"] = {"error_message": failures}
-        answer["coupon_results"] = {"coupon_result": results}
+        answer["failure_buyers"] = failures
+        answer["coupon_results"] = results
     return answer
 
 

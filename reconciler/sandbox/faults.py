@@ -25,6 +25,14 @@ Set them when starting (``reconciler sandbox serve --error-rate 0.05 …``) or w
                                         the call does NOT run; nothing is answered for hang_seconds,
                                         then the connection closes. Without "methods": every method.
       "hang_seconds": 5,
+      "refusal_code_50": {"methods": ["…range.add"], "count": 1, "rate": 1.0},
+                                        a business refusal of a matching method (a broken rule:
+                                        activity does not exist, already in range, …) answers
+                                        error_response code 50 "Remote service error" with the same
+                                        isv.* sub_code and sub_msg, instead of code 15 or the item-pool
+                                        family's in-body result.success=false (TOP answers both ways).
+                                        Without "methods": every method. Calls without a refusal
+                                        are not touched and do not spend "count".
       "clock_offset": 900,              the sandbox clock (timestamp check, time.get, Date header)
                                         runs this many seconds ahead; negative: behind
       "seed": 7                         the random choices repeat from run to run
@@ -60,7 +68,7 @@ HANG = "hang"  # an outcome: nothing answered, the call did not run
 _KEYS = frozenset(
     {
         "latency", "error_rate", "qps_limit", "ban_seconds", "expire_sessions_after", "token_ttl",
-        "drop_answer", "hang", "hang_seconds", "clock_offset", "seed",
+        "drop_answer", "hang", "hang_seconds", "clock_offset", "seed", "refusal_code_50",
     }
 )
 
@@ -98,6 +106,7 @@ class FaultSettings:
     drop_answer: Trigger | None = None
     hang: Trigger | None = None
     hang_seconds: float = 5.0
+    refusal_code_50: Trigger | None = None
     clock_offset: float = 0.0
     seed: int | None = None
 
@@ -118,6 +127,7 @@ class FaultSettings:
             drop_answer=_trigger(data.get("drop_answer"), "drop_answer", with_mode=True),
             hang=_trigger(data.get("hang"), "hang", with_mode=False),
             hang_seconds=_number(data, "hang_seconds", 5.0, minimum=0.0),
+            refusal_code_50=_trigger(data.get("refusal_code_50"), "refusal_code_50", with_mode=False),
             clock_offset=_number(data, "clock_offset", 0.0, minimum=None),
             seed=_optional_int(data, "seed", minimum=None),
         )
@@ -141,6 +151,8 @@ class FaultSettings:
             data["hang"] = self.hang.to_json()
         if self.drop_answer is not None or self.hang is not None:
             data["hang_seconds"] = self.hang_seconds
+        if self.refusal_code_50 is not None:
+            data["refusal_code_50"] = {k: v for k, v in self.refusal_code_50.to_json().items() if k != "mode"}
         if self.clock_offset:
             data["clock_offset"] = self.clock_offset
         if self.seed is not None:
@@ -309,6 +321,7 @@ class Faults:
             self._random = random.Random(settings.seed)
             self._drops = _Spend()
             self._hangs = _Spend()
+            self._code_50s = _Spend()
             self._session_calls_left = settings.expire_sessions_after
             self._windows: dict[str, deque[float]] = {}
             self._banned_until: dict[str, float] = {}
@@ -327,6 +340,11 @@ class Faults:
     def take_hang(self, method: str) -> bool:
         trigger = self.settings.hang
         return trigger is not None and self._fires(trigger, self._hangs, method, default=True)
+
+    def take_refusal_code_50(self, method: str) -> bool:
+        """True when this method's business refusal is to be answered as code 50 (spends count)."""
+        trigger = self.settings.refusal_code_50
+        return trigger is not None and self._fires(trigger, self._code_50s, method, default=True)
 
     def take_drop(self, method: str, writes: bool) -> str | None:
         """The drop mode when this call's answer is to be lost (the call already ran)."""

@@ -1,12 +1,20 @@
 """Item-pool activities (``alibaba.wdk.marketing.itempool.*``) as the sandbox emulates them.
 
-Error decision (the pages show both an ``error_response`` and a ``success: false`` result;
-the sandbox uses only ``error_response`` so a client has one failure path to handle):
+Error decision. The family reports business failures inside a successful envelope, as TOP does
+(the pages' MarketResult / MarketPageResult carry ``success``, ``error_code``, ``message``;
+activity.create's page ``is_success``, ``fail_code``, ``message``):
 
-* invalid or missing *request* parameters — a required field absent, unparseable JSON, a
-  wrong type, a number out of range, contradictory flags — answer code 41 "Invalid Arguments",
-  sub_code ``isv.invalid-parameter``, sub_msg ``<json path>: <what is wrong>``;
-* business rule violations answer code 15 "Remote service error" with sub_code ``isv.<rule>``:
+* request parameters are checked before the handler against the pages (``request_params.py``):
+  a required field absent is code 40 ``isv.missing-parameter``, unparseable JSON, a wrong type,
+  an unknown field is code 41; the handler adds its own code 41 checks (a number out of range,
+  contradictory flags, a value its flag needs), sub_msg ``<json path>: <what is wrong>``.
+  These stay ``error_response``: the gateway refuses them before the service runs;
+* business rule violations answer HTTP 200 with a successful envelope holding
+  ``{"result": {"success": false, "error_code": "isv.<rule>", "message": "..."}}``
+  (activity.create: ``{"is_success": false, "fail_code": "isv.<rule>", "message": "..."}``).
+  The error_code strings are the sandbox's own choice (no public source shows TOP's): the same
+  ``isv.<rule>`` a code 15 sub_code would carry. The ``refusal_code_50`` fault (faults.py) answers
+  them instead as ``error_response`` code 50 with that sub_code, as TOP sometimes does. Rules:
   ``activity-not-exist`` (unknown, deleted or another shop's activity),
   ``out-act-id-mismatch`` (activity_id and out_act_id name different activities),
   ``out-act-id-duplicate``, ``rule-stairs-empty``, ``rule-stair-number-duplicate``,
@@ -14,10 +22,11 @@ the sandbox uses only ``error_response`` so a client has one failure path to han
   ended), ``enable-multiple-not-allowed`` (上不封顶 needs exactly one 满元 stair),
   ``item-already-in-pool``, ``item-not-in-pool``, ``logic-group-not-exist``.
 
-Values: object params arrive as JSON strings and are parsed with Decimal for fractions; numbers
-may be JSON numbers or numeric strings; string lists (shop_ids, terminals, weekdays…) may be JSON
-arrays or comma-joined strings; JSON null means absent. Money is integer fen, except additem's
-``decrease_money`` which the page gives in yuan (at most 2 decimals, kept as Decimal).
+Values: object params arrive as JSON text; ``request_params.py`` has already checked each field
+against its page type (Number a JSON whole number, String a JSON string, String[] a JSON array,
+Boolean true/false; JSON null means absent), so the handler only normalises and applies ranges.
+Money is integer fen, except additem's ``decrease_money`` which the page gives in yuan 【元】 and
+types Number: whole yuan.
 Each discount rule may enable at most one benefit (decrease / discount / fix price).
 
 The create request is stored as parsed and normalised (ints, bools, string lists); query
@@ -34,6 +43,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from reconciler.sandbox.protocol import (
+    BusinessError,
     CallContext,
     MethodSpec,
     business_error,
@@ -463,6 +473,17 @@ def _result(data: Any) -> dict[str, Any]:
     return {"result": {"success": True, "data": data}}
 
 
+def result_refusal(refusal: BusinessError) -> dict[str, Any]:
+    """A broken rule in MarketResult / MarketPageResult's own fields (the pages: success, error_code,
+    message), inside a successful envelope."""
+    return {"result": {"success": False, "error_code": refusal.sub_code, "message": refusal.message}}
+
+
+def create_refusal(refusal: BusinessError) -> dict[str, Any]:
+    """activity.create's page puts its fields at the top level: is_success, fail_code, message."""
+    return {"is_success": False, "fail_code": refusal.sub_code, "message": refusal.message}
+
+
 # --------------------------------------------------------------------------- query activity
 
 
@@ -625,11 +646,12 @@ def query_items(ctx: CallContext) -> dict[str, Any]:
     }
 
 
+_PREFIX = "alibaba.wdk.marketing.itempool"
 METHODS: tuple[MethodSpec, ...] = (
-    MethodSpec("alibaba.wdk.marketing.itempool.activity.create", create_activity, writes=True),
-    MethodSpec("alibaba.wdk.marketing.itempool.queryactivity", query_activity),
-    MethodSpec("alibaba.wdk.marketing.itempool.deleteactivity", delete_activity, writes=True),
-    MethodSpec("alibaba.wdk.marketing.itempool.additem", add_item, writes=True),
-    MethodSpec("alibaba.wdk.marketing.itempool.removeitem", remove_item, writes=True),
-    MethodSpec("alibaba.wdk.marketing.itempool.queryitems", query_items),
+    MethodSpec(f"{_PREFIX}.activity.create", create_activity, writes=True, refusal_in_body=create_refusal),
+    MethodSpec(f"{_PREFIX}.queryactivity", query_activity, refusal_in_body=result_refusal),
+    MethodSpec(f"{_PREFIX}.deleteactivity", delete_activity, writes=True, refusal_in_body=result_refusal),
+    MethodSpec(f"{_PREFIX}.additem", add_item, writes=True, refusal_in_body=result_refusal),
+    MethodSpec(f"{_PREFIX}.removeitem", remove_item, writes=True, refusal_in_body=result_refusal),
+    MethodSpec(f"{_PREFIX}.queryitems", query_items, refusal_in_body=result_refusal),
 )

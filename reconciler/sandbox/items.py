@@ -43,7 +43,8 @@ Rules, from the method pages (``top-api/methods/*.json``):
 Every method acts on the session's shop only: another shop's or an unknown ``num_iid`` is
 ``isv.item-not-exist`` (code 15). Times are ``yyyy-MM-dd HH:mm:ss`` GMT+8; ``seller_cids`` is
 answered with surrounding commas (``",220000003,220000001,"``), one of the forms TOP answers.
-Lists are wrapped in their item name (``{"items": {"item": [...]}}``) and left out when empty.
+Lists are bare arrays here and left out when empty; without ``simplify=true`` the server wraps
+them with the shape spec's item names (``{"items": {"item": [...]}}``, ``skus`` → ``sku``; shapes.py).
 
 State (per shop, namespace ``items``): ``{"generated": true, "items": {"<num_iid>": item}}``: the
 generated catalogue is rebuilt from the shop name, and only items that changed (or were set up
@@ -258,7 +259,7 @@ def _view(item: Mapping[str, Any], fields: frozenset[str] | set[str], shop: str)
         "seller_cids": lambda: "," + ",".join(item["seller_cids"]) + "," if item["seller_cids"] else None,
         "outer_id": lambda: item["outer_id"],
         "sold_quantity": lambda: item["sold_quantity"],
-        "sku": lambda: {"sku": [dict(sku) for sku in item["skus"]]} if item.get("skus") else None,
+        "sku": lambda: [dict(sku) for sku in item["skus"]] if item.get("skus") else None,
     }
     view: dict[str, Any] = {}
     for field in sorted(fields):
@@ -338,7 +339,7 @@ def _list(ctx: CallContext, wanted: Callable[[Mapping[str, Any]], bool], fields:
     page = [_view(item, fields, ctx.shop or "") for item in matching[start : start + page_size]]
     answer: dict[str, Any] = {"total_results": len(matching)}
     if page:
-        answer["items"] = {"item": page}
+        answer["items"] = page
     return answer
 
 
@@ -429,7 +430,7 @@ def quantity_update(ctx: CallContext) -> dict[str, Any]:
     item["modified"] = ctx.now_ms
     answer = _item_answer(item, "num")
     if item.get("skus"):
-        answer["item"]["skus"] = {"sku": [dict(sku) for sku in item["skus"]]}
+        answer["item"]["skus"] = [dict(sku) for sku in item["skus"]]
     return answer
 
 

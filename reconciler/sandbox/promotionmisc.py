@@ -13,15 +13,17 @@ Params are flat form fields (no JSON objects). Units, as the method pages give t
 (anything else, ISO 8601 or epoch ms included, is refused); booleans ``true`` / ``false``; an
 absent flag means false. A value whose flag is off "has no meaning" (the pages' words) and is
 dropped. ``update`` replaces every field, as its page says callers must resend unchanged ones;
-mjs ``update`` has no ``type``: a type sent to it is ignored.
+mjs ``update`` has no ``type`` (fixed at add): its page does not list it, so sending one is code 41.
 
-Error decision (as in itempool.py): a request that is malformed in itself — a required field
-absent, a wrong type or format, a number out of range, a name over 32 characters, more than 50
+Error decision: a required field absent answers code 40 ``isv.missing-parameter`` (checked
+against the pages before the handler, request_params.py). A request that is malformed in itself —
+a wrong type or format, a number out of range, a name over 32 characters, more than 50
 ids in one call, an id listed twice, contradictory flags — answers code 41 ``isv.invalid-parameter``
 with sub_msg ``<field>: <what is wrong>``. A well-formed request that breaks a business rule
 answers code 15 with sub_code ``isv.<rule>``:
 
-  ``activity-not-exist``     unknown, deleted, other family's or another shop's activity
+  ``activity-not-exist:activityId``  unknown, deleted, other family's or another shop's activity
+                             (TOP's suffix form, as the promotionmisc pages give it)
   ``invalid-time-range``     end_time not after start_time, or already over
   ``benefit-missing``        no 减钱 / 打折 (item), nor 送礼 / 包邮 (mjs): the activity would do nothing
   ``condition-missing``      a 满就送 without 满元 or 满件
@@ -33,8 +35,10 @@ answers code 15 with sub_code ``isv.<rule>``:
 Limits: range.add takes at most 50 ids per call (its page); range.remove's page names no limit,
 so the sandbox applies the same 50 (the reconciler batches both to 50). list.get pages hold at
 most 50 rows. An update to participate_range 0 clears the range: a whole-shop activity has none.
-Lists are answered in TOP's wrapped shape (``{"item_promotion_list": {"item_promotion": [...]}}``),
-and an empty list is left out, as TOP does.
+Lists are bare arrays here (the ``simplify=true`` form) and an empty list is left out, as TOP
+does; without ``simplify=true`` the server wraps them with the shape spec's item names
+(``{"item_promotion_list": {"item_promotion": [...]}}``; shapes.py). Parameter types, unknown and
+missing required params (code 40) are checked against the pages first (request_params.py).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from reconciler.sandbox.params import missing_argument
 from reconciler.sandbox.protocol import (
     GMT8,
     TIME_FORMAT,
@@ -85,7 +90,7 @@ class _Form:
         if value:
             return value
         if required:
-            raise invalid_argument(name, "is required")
+            raise missing_argument(name)
         return None
 
     def integer(
@@ -280,7 +285,8 @@ def _live(ctx: CallContext, family: str | None) -> list[dict[str, Any]]:
 def _find(ctx: CallContext, activity_id: int, family: str | None) -> dict[str, Any]:
     record = _activities(ctx).get(str(activity_id))
     if record is None or record["deleted"] or (family is not None and record["family"] != family):
-        raise business_error("activity-not-exist", f"activity {activity_id} does not exist")
+        # TOP's sub code carries the field as a suffix (the promotionmisc pages' error tables).
+        raise business_error("activity-not-exist:activityId", f"activity {activity_id} does not exist")
     return record
 
 
@@ -364,7 +370,7 @@ class _Family:
         page = records[(page_no - 1) * page_size : page_no * page_size]
         answer: dict[str, Any] = {"total_count": len(records)}
         if page:
-            answer[self.list_key] = {self.get_key: [_summary(r) for r in page]}
+            answer[self.list_key] = [_summary(r) for r in page]
         return answer
 
 
@@ -422,7 +428,7 @@ def range_list_get(ctx: CallContext) -> dict[str, Any]:
         {"item_id": int(item_id), "activity_id": record["activity_id"], "activity_name": record["fields"]["name"]}
         for item_id in record["range"]
     ]
-    return {"promotion_range_list": {"promotion_range": rows}} if rows else {}
+    return {"promotion_range_list": rows} if rows else {}
 
 
 # --------------------------------------------------------------------------- registry

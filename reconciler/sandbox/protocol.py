@@ -31,7 +31,13 @@ code  msg                    when
 ====  =====================  ==========================================================
 
 Business errors are raised by method handlers with :func:`invalid_argument` (code 41) and
-:func:`business_error` (code 15); see the handler modules for which is used when.
+:func:`business_error` (code 15, or in the body for the item-pool family; see
+``MethodSpec.refusal_in_body``); see the handler modules for which is used when. Request params
+are checked against TOP's pages before any handler runs (``request_params.py``).
+
+Success bodies: handlers return the ``simplify=true`` form (lists as bare arrays); without
+``simplify=true`` the server wraps every list first (``shapes.wrap_lists``), then
+:func:`success_body` adds the ``<method>_response`` key.
 """
 
 from __future__ import annotations
@@ -102,9 +108,20 @@ def invalid_argument(field: str, problem: str) -> ApiError:
     return ApiError(41, "Invalid Arguments", "isv.invalid-parameter", f"{field}: {problem}")
 
 
-def business_error(rule: str, message: str) -> ApiError:
+class BusinessError(ApiError):
+    """A well-formed request broke a business rule. Answered as ``error_response`` code 15 with
+    sub_code ``isv.<rule>``, unless the method reports refusals inside a successful envelope
+    (``MethodSpec.refusal_in_body``, the item-pool family) or a fault turns it into code 50."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(15, "Remote service error", f"isv.{rule}", message)
+        self.rule = rule
+        self.message = message
+
+
+def business_error(rule: str, message: str) -> BusinessError:
     """A well-formed request broke a business rule; ``rule`` becomes sub_code ``isv.<rule>``."""
-    return ApiError(15, "Remote service error", f"isv.{rule}", message)
+    return BusinessError(rule, message)
 
 
 def internal_error(message: str) -> ApiError:
@@ -145,6 +162,9 @@ class MethodSpec:
     needs_session: bool = True
     writes: bool = False  # True: a successful call changed state, so the data file is rewritten
     secret_params: tuple[str, ...] = ()  # business params the call log masks (auth codes, refresh tokens)
+    # When set, a BusinessError is answered as these fields in a successful envelope (TOP's
+    # item-pool family: result.success=false + error_code/message), not as error_response.
+    refusal_in_body: Callable[[BusinessError], dict[str, Any]] | None = None
 
 
 # --------------------------------------------------------------------------- JSON codec

@@ -37,6 +37,7 @@ from reconciler.sandbox.faults import HANG, FaultError, Faults, FaultSettings
 from reconciler.sandbox.methods import REGISTRY
 from reconciler.sandbox.protocol import (
     ApiError,
+    BusinessError,
     CallContext,
     MethodSpec,
     business_params,
@@ -49,6 +50,8 @@ from reconciler.sandbox.protocol import (
     success_body,
     wants_simplify,
 )
+from reconciler.sandbox.request_params import check_request_params
+from reconciler.sandbox.shapes import wrap_lists
 from reconciler.sandbox.store import CallLog, CallRecord, Store
 from reconciler.sandbox.tbk import record_usage
 
@@ -130,8 +133,12 @@ class Dispatcher:
                     params, methods=self.methods, app_secrets=self.app_secrets, sessions=self.sessions, now_ms=now_ms
                 )
                 self._refuse_by_fault(spec, params)
-                fields = self._invoke(spec, params, shop, now_ms)
-                body, ok, ran = success_body(spec.name, fields, request_id, wants_simplify(params)), True, spec
+                simplify = wants_simplify(params)
+                fields, refused = self._invoke(spec, params, shop, now_ms, simplify)
+                body = success_body(spec.name, fields, request_id, simplify)
+                # A refusal answered in the body is a successful envelope but no success: the call
+                # log says not ok, and lost-answer faults (which follow successful runs) skip it.
+                ok, ran = not refused, None if refused else spec
             except ApiError as error:
                 body, ok = error_body(error, request_id), False
             self._record(params, ok, now_ms)
@@ -143,18 +150,38 @@ class Dispatcher:
         if error is not None:
             raise error
 
-    def _invoke(self, spec: MethodSpec, params: Mapping[str, str], shop: str | None, now_ms: int) -> dict[str, Any]:
+    def _invoke(
+        self, spec: MethodSpec, params: Mapping[str, str], shop: str | None, now_ms: int, simplify: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Check the params against TOP's page, run the handler, answer its refusal the way the
+        method's family does, and shape the fields (handlers return the simplify=true form).
+        Returns the fields and whether they are a refusal reported in the body."""
         ctx = CallContext(spec.name, business_params(params), shop, now_ms, self.store, self.sessions)
         try:
-            fields = spec.handler(ctx)
-            if spec.writes:
-                self.store.save()
+            check_request_params(spec.name, ctx.params)
+            refused = False
+            try:
+                fields = spec.handler(ctx)
+            except BusinessError as refusal:
+                fields, refused = self._refusal(spec, refusal), True
+            else:
+                if spec.writes:
+                    self.store.save()
+            return (fields if simplify else wrap_lists(spec.name, fields)), refused
         except ApiError:
             raise
         except Exception as exc:  # a sandbox bug must still answer in TOP's shape
             logger.exception("sandbox handler for %s failed", spec.name)
             raise internal_error(f"sandbox internal error in {spec.name}: {type(exc).__name__}") from exc
-        return fields
+
+    def _refusal(self, spec: MethodSpec, refusal: BusinessError) -> dict[str, Any]:
+        """A broken business rule: code 50 when a fault asks for it (TOP answers some refusals so),
+        else in the body for the families that report it there, else code 15 as raised."""
+        if self.faults.take_refusal_code_50(spec.name):
+            raise ApiError(50, "Remote service error", refusal.sub_code, refusal.sub_msg) from refusal
+        if spec.refusal_in_body is None:
+            raise refusal
+        return spec.refusal_in_body(refusal)
 
     def _record(self, params: Mapping[str, str], ok: bool, now_ms: int) -> None:
         method = params.get("method", "").strip()
