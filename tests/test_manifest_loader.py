@@ -282,8 +282,9 @@ def test_editor_schema_dispatches_to_every_kind() -> None:
     refs = {branch["then"]["$ref"] for branch in editor["allOf"]}
     assert refs == {f"{kind_to_file_stem(kind)}.schema.json" for kind in kinds}
 
+    # Each file is registered under its $id, as a tool resolving by $id would find it.
     registry: Registry = Registry().with_resources(
-        (ref, Resource.from_contents(_schema(ref))) for ref in refs
+        (_schema(ref)["$id"], Resource.from_contents(_schema(ref))) for ref in refs
     )
     validator = Draft202012Validator(editor, registry=registry)
     documents, _ = yaml_source.parse_documents(DEMO.read_text(encoding="utf-8"), str(DEMO))

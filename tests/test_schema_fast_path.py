@@ -80,6 +80,7 @@ def test_every_kind_schema_uses_only_verified_keywords_and_compiles() -> None:
         ({"const": 1}, "const/enum value 1"),
         ({"enum": ["a", 1.5]}, "const/enum value 1.5"),
         ({"const": "a", "enum": ["a"]}, "const and enum"),
+        ({"$id": "https://example.invalid/other.json", "type": "string"}, "keyword '$id'"),
     ],
 )
 def test_what_draft_7_might_read_differently_turns_the_fast_path_off(node: dict[str, Any], why: str) -> None:

@@ -1,7 +1,7 @@
 """JSON Schema validation of one document, with errors a person can act on.
 
-The schemas in `schemas/` are the single source of what a manifest may contain (editors read
-the same files). jsonschema reports what failed in schema terms; this module turns that into
+The schemas shipped in the package (reconciler/schemas, exported to `schemas/` for editors) are
+the single source of what a manifest may contain. jsonschema reports what failed in schema terms; this module turns that into
 one Problem per field, located by the YAML marks, worded for someone editing YAML:
 "unknown field 'foo'; allowed: ...", "missing required field 'stairs'", and for patterns and
 ranges the schema's own `x-allowed` text, so the rule and its explanation live side by side.
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import fastjsonschema
@@ -30,10 +30,10 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from reconciler.errors import Problem
 from reconciler.manifest.document import FieldPath, Mark, problem_at
+from reconciler.schemas import SUFFIX, schema_dir, schema_files
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS_DIR: Traversable = schema_dir()  # inside the package: found wherever it is installed
 EDITOR_SCHEMA = "manifest.schema.json"  # dispatches to the per-kind files; not a kind itself
-_SUFFIX = ".schema.json"
 
 
 def kind_to_file_stem(kind: str) -> str:
@@ -46,13 +46,12 @@ def _file_stem_to_kind(stem: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _schema_files() -> Mapping[str, Path]:
+def _schema_files() -> Mapping[str, Traversable]:
     """Known kinds are exactly those with a schema file: adding a kind needs no code change here."""
-    files = sorted(SCHEMAS_DIR.glob("*" + _SUFFIX))
     return {
-        _file_stem_to_kind(path.name.removesuffix(_SUFFIX)): path
-        for path in files
-        if path.name != EDITOR_SCHEMA
+        _file_stem_to_kind(name.removesuffix(SUFFIX)): file
+        for name, file in schema_files().items()
+        if "/" not in name and name != EDITOR_SCHEMA  # output/ holds output shapes, not kinds
     }
 
 
@@ -135,7 +134,10 @@ def _fast_path_obstacles(schema: Mapping[str, Any]) -> list[str]:
     """What in `schema` a draft-7 validator might read unlike jsonschema's 2020-12; [] if nothing."""
     found: list[str] = []
     for where, node in _schema_nodes(schema):
-        found += [f"{where}: keyword {key!r} not verified" for key in node if key not in FAST_PATH_KEYWORDS]
+        # The document's own `$id` names it; it validates nothing. One deeper down would change
+        # the base of the `$ref`s below it, so it stays unverified.
+        unverified = [key for key in node if key not in FAST_PATH_KEYWORDS and (key, where) != ("$id", "#")]
+        found += [f"{where}: keyword {key!r} not verified" for key in unverified]
         ref = node.get("$ref")
         if ref is not None and (not isinstance(ref, str) or not ref.startswith("#/")):
             found.append(f"{where}: $ref {ref!r} is not a pointer into the same file")
@@ -225,8 +227,10 @@ def _compile_fast_check(schema: Mapping[str, Any]) -> FastCheck | None:
     """The schema compiled to Python; None if it uses what draft 7 might read differently."""
     if _fast_path_obstacles(schema):
         return None
+    # Without its `$id` the copy resolves its "#/..." pointers within itself, by no other name.
+    draft_7 = {key: value for key, value in _as_draft_7(schema).items() if key != "$id"}
     code = fastjsonschema.compile_to_code(
-        {**_as_draft_7(schema), "$schema": _DRAFT_7},
+        {**draft_7, "$schema": _DRAFT_7},
         use_default=False,  # never write defaults into the manifest
         use_formats=False,  # as jsonschema here: formats are annotations
         detailed_exceptions=False,  # jsonschema says what is wrong; this only says whether

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from reconciler.errors import StateError
 from reconciler.state.base import JournalEntry, LockTimeoutError, ShopLocks, StateStore
 from reconciler.state.sqlite import SqliteStateStore
 
@@ -16,13 +17,25 @@ DEFAULT_PATH = ".reconciler/state.db"
 def open_store(env: Mapping[str, str] = os.environ) -> StateStore:
     location = env.get("RECONCILER_STATE") or DEFAULT_PATH
     if location.startswith(("postgresql://", "postgres://")):
-        # Imported here so that SQLite users never load the PostgreSQL driver.
-        from reconciler.state.postgres import PostgresStateStore
-
-        return PostgresStateStore(location)
+        return _postgres_store(location)
     if location.startswith("sqlite:///"):
         location = location[len("sqlite:///") :]
     return SqliteStateStore(location)
+
+
+def _postgres_store(location: str) -> StateStore:
+    # Imported here so that SQLite users never load the PostgreSQL driver, which is an optional
+    # extra (pyproject.toml): without it, say how to get it rather than show an ImportError.
+    try:
+        from reconciler.state.postgres import PostgresStateStore
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise StateError(
+            "RECONCILER_STATE names a PostgreSQL store, but the PostgreSQL driver (psycopg) is not "
+            "installed: pip install 'campaign-reconciler[postgres]'"
+        ) from exc
+    return PostgresStateStore(location)
 
 
 __all__ = ["JournalEntry", "LockTimeoutError", "ShopLocks", "StateStore", "SqliteStateStore", "open_store", "DEFAULT_PATH"]

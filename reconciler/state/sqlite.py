@@ -1,17 +1,16 @@
 """SQLite state store: one file, no server, the default for one person or one CI job.
 
-Shop locks are file locks (flock) on one file per shop in `<database>.locks/` next to the
-database: they work across processes on one machine and the kernel releases them when the
-holding process dies, so a crashed apply never leaves a shop locked. (A lock row in the database
+Shop locks are file locks (filelock: flock on POSIX, msvcrt on Windows, so the module imports on
+any OS) on one file per shop in `<database>.locks/` next to the database, with the holder's
+name in a `.holder` file beside it: they work across processes on one machine and the kernel
+releases them when the holding process dies, so a crashed apply never leaves a shop locked. (A lock row in the database
 would either need BEGIN IMMEDIATE held for the whole apply, blocking every other writer, or
 a stale-lock timeout.) Teams whose applies run on several machines use PostgreSQL.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import sqlite3
 import tempfile
 import time
@@ -20,6 +19,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from reconciler.errors import StateError
 from reconciler.model import Link, ResourceKey, StateEffect
@@ -187,30 +188,29 @@ class SqliteStateStore(SqlStateStore):
     def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> Iterator[None]:
         self._lock_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(shop.encode("utf-8")).hexdigest()[:24]  # shop names may hold any character
-        descriptor = os.open(self._lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        holder_file = self._lock_dir / f"{name}.holder"
+        # One lock object per call, never shared between threads: a second apply of the same shop
+        # in this process waits like one in another process.
+        file_lock = FileLock(str(self._lock_dir / f"{name}.lock"), thread_local=False)
+        self._acquire(file_lock, holder_file, shop, timeout, on_wait)
         try:
-            self._acquire(descriptor, shop, timeout, on_wait)
             since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-            os.ftruncate(descriptor, 0)
-            os.pwrite(descriptor, f"{lock_holder_label()}, since {since}".encode("utf-8"), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(descriptor, 0)
-                fcntl.flock(descriptor, fcntl.LOCK_UN)
+            holder_file.write_text(f"{lock_holder_label()}, since {since}", encoding="utf-8")
+            yield
         finally:
-            os.close(descriptor)
+            holder_file.unlink(missing_ok=True)
+            file_lock.release()
 
     @staticmethod
-    def _acquire(descriptor: int, shop: str, timeout: float, on_wait: LockWaitNotice | None) -> None:
+    def _acquire(file_lock: FileLock, holder_file: Path, shop: str, timeout: float, on_wait: LockWaitNotice | None) -> None:
         deadline = time.monotonic() + timeout
         told = False
         while True:
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                file_lock.acquire(timeout=0)
                 return
-            except BlockingIOError:
-                holder = os.pread(descriptor, 512, 0).decode("utf-8", "replace") or "another process"
+            except Timeout:
+                holder = _read_holder(holder_file)
                 if not told and on_wait is not None:
                     on_wait(holder)
                     told = True
@@ -237,6 +237,13 @@ class SqliteStateStore(SqlStateStore):
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._db)
+
+
+def _read_holder(holder_file: Path) -> str:
+    try:
+        return holder_file.read_text(encoding="utf-8") or "another process"
+    except OSError:  # not written yet, or just removed: the holder is between two steps
+        return "another process"
 
 
 class _Transaction:
