@@ -28,6 +28,7 @@ from reconciler.engine.apply import (
     resolve_by_hand,
     settle_interrupted_writes,
 )
+from reconciler.engine.duplicates import ALLOW_FLAG, duplicate_problems
 from reconciler.engine.drift import drift_to_data, find_drift, record_applied, render_drift_text
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
 from reconciler.engine.render import json_pieces, render_markdown, render_record, render_text, text_lines
@@ -40,8 +41,10 @@ from reconciler.kinds import KINDS
 from reconciler.model import Call, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import ShopLocks, StateStore, open_store
 from reconciler.observe import current_watch, watched
+from reconciler.project import Project, find_project
+from reconciler.where import Where
 from reconciler.top import Credentials, TopClient
-from reconciler.top.credentials import redact_values
+from reconciler.top.credentials import DEFAULT_GATEWAY, redact_values
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.settings import ClientSettings
 from reconciler.top.run import TopRun
@@ -86,12 +89,21 @@ class Clients:
         client = self._clients[shop]
         return self.observe(shop, client) if self.observe else client
 
-    def _open(self, shop: str) -> TopClient:
+    def gateway(self, shop: str) -> str:
+        """The gateway `shop`'s calls go to: its environment variable, else its profile, else TOP's."""
+        settings = self._settings_of(shop)
+        return self._env.get(settings["env"]["gateway"]) or settings.get("gateway") or DEFAULT_GATEWAY
+
+    def _settings_of(self, shop: str) -> Mapping[str, Any]:
         settings = self.settings.get(shop)
         if settings is None:
             raise ReconcilerError(
                 f"shop '{shop}' has managed objects in the state store but no Shop profile in the manifests"
             )
+        return settings
+
+    def _open(self, shop: str) -> TopClient:
+        settings = self._settings_of(shop)
         names = settings["env"]
         credentials = Credentials.from_env(
             self._env,
@@ -173,6 +185,35 @@ def _load(paths: Sequence[str], now: datetime) -> tuple[ManifestSet, list[Resour
     return manifests, desired_resources(manifests, now)
 
 
+def _project(paths: Sequence[str]) -> Project:
+    """The project of the manifests at `paths` (reconciler/project.py), its warning said on stderr."""
+    with _errors_reported([]):
+        project = find_project(paths, os.environ)
+    if project.warning:
+        click.echo(f"warning: {project.warning}", err=True)
+    return project
+
+
+def _project_env(paths: Sequence[str]) -> tuple[Project, dict[str, str]]:
+    """The project and the environment with its state store and token file resolved in it."""
+    project = _project(paths)
+    return project, project.env(os.environ)
+
+
+def _store_of_project() -> StateStore:
+    """The state store of the project around the current directory (commands given no manifests)."""
+    return open_store(_project(()).env(os.environ))
+
+
+def _say_where(project: Project, clients: Clients, *, machine: bool) -> Where:
+    """The header of plan, apply, drift and price: project root, state store, each shop's gateway.
+    On stderr when stdout carries a machine format, so stdout stays pure JSON."""
+    where = Where(project, {shop: clients.gateway(shop) for shop in clients.settings})
+    for line in where.lines():
+        click.echo(line, err=machine)
+    return where
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="campaign-reconciler", prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
@@ -191,6 +232,23 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
 
 
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Start a project in DIRECTORY (default: here): reconciler.toml, which marks the project root
+    (the state store and token file live under it, whatever directory later commands run from),
+    and a starter campaigns/ with a Shop profile and one example per kind. Never overwrites a file."""
+    from reconciler.starter import write_starter
+
+    with _errors_reported([]):
+        written = write_starter(directory, _now(None))
+    for path in written:
+        click.echo(f"wrote {path}")
+    campaigns = directory / "campaigns"
+    click.echo(f"next: reconciler validate {campaigns}; the Shop profile points at the local sandbox "
+               f"(reconciler sandbox serve) until you change its gateway")
+
+
 @cli.command("render")
 @click.argument("paths", nargs=-1)
 def render_command(paths: tuple[str, ...]) -> None:
@@ -200,9 +258,12 @@ def render_command(paths: tuple[str, ...]) -> None:
     click.echo("---\n".join(source.annotated() for source in sources), nl=False)
 
 
-def _plan(paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions) -> tuple[Plan, list[Resource]]:
+def _plan(
+    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, announce: Callable[[], object]
+) -> tuple[Plan, list[Resource]]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
+    announce()  # before the first TOP call: a run that fails still said where it pointed
     del manifests  # normalised into resources: the documents need not stay in memory while reading TOP
     return make_plan(resources, store, clients, options), resources
 
@@ -227,9 +288,12 @@ def _echo_lines(lines: Iterable[str]) -> None:
     _echo_pieces(line + "\n" for line in lines)
 
 
-def _safety_problems(plan: Plan, resources: Sequence[Resource], safety: SafetyOptions) -> list[str]:
+def _safety_problems(
+    plan: Plan, resources: Sequence[Resource], safety: SafetyOptions, paths: Sequence[str], allow_duplicates: bool
+) -> list[str]:
     desired = {r.key: r for r in resources}
-    return prevent_destroy_violations(plan, desired) + threshold_violations(plan, safety)
+    duplicates = [] if allow_duplicates else duplicate_problems(plan, paths)
+    return prevent_destroy_violations(plan, desired) + threshold_violations(plan, safety) + duplicates
 
 
 def _safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,6 +307,9 @@ def _safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--target", "targets", multiple=True, metavar="KIND/NAME",
                      help="Limit the run to this resource (repeatable; SHOP/KIND/NAME also works).")(f)
     f = click.option("--prune", is_flag=True, help="Delete managed objects whose manifest was removed.")(f)
+    f = click.option(ALLOW_FLAG, "allow_duplicates", is_flag=True,
+                     help="Create resources the state store does not know even when TOP already holds an "
+                          "unmanaged object with the same content (otherwise the plan is blocked).")(f)
     return f
 
 
@@ -265,21 +332,24 @@ def _safety(force: bool, update_threshold: float, delete_threshold: float, thres
 def plan(
     paths: tuple[str, ...], as_json: bool, markdown_dir: str | None, link_base: str | None, out_file: str | None,
     detailed_exitcode: bool, at: str | None, prune: bool, targets: tuple[str, ...], force: bool,
-    update_threshold: float, delete_threshold: float, threshold_min_objects: int,
+    update_threshold: float, delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
     """Show the TOP calls that would bring the shops to the manifests. Never writes to TOP."""
     options = PlanOptions(prune=prune, now=_now(at), targets=targets)
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+    project, env = _project_env(paths)
+    with Clients(read_only=True, env=env) as clients, _errors_reported([clients]), open_store(env) as store:
         watch = current_watch().attach(clients)
-        result, resources = _plan(paths, clients, store, options)
+        wheres: list[Where] = []
+        result, resources = _plan(paths, clients, store, options,
+                                  lambda: wheres.append(_say_where(project, clients, machine=as_json)))
         result, prices = _check_prices(result, resources, store, clients, options.now, targets)
-        problems = _safety_problems(result, resources, safety)
+        problems = _safety_problems(result, resources, safety, paths, allow_duplicates)
         watch.plan, watch.blocked = result, problems + list(prices.blocked)
         notes = _interrupted_note(store)
         checksum = plan_checksum(result)
         if as_json:
-            _echo_pieces(json_pieces(result))
+            _echo_pieces(json_pieces(result, {"where": wheres[0].data()}))
             click.echo()
         else:
             _echo_lines(text_lines(result, _styler()))
@@ -359,26 +429,32 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
 def apply(
     paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None, reviewed_plan: str | None,
     prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
-    threshold_min_objects: int,
+    threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
     """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
-    with Clients(read_only=False, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
+    saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
+    project, env = _project_env(paths) if not saved_file else _saved_plan_project(saved_file)
+    with Clients(read_only=False, env=env) as clients, _errors_reported([clients]), open_store(env) as store, \
             _shop_locks(store, lock_timeout) as locks:
         watch = current_watch().attach(clients)
-        saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
+
+        def announce() -> None:
+            _say_where(project, clients, machine=False)
+
         if saved_file:
-            result, resources = _saved_plan_if_fresh(saved_file, clients, store, locks)
+            result, resources = _saved_plan_if_fresh(saved_file, clients, store, locks, announce)
         else:
             result, resources = _fresh_plan_for_apply(
-                paths, clients, store, PlanOptions(prune=prune, targets=targets), locks)
+                paths, clients, store, PlanOptions(prune=prune, targets=targets), locks, announce)
             if checksum:
                 _require_checksum(result, checksum, reviewed_plan)
         saved = read_saved_plan(saved_file) if saved_file else None
         scope = saved.targets if saved else targets
         now = saved.now if saved else datetime.now(timezone.utc)
         result, prices = _check_prices(result, resources, store, clients, now, scope)
-        problems = _safety_problems(result, resources, safety)
+        manifest_paths = paths if not saved_file else ()
+        problems = _safety_problems(result, resources, safety, manifest_paths, allow_duplicates)
         watch.plan, watch.blocked = result, problems + list(prices.blocked)
         _echo_lines(text_lines(result, _styler()))
         _stop_if_blocked(problems, prices, "nothing was sent")
@@ -386,7 +462,7 @@ def apply(
             record_applied(store, resources, scope, unsettled=())
             return
         _confirm(auto_approve)
-        workers = parallelism or ClientSettings.from_env(os.environ).concurrency
+        workers = parallelism or ClientSettings.from_env(env).concurrency
         report = apply_plan(result, store, clients, listener=_listener(result), parallelism=workers)
         watch.report = report
         record_applied(store, resources, scope, unsettled=_unsettled(report))
@@ -431,17 +507,32 @@ def _settle(clients: Clients, store: StateStore, locks: ShopLocks) -> None:
 
 
 def _fresh_plan_for_apply(
-    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, locks: ShopLocks
+    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, locks: ShopLocks,
+    announce: Callable[[], None],
 ) -> tuple[Plan, list[Resource]]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
+    announce()
     _settle(clients, store, locks)
     return make_plan(resources, store, clients, options), resources
 
 
-def _saved_plan_if_fresh(path: str, clients: Clients, store: StateStore, locks: ShopLocks) -> tuple[Plan, list[Resource]]:
+def _saved_plan_project(path: str) -> tuple[Project, dict[str, str]]:
+    """A saved plan's project: around the plan file, else around the current directory (a plan
+    saved outside the repository, e.g. in /tmp, is applied from the repository)."""
+    with _errors_reported([]):
+        project = find_project([path], os.environ)
+    if project.warning:
+        project = _project(())
+    return project, project.env(os.environ)
+
+
+def _saved_plan_if_fresh(
+    path: str, clients: Clients, store: StateStore, locks: ShopLocks, announce: Callable[[], None]
+) -> tuple[Plan, list[Resource]]:
     saved = read_saved_plan(path)
     clients.use_profiles(saved.shops)
+    announce()
     _settle(clients, store, locks)
     options = PlanOptions(prune=saved.prune, now=saved.now, targets=saved.targets)
     current = make_plan(list(saved.desired), store, clients, options)
@@ -449,7 +540,8 @@ def _saved_plan_if_fresh(path: str, clients: Clients, store: StateStore, locks: 
     if moved:
         _fail(f"{path} is stale: what it was planned from changed, so its calls may no longer be right. "
               "Run plan again.\n  " + "\n  ".join(moved))
-    return saved.plan, list(saved.desired)
+    # The duplicate guard looks at TOP as it is now: a saved plan does not carry what it found.
+    return replace(saved.plan, duplicates=current.duplicates), list(saved.desired)
 
 
 def _require_checksum(current: Plan, expected: str, reviewed_plan: str | None) -> None:
@@ -530,13 +622,15 @@ def _print_report(report: ApplyReport, clients: Clients) -> None:
 def drift(paths: tuple[str, ...], as_json: bool) -> None:
     """List what differs on TOP from what was last applied: changes nobody planned, e.g. made in
     the seller console. Exit 0 no drift, 2 drift found, 1 error. Never writes to TOP."""
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store:
+    project, env = _project_env(paths)
+    with Clients(read_only=True, env=env) as clients, _errors_reported([clients]), open_store(env) as store:
         watch = current_watch().attach(clients)
         clients.use_profiles(profile_settings(load_manifests(list(paths)).shops))  # how to reach each shop
+        where = _say_where(project, clients, machine=as_json)
         report = find_drift(store, clients, _now(None))
         watch.drift = report
         if as_json:
-            click.echo(json.dumps(drift_to_data(report), indent=2, ensure_ascii=False))
+            click.echo(json.dumps({**drift_to_data(report), "where": where.data()}, indent=2, ensure_ascii=False))
         else:
             click.echo(render_drift_text(report))
     if report.found:
@@ -552,10 +646,12 @@ def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None) -> 
     declared promotion that can apply at that moment stacks, from TOP's list prices, with the
     promotions that produce it and the item's floor. Never writes to TOP."""
     moment = _now(at)
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]):
+    project, env = _project_env(paths)
+    with Clients(read_only=True, env=env) as clients, _errors_reported([clients]):
         # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
         manifests, resources = _load(paths, min(moment, _now(None)))
         clients.use_profiles(profile_settings(manifests.shops))
+        _say_where(project, clients, machine=False)
         reports = price_shops(resources, clients, moment, item_ids)
         click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
                    "stacked; a unit, rounded down to the fen):")
@@ -578,7 +674,8 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
     """Adopt an existing TOP object as the managed resource KIND/NAME, declared in the manifests.
 
     Only the state store changes; the next plan shows what differs between TOP and the manifest."""
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]), open_store() as store, \
+    _, env = _project_env(paths)
+    with Clients(read_only=True, env=env) as clients, _errors_reported([clients]), open_store(env) as store, \
             _shop_locks(store) as locks:
         manifests, resources = _load(paths, _now(None))
         clients.use_profiles(profile_settings(manifests.shops))
@@ -613,7 +710,7 @@ def journal() -> None:
 @click.option("--last", type=int, default=50, show_default=True, help="How many entries, newest last.")
 def journal_list(only_open: bool, last: int) -> None:
     """One line per journaled write: id, status, resource, method, error."""
-    with _errors_reported([]), open_store() as store:
+    with _errors_reported([]), _store_of_project() as store:
         entries = store.journal(status="sent" if only_open else None)[-last:]
         for entry in entries:
             error = f"  {entry.error}" if entry.error else ""
@@ -632,7 +729,7 @@ def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> No
         answer = json.loads(answer_json, parse_float=Decimal) if answer_json else None
     except ValueError:
         _fail(f"--answer is not JSON: {answer_json}")
-    with _errors_reported([]), open_store() as store, _shop_locks(store) as locks:
+    with _errors_reported([]), _store_of_project() as store, _shop_locks(store) as locks:
         entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
         if entry is not None:
             # An apply of that shop may be settling this very entry: resolve_by_hand reads it
@@ -649,7 +746,7 @@ def state() -> None:
 @state.command("list")
 def state_list() -> None:
     """One line per managed object: shop/kind/name and remote id."""
-    with _errors_reported([]), open_store() as store:
+    with _errors_reported([]), _store_of_project() as store:
         for link in store.links():
             click.echo(f"{link.key}\t{link.remote_id}")
 
@@ -658,7 +755,7 @@ def state_list() -> None:
 @click.argument("address")
 def state_show(address: str) -> None:
     """Everything recorded for SHOP/KIND/NAME."""
-    with _errors_reported([]), open_store() as store:
+    with _errors_reported([]), _store_of_project() as store:
         link = store.get(_parse_address(address))
         if link is None:
             _fail(f"{address} is not in the state store")
@@ -669,7 +766,7 @@ def state_show(address: str) -> None:
 @click.argument("address")
 def state_rm(address: str) -> None:
     """Forget SHOP/KIND/NAME without touching TOP (the object becomes unmanaged)."""
-    with _errors_reported([]), open_store() as store, _shop_locks(store) as locks:
+    with _errors_reported([]), _store_of_project() as store, _shop_locks(store) as locks:
         key = _parse_address(address)
         locks.hold([key.shop])
         if store.get(key) is None:
@@ -694,7 +791,8 @@ def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None
     """Exchange an authorisation code for a seller token (taobao.top.auth.token.create) and keep it
     in the token file (TOP_TOKEN_FILE, default .reconciler/token.json, mode 0600). Later runs send
     it, and refresh it before it expires, whenever the shop's session variable is unset."""
-    with Clients(read_only=True, env=os.environ) as clients, _errors_reported([clients]):
+    _, env = _project_env(paths)
+    with Clients(read_only=True, env=env) as clients, _errors_reported([clients]):
         manifests = load_manifests(list(paths))
         if shop not in manifests.shops:
             _fail(f"no Shop profile named '{shop}' in the manifests; known: {', '.join(sorted(manifests.shops)) or 'none'}")
@@ -702,7 +800,7 @@ def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None
         client = clients(shop)
         assert isinstance(client, TopClient)
         token = client.exchange_code(code, uuid)
-        token_file = TokenFile.from_env(os.environ)
+        token_file = TokenFile.from_env(env)
         token_file.save(shop, token)
     expires = datetime.fromtimestamp(token.expires_at, timezone.utc).isoformat() if token.expires_at else "unknown"
     click.echo(f"authorised shop '{shop}' (seller {token.user_nick or 'unknown'}); token saved to {token_file.path}, "

@@ -128,6 +128,10 @@ class Plan:
     # Whole-number facts kinds read per shop (e.g. valid_coupons), for metrics; not part of the checksum.
     live_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # facts worth seeing that change nothing (e.g. a gift's figures)
+    # Creates of resources the state store does not know, each with the ids of unmanaged objects
+    # TOP already holds with exactly that content: blocked unless allowed (engine/duplicates.py).
+    # Recomputed by every plan, so not part of the checksum or of a saved plan.
+    duplicates: Mapping[ResourceKey, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def write_calls(self) -> int:

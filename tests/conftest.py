@@ -76,6 +76,8 @@ class Workspace:
 def workspace(tmp_path: Path, sandbox: Sandbox) -> Workspace:
     campaigns = tmp_path / "campaigns"
     campaigns.mkdir()
+    # The workspace is a project (reconciler/project.py); RECONCILER_STATE below still wins.
+    (tmp_path / "reconciler.toml").write_text("# a test workspace\n", encoding="utf-8")
     shutil.copy(REPO / "campaigns" / "shops.yaml", campaigns / "shops.yaml")
     env = {
         "TOP_GATEWAY": sandbox.gateway,

@@ -49,7 +49,7 @@ def test_activity_deleted_on_top_is_drift(workspace: Workspace, sandbox: Sandbox
     _sandbox_call(workspace, DELETE, {"param": {"activity_id": _activity_id(workspace, "fresh")}})
     checked = workspace.run("drift", str(workspace.campaigns), "--json")
     assert checked.exit_code == 2, checked.output
-    report = json.loads(checked.output)
+    report = json.loads(checked.stdout)
     assert [(d["address"], d["action"]) for d in report["drift"]] == [("demo-shop/ItemPoolActivity/fresh", "create")]
     assert "gone on TOP" in report["drift"][0]["reason"]
     assert report["checked"] == 1 and report["not_checked"] == []

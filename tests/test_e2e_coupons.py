@@ -161,7 +161,7 @@ def test_changed_coupon_is_a_new_coupon_and_the_plan_says_the_old_one_stays(work
     workspace.write("coupons.yaml", coupon("welcome-10", "20.00") + "---\n" + grant("vip", "welcome-10", ["alice", "bob"]))
     sandbox.clear_calls()
 
-    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     (change, grant_change) = planned["changes"]
     assert (change["name"], change["action"]) == ("welcome-10", "replace")
     assert "cannot update or delete a shop coupon" in change["reason"]

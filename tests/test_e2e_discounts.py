@@ -118,7 +118,7 @@ def test_a_changed_rate_is_exactly_one_update_call(workspace: Workspace, sandbox
     workspace.write("discounts.yaml", item_discount(rate="0.7") + "---\n" + full_discount())
     sandbox.clear_calls()
 
-    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     [change] = planned["changes"]
     assert (change["name"], change["action"]) == ("tea", "update")
     assert "in place" in change["reason"]
@@ -203,7 +203,7 @@ def test_an_unmanaged_activity_is_listed_and_never_touched(workspace: Workspace,
     assert listed in planned.output
     apply(workspace, "--prune")
     assert_converged(workspace, sandbox)
-    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json", "--prune").output)
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json", "--prune").stdout)
     assert any(str(foreign) in line for line in data["unmanaged"])
 
     touched = [call for call in sandbox.calls() if str(foreign) == call["params"].get("activity_id")]

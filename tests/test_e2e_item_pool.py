@@ -84,7 +84,7 @@ def test_changing_one_stair_is_exactly_one_replace(workspace: Workspace, sandbox
     sandbox.clear_calls()
 
     planned = workspace.run("plan", str(workspace.campaigns), "--json")
-    data = json.loads(planned.output)
+    data = json.loads(planned.stdout)
     assert [(c["name"], c["action"]) for c in data["changes"]] == [("fresh", "replace")]
     assert "cannot update an item-pool activity in place" in data["changes"][0]["reason"]
     assert any("cover_all_decrease_money: 1200 → 1500" in d for d in data["changes"][0]["details"])

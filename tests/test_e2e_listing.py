@@ -76,11 +76,11 @@ def test_window_follows_the_moment_and_converges(workspace: Workspace, sandbox: 
 
     before = workspace.run("plan", str(workspace.campaigns), "--at", BEFORE, "--json")
     assert before.exit_code == 0, before.output
-    (change,) = json.loads(before.output)["changes"]
+    (change,) = json.loads(before.stdout)["changes"]
     assert [(c["method"], c["params"]["num_iid"]) for c in change["calls"]] == [(DELISTING, 101)]
     assert "is closed" in change["reason"] and "opens at 2027-11-11 00:00 GMT+8" in change["reason"]
 
-    during = json.loads(workspace.run("plan", str(workspace.campaigns), "--at", DURING, "--json").output)
+    during = json.loads(workspace.run("plan", str(workspace.campaigns), "--at", DURING, "--json").stdout)
     (change,) = during["changes"]
     # 102 is listed with the stock it has (7), so listing never changes stock; 103 has none: TOP
     # refuses num 0, so it stays in the warehouse.

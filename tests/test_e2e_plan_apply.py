@@ -180,7 +180,7 @@ def test_import_adopts_an_existing_activity(workspace: Workspace, sandbox: Sandb
 
     env = workspace.env
     with TopClient(Credentials(env["TOP_APP_KEY"], env["TOP_APP_SECRET"], env["TOP_SESSION"], env["TOP_GATEWAY"])) as c:
-        plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+        plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
         create = plan_json["changes"][0]["calls"][0]
         activity_id = c.call(CREATE, create["params"])["data"]
         c.call(ADD, {"param0": {"sku_code": "1001"}, "param1": {"activity_id": activity_id}})
@@ -202,7 +202,7 @@ def test_import_adopts_an_existing_activity(workspace: Workspace, sandbox: Sandb
 
 def test_failed_apply_reports_done_failed_and_not_tried(workspace: Workspace, sandbox: Sandbox) -> None:
     workspace.write("pools.yaml", pool("a-first") + "---\n" + pool("b-clash") + "---\n" + pool("c-last"))
-    plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     clash = next(ch for ch in plan_json["changes"] if ch["name"] == "b-clash")["calls"][0]["params"]
     from reconciler.top import Credentials, TopClient
 
@@ -221,7 +221,7 @@ def test_failed_apply_reports_done_failed_and_not_tried(workspace: Workspace, sa
 
 def test_json_plan_matches_its_published_schema(workspace: Workspace, sandbox: Sandbox) -> None:
     workspace.write("pools.yaml", pool("fresh") + "---\n" + pool("dairy", skus=["2001"]))
-    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     schema = json.loads((REPO / "schemas" / "output" / "plan.schema.json").read_text())
     jsonschema.validate(data, schema)
     assert data["summary"]["create"] == 2 and data["summary"]["write_calls"] == 7
@@ -263,7 +263,7 @@ def test_parallel_apply_finishes_the_step_under_way_then_stops(workspace: Worksp
     # are recorded; nothing of a later step (the item update of a-first's sibling) starts.
     names = [f"p-{i}" for i in range(10)]
     workspace.write("pools.yaml", "---\n".join(pool(name, skus=["1001"]) for name in names))
-    plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    plan_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     clash = next(ch for ch in plan_json["changes"] if ch["name"] == "p-3")["calls"][0]["params"]
     from reconciler.top import Credentials, TopClient
 

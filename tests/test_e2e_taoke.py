@@ -91,7 +91,7 @@ def test_changed_gift_is_stopped_then_created_again(workspace: Workspace, sandbo
     workspace.write("gifts.yaml", gift(per_face="6.00"))
     sandbox.clear_calls()
 
-    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     (change,) = planned["changes"]
     assert change["action"] == "replace" and [c["method"] for c in change["calls"]] == [STOP, CREATE]
     assert "per_face: '5.00' → '6.00'" in change["details"]
@@ -117,7 +117,7 @@ def test_figures_are_shown_with_the_plan(workspace: Workspace, sandbox: Sandbox)
     assert planned.exit_code == 0  # figures are news, not changes
     assert ("claimed 120 of 1000 (600.00 yuan), used 45 (225.00 yuan), refunded 2, left unclaimed 0; "
             "40 paid order(s), 3456.70 yuan") in planned.output
-    as_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").output)
+    as_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     assert any("claimed 120" in note for note in as_json["notes"])
 
 

@@ -123,7 +123,7 @@ def test_plan_never_writes_even_when_the_manifests_want_many_changes(workspace: 
     args = (str(workspace.campaigns), "--prune", "--force")
     planned = workspace.run("plan", *args, "--json")
     assert planned.exit_code == 0, planned.output
-    summary = json.loads(planned.output[: planned.output.rindex("}") + 1])["summary"]
+    summary = json.loads(planned.stdout[: planned.stdout.rindex("}") + 1])["summary"]
     assert (summary["create"], summary["replace"], summary["delete"]) == (2, 6, 2)
     assert summary["write_calls"] > 25
 

@@ -317,7 +317,7 @@ def test_plan_links_each_change_to_its_template_line_and_converges(
 
     planned = workspace.run("plan", "campaigns", "--json", "--markdown", "comments", "--link-base", "https://example.test/blob/abc")
     assert planned.exit_code == 0, planned.output
-    changes = json.loads(planned.output[: planned.output.rindex("}") + 1])["changes"]
+    changes = json.loads(planned.stdout[: planned.stdout.rindex("}") + 1])["changes"]
     assert [(c["name"], c["source"]) for c in changes] == [
         ("dairy-pool", source), ("fruit-pool", source), ("meat-pool", source),
     ]

@@ -41,7 +41,7 @@ def desired_resources(manifests: ManifestSet, now: datetime) -> list[Resource]:
     """Every manifest normalised by its kind; all problems of all documents raised together."""
     problems: list[Problem] = []
     resources: list[Resource] = []
-    ctx = NormaliseContext(now=now)
+    ctx = NormaliseContext(now=now, shops=manifests.shops)
     for doc in manifests.documents:
         try:
             resource = KINDS[doc.kind].normalise(doc, ctx)
@@ -90,6 +90,7 @@ def make_plan(
         fingerprints=dict(sorted(result.fingerprints.items())),
         managed_counts=dict(sorted(result.managed_counts.items())),
         live_counts=dict(sorted(result.live_counts.items())),
+        duplicates=dict(sorted(result.duplicates.items())),
     )
 
 
@@ -109,6 +110,7 @@ class _ShopPlan:
     fingerprints: dict[str, str] = field(default_factory=dict)
     managed_counts: dict[str, int] = field(default_factory=dict)
     live_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    duplicates: dict[ResourceKey, tuple[str, ...]] = field(default_factory=dict)
 
     def merge(self, other: "_ShopPlan") -> None:
         self.changes.extend(other.changes)
@@ -119,6 +121,7 @@ class _ShopPlan:
         self.fingerprints.update(other.fingerprints)
         self.managed_counts.update(other.managed_counts)
         self.live_counts.update(other.live_counts)
+        self.duplicates.update(other.duplicates)
 
 
 def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopPlan:
@@ -146,6 +149,10 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
             if change is not None:
                 kind_changes.append(change)
                 ctx.planned[key] = change
+                if desired is not None and link is None and change.action is Action.CREATE:
+                    same = kind.same_as_create(caller, desired, live)
+                    if same:
+                        result.duplicates[key] = tuple(same)
         result.errors.extend(f"{ctx.shop}/{kind_name}: {e}" for e in kind.check_plan(kind_changes, live, ctx))
         result.changes.extend(kind_changes)
     result.managed_counts[ctx.shop] = len(ctx.links)

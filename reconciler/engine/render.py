@@ -3,7 +3,7 @@ Pure functions from a Plan to strings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from itertools import groupby
 from typing import Any
 
@@ -21,20 +21,21 @@ def _plain(text: str, **_: Any) -> str:
     return text
 
 
-def render_json(plan: Plan) -> str:
-    return dumps(plan_to_data(plan), indent=2)
+def render_json(plan: Plan, extra: Mapping[str, Any] | None = None) -> str:
+    """`extra`: fields about the run rather than the plan (e.g. "where"), after the plan's own."""
+    return dumps({**plan_to_data(plan), **(extra or {})}, indent=2)
 
 
 _CHANGES_SLOT = "\x00changes\x00"  # stands for the changes in the JSON around them
 
 
-def json_pieces(plan: Plan) -> Iterator[str]:
+def json_pieces(plan: Plan, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
     """render_json in pieces, a change at a time: a plan from empty of a big shop is hundreds of MB
     as JSON, which need never be in memory at once. "".join gives exactly render_json's text."""
     if not plan.changes:
-        yield render_json(plan)
+        yield render_json(plan, extra)
         return
-    data = plan_to_data(plan, lazy_changes=True)
+    data = {**plan_to_data(plan, lazy_changes=True), **(extra or {})}
     changes = data["changes"]
     data["changes"] = [_CHANGES_SLOT]
     # "changes" comes before every field holding free text, so the first match is the slot.

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
-from reconciler.manifest import Document
+from reconciler.manifest import Document, ShopProfile
 from reconciler.model import Action, Call, Change, Link, Ref, Resource, ResourceKey, SourceRef, StateEffect
 from reconciler.pricing.rules import PriceRule
 
@@ -36,6 +36,7 @@ class NormaliseContext:
     """What normalisation may depend on besides the document itself."""
 
     now: datetime
+    shops: Mapping[str, ShopProfile] = field(default_factory=dict)  # the Shop profiles, by name
 
 
 @dataclass
@@ -77,6 +78,8 @@ class LiveState:
     # Lines to show about an object as plan notes: not diffed, not fingerprinted and not part of
     # the plan checksum (a gift's claim figures move all the time without making a plan stale).
     info: dict[str, list[str]] = field(default_factory=dict)
+    # remote id → what the list call showed of each unmanaged object, for Kind.same_as_create.
+    unmanaged_rows: dict[str, Any] = field(default_factory=dict)
 
 
 def new_id_ref(key: ResourceKey) -> Ref:
@@ -130,6 +133,14 @@ class Kind(ABC):
         """Adopt an existing object (`reconciler import`): read it on TOP and return the state record
         to keep for it. Raise PlanError when it does not exist or this kind cannot adopt objects."""
         raise PlanError(f"{self.kind} objects cannot be imported")
+
+    def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
+        """Ids of unmanaged objects on TOP that hold exactly what creating `desired` would make.
+        The duplicate guard (engine/duplicates.py) blocks such a create when the state store has
+        no entry for `desired`: the object is likely that resource's, made before the store knew
+        of it (another directory's store, a lost store), and should be imported instead. `live`
+        is what read_live found for the shop. None are known by default."""
+        return []
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         """Shop-wide rules a plan must not break (e.g. at most 50 valid coupons); each string is an error."""

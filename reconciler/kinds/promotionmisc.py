@@ -248,7 +248,29 @@ class PromotionMiscActivity:
         linked = {link.remote_id for link in links}
         unowned = sorted((int(remote_id), row) for remote_id, row in listed.items() if remote_id not in linked)
         live.unmanaged.extend(self._describe_unowned(row, ctx) for _, row in unowned)
+        live.unmanaged_rows.update((str(remote_id), row) for remote_id, row in unowned)
         return live
+
+    def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
+        """Unmanaged activities whose every field and participating items are what creating
+        `desired` would make. The list rows narrow it down (title, range, window), then a get and
+        a range read of each candidate compare the rest: a few reads, and only for such a create."""
+        family = self.family
+        want = canonical(family, desired.spec["activity"])
+        summary_fields = ("name", "participate_range", "start_time", "end_time")
+        candidates = [
+            int(remote_id)
+            for remote_id, row in live.unmanaged_rows.items()
+            if all(_plain(row.get(name)) == want.get(name) for name in summary_fields)
+        ]
+        found = read_activities(client, family, candidates)
+        return [
+            str(activity_id)
+            for activity_id, entry in found.items()
+            if entry is not None
+            and canonical(family, entry["activity"]) == want
+            and entry["items"] == list(desired.spec["items"])
+        ]
 
     def _describe_unowned(self, row: Mapping[str, Any], ctx: PlanContext) -> str:
         """The row in words, with a hint when a not-yet-created manifest has its title: the

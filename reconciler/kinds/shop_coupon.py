@@ -159,6 +159,12 @@ class ShopCoupon(Kind):
             return _plan_create(desired, Action.CREATE, reason, [], retired={})
         return _plan_existing(desired, link, live, ctx.now)
 
+    def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
+        """The lookalikes read_live found: valid coupons no link owns with this denomination,
+        threshold and end time (all coupons.get shows; its start time is not shown)."""
+        found = live.by_name.get(desired.key.name)
+        return list(found["lookalikes"]) if found else []
+
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         errors = list(_same_content_errors(ctx.desired_of(self.kind)))
         creates = [c for c in changes if c.action in (Action.CREATE, Action.REPLACE) and c.calls]

@@ -1,0 +1,50 @@
+"""Where a run points: its project root, its state store and each shop's gateway.
+
+plan, apply, drift and price say this before anything else (issue 15: an apply from another
+directory silently used an empty store and duplicated coupons), as text lines and, for --json, as
+the "where" object. Nothing here may carry a secret: the store is a path or PostgreSQL's host and
+database, a gateway is shown without any user, password or query its URL might hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.project import Project, describe_state
+
+
+@dataclass(frozen=True)
+class Where:
+    project: Project
+    gateways: Mapping[str, str]  # shop → gateway URL
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"project: {self.project.root} (found by {self.project.found_by})",
+            f"state:   {describe_state(self.project.state)}",
+        ]
+        lines += [f"shop {shop}: gateway {public_url(url)}" for shop, url in sorted(self.gateways.items())]
+        return lines
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "project_root": str(self.project.root),
+            "found_by": self.project.found_by,
+            "state_store": describe_state(self.project.state),
+            "shops": [{"shop": shop, "gateway": public_url(url)} for shop, url in sorted(self.gateways.items())],
+        }
+
+
+def public_url(url: str) -> str:
+    """scheme://host[:port]/path: a URL's user, password, query and fragment are dropped."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        return "(not a URL)"
+    if not parts.scheme or not parts.hostname:
+        return "(not a URL)"
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
