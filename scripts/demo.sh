@@ -13,6 +13,9 @@ export TOP_GATEWAY="http://127.0.0.1:${port}/router/rest"
 export TOP_APP_KEY=12345678
 export TOP_APP_SECRET=sandbox-app-secret
 export TOP_SESSION=sandbox-session-demo-shop
+# The sandbox's demo Alimama (Taoke) app, which the Taoke cash gifts are sent with (no session).
+export ALIMAMA_APP_KEY=23456789
+export ALIMAMA_APP_SECRET=sandbox-alimama-secret
 export RECONCILER_STATE="$workdir/state.db"
 
 reconciler sandbox serve --port "$port" --data "$workdir/sandbox.json" > "$workdir/sandbox.log" 2>&1 &

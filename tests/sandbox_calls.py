@@ -26,19 +26,25 @@ class RawTop:
     server: SandboxServer
     http: httpx.Client
 
-    def call(self, method: str, business: dict[str, Any] | None = None, *, session: str = DEMO_SESSION) -> dict[str, Any]:
+    def call(
+        self, method: str, business: dict[str, Any] | None = None, *, session: str | None = DEMO_SESSION,
+        app: tuple[str, str] = (DEMO_APP_KEY, DEMO_APP_SECRET),
+    ) -> dict[str, Any]:
+        """`app` is (app key, secret): the seller's demo app unless told; `session` None sends none."""
+        app_key, app_secret = app
         system = {
             "method": method,
-            "app_key": DEMO_APP_KEY,
+            "app_key": app_key,
             "timestamp": gmt8(datetime.now(GMT8)),
             "format": "json",
             "v": "2.0",
             "sign_method": "md5",
-            "session": session,
         }
+        if session is not None:
+            system["session"] = session
         body = {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in (business or {}).items()}
         text = "".join(f"{k}{v}" for k, v in sorted({**system, **body}.items()) if v != "")
-        secret = DEMO_APP_SECRET.encode()
+        secret = app_secret.encode()
         system["sign"] = hashlib.md5(secret + text.encode() + secret).hexdigest().upper()
         response = self.http.post(self.server.gateway, params=system, data=body)
         assert response.status_code == 200

@@ -12,14 +12,15 @@ import pytest
 from reconciler.errors import ManifestError, PlanError, TopPermanentError
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import LiveState, NormaliseContext, PlanContext
-from reconciler.kinds.taoke_cash_gift import CREATE, STOP, describe_figures
+from reconciler.kinds.taoke_cash_gift import CREATE, STOP, claimed_percent, describe_figures
 from reconciler.kinds.units import UnitError, gmt8_day, parse_date, yuan_text
 from reconciler.manifest import load_manifest_texts
 from reconciler.model import Action, DropLink, Link, Resource, ResourceKey, SetLink, SetRecordEntry
 
 KIND = KINDS["TaokeCashGift"]
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-SHOP = "apiVersion: campaigns/v1\nkind: Shop\nmetadata: {name: demo-shop}\nspec: {}\n"
+TAOKE = "{env: {app_key: ALIMAMA_APP_KEY, app_secret: ALIMAMA_APP_SECRET}, adzone_id: 110550999999}"
+SHOP = f"apiVersion: campaigns/v1\nkind: Shop\nmetadata: {{name: demo-shop}}\nspec:\n  taoke: {TAOKE}\n"
 
 
 def manifest(**spec: str) -> str:
@@ -38,10 +39,10 @@ def manifest(**spec: str) -> str:
     return f"apiVersion: campaigns/v1\nkind: TaokeCashGift\nmetadata: {{name: gift, shop: demo-shop}}\nspec:\n{body}\n"
 
 
-def normalise(text: str, now: datetime = NOW) -> Resource:
-    manifests = load_manifest_texts([("shops.yaml", SHOP), ("gift.yaml", text)])
+def normalise(text: str, now: datetime = NOW, shop: str = SHOP) -> Resource:
+    manifests = load_manifest_texts([("shops.yaml", shop), ("gift.yaml", text)])
     (doc,) = manifests.documents
-    return KIND.normalise(doc, NormaliseContext(now=now))
+    return KIND.normalise(doc, NormaliseContext(now=now, shops=manifests.shops))
 
 
 def params(**spec: str) -> dict[str, Any]:
@@ -260,9 +261,11 @@ class Report:
 @pytest.mark.parametrize(
     ("extra", "took_effect"),
     [
-        ({"remaining_num": 880, "win_pv": 120, "get_rate": "0.1200"}, True),  # unclaimed gifts counted: issuing over
-        ({"remaining_num": 0, "win_pv": 120, "get_rate": "0.1200"}, False),  # still issuing: send the stop again
-        ({"remaining_num": 0, "win_pv": 1000, "get_rate": "1.0000"}, True),  # all claimed: nothing left to stop
+        ({"remaining_num": 880, "win_pv": 120, "get_rate": "12.00"}, True),  # unclaimed gifts counted: issuing over
+        ({"remaining_num": 0, "win_pv": 120, "get_rate": "12.00"}, False),  # still issuing: send the stop again
+        ({"remaining_num": 0, "win_pv": 1000, "get_rate": "100.00"}, True),  # all claimed: nothing left to stop
+        ({"remaining_num": 0, "win_pv": 990, "get_rate": "99.00"}, False),  # 99 %: still issuing
+        ({"remaining_num": 0, "win_pv": 10, "get_rate": "1"}, False),  # 1 %, never "all" as a fraction 1 would be
     ],
 )
 def test_a_lost_stop_is_settled_by_the_report(extra: dict[str, Any], took_effect: bool) -> None:
@@ -274,8 +277,43 @@ def test_a_lost_stop_is_settled_by_the_report(extra: dict[str, Any], took_effect
 
 def test_figures_read_as_one_line_with_exact_amounts() -> None:
     extra = {"win_pv": 120, "win_sum_amt": "600.00", "use_num": 45, "use_sum_amt": "225.00", "refund_num": 2,
-             "remaining_num": 0, "alipay_num": 40, "alipay_amt": "3456.70"}
+             "remaining_num": 0, "alipay_num": 40, "alipay_amt": "3456.70", "get_rate": "12.00"}
     assert describe_figures(extra, 1000) == (
-        "figures (tlj.report): claimed 120 of 1000 (600.00 yuan), used 45 (225.00 yuan), refunded 2, "
+        "figures (tlj.report): claimed 120 of 1000 (12.00 %, 600.00 yuan), used 45 (225.00 yuan), refunded 2, "
         "left unclaimed 0; 40 paid order(s), 3456.70 yuan"
     )
+    del extra["get_rate"]
+    assert "claimed 120 of 1000 (600.00 yuan)" in describe_figures(extra, 1000)
+
+
+@pytest.mark.parametrize(("rate", "percent"), [("1.00", "1"), ("1", "1"), ("99.00", "99"), ("100", "100"),
+                                               ("100.00%", "100"), ("", None), (None, None), ("n/a", None)])
+def test_get_rate_is_read_as_a_percentage(rate: str | None, percent: str | None) -> None:
+    value = claimed_percent({"get_rate": rate})
+    assert value == (Decimal(percent) if percent is not None else None)
+
+
+# ---- the Taoke app of the Shop profile -------------------------------------------------------------
+
+
+def test_a_gift_without_its_own_adzone_takes_the_profiles() -> None:
+    text = manifest().replace("  adzone_id: 110550123456\n", "")
+    assert normalise(text).spec["params"]["adzone_id"] == 110550999999
+    assert params()["adzone_id"] == 110550123456  # its own wins
+
+
+def test_a_shop_without_a_taoke_app_is_refused_at_the_gifts_shop_field() -> None:
+    bare = "apiVersion: campaigns/v1\nkind: Shop\nmetadata: {name: demo-shop}\nspec: {}\n"
+    with pytest.raises(ManifestError) as caught:
+        normalise(manifest(), shop=bare)
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert problem.startswith("gift.yaml:3:") and "metadata.shop" in problem
+    assert "'demo-shop' (shops.yaml:1) has no spec.taoke" in problem and "ALIMAMA_APP_KEY" in problem
+
+
+def test_no_adzone_anywhere_is_refused_at_the_gifts_adzone() -> None:
+    no_default = SHOP.replace(", adzone_id: 110550999999", "")
+    with pytest.raises(ManifestError) as caught:
+        normalise(manifest().replace("  adzone_id: 110550123456\n", ""), shop=no_default)
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert "spec.adzone_id" in problem and "spec.taoke.adzone_id in the Shop profile (shops.yaml:5)" in problem

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from reconciler.sandbox.server import DEMO_APP_SECRET
+from reconciler.sandbox.server import DEMO_ALIMAMA_APP_SECRET, DEMO_APP_SECRET
 from reconciler.top.tokens import TokenFile
 from tests.conftest import Sandbox, Workspace
 from tests.fault_tools import ADD, CREATE, FAST_ENV, pool, set_faults
+from tests.test_e2e_taoke import gift
 
 CODE = "sandbox-code-demo-shop"
 BAD_SESSION = "bogus-session-VALUE-0451"
@@ -26,7 +27,7 @@ def test_no_secret_in_any_output(workspace: Workspace, sandbox: Sandbox, caplog:
     del workspace.env["TOP_SESSION"]
     workspace.env.update(FAST_ENV, TOP_TOKEN_FILE=str(token_path), TOP_TIMEOUT="0.5")
     tokens = TokenFile(token_path)
-    secrets = {DEMO_APP_SECRET, CODE, BAD_SESSION}
+    secrets = {DEMO_APP_SECRET, DEMO_ALIMAMA_APP_SECRET, CODE, BAD_SESSION}  # the Taoke app's secret too
     outputs: list[Result] = []
 
     def run(*args: str, expect: int = 0) -> Result:
@@ -41,6 +42,7 @@ def test_no_secret_in_any_output(workspace: Workspace, sandbox: Sandbox, caplog:
     run("auth", "--shop", "demo-shop", "--code", CODE, str(workspace.campaigns))
     first_token = tokens.load("demo-shop")
     workspace.write("pools.yaml", pool("fresh", ["1001", "1002", "1003", "1004"]))
+    workspace.write("gifts.yaml", gift())  # sent with the shop's Taoke (Alimama) app, a second secret
     plan_file = workspace.root / "plan.json"
     markdown_dir = workspace.root / "comments"
     run("plan", str(workspace.campaigns), "--out", str(plan_file), "--markdown", str(markdown_dir))

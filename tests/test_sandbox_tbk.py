@@ -1,4 +1,5 @@
-"""The sandbox's Taoke cash gift methods (淘礼金) keep the rules of their pages."""
+"""The sandbox's Taoke cash gift methods (淘礼金) keep the rules of their pages, and are called as
+TOP's SDKs call them: with the promoter's Alimama (Taoke) app and no seller session."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox.server import SandboxServer
-from tests.sandbox_calls import GMT8, OTHER_SESSION, RawTop, gmt8
+from reconciler.sandbox import DEMO_ALIMAMA_APP_KEY, DEMO_ALIMAMA_APP_SECRET, DEMO_SESSION, SandboxServer
+from tests.sandbox_calls import GMT8, RawTop, gmt8
 
 CREATE = "taobao.tbk.dg.vegas.tlj.create"
 STOP = "taobao.tbk.dg.vegas.tlj.stop"
 REPORT = "taobao.tbk.dg.vegas.tlj.report"
 ADZONE = 110550123456
+AS_PROMOTER: dict[str, Any] = {"app": (DEMO_ALIMAMA_APP_KEY, DEMO_ALIMAMA_APP_SECRET), "session": None}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def gift(**overrides: Any) -> dict[str, Any]:
 
 
 def create(top: RawTop, **overrides: Any) -> dict[str, Any]:
-    result: dict[str, Any] = top.ok(CREATE, gift(**overrides))["result"]
+    result: dict[str, Any] = top.ok(CREATE, gift(**overrides), **AS_PROMOTER)["result"]
     assert result["success"] is True
     return result
 
@@ -69,9 +71,9 @@ def test_create_answers_the_rights_id_and_reserves_the_budget(top: RawTop) -> No
 
 def test_per_face_is_yuan_not_fen(top: RawTop) -> None:
     # 500 meant as 5.00 yuan in fen would reserve 500,000 yuan: more than the account holds.
-    assert top.error(CREATE, gift(per_face="500"))["sub_code"] == "isv.insufficient-funds"
-    assert top.error(CREATE, gift(per_face="5.001"))["code"] == 41
-    assert top.error(CREATE, gift(per_face="0"))["code"] == 41
+    assert top.error(CREATE, gift(per_face="500"), **AS_PROMOTER)["sub_code"] == "isv.insufficient-funds"
+    assert top.error(CREATE, gift(per_face="5.001"), **AS_PROMOTER)["code"] == 41
+    assert top.error(CREATE, gift(per_face="0"), **AS_PROMOTER)["code"] == 41
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def test_per_face_is_yuan_not_fen(top: RawTop) -> None:
      "send_start_time"],
 )
 def test_required_fields(top: RawTop, missing: str) -> None:
-    error = top.error(CREATE, gift(**{missing: None}))
+    error = top.error(CREATE, gift(**{missing: None}), **AS_PROMOTER)
     assert (error["code"], error["sub_code"]) == (40, "isv.missing-parameter") and missing in error["sub_msg"]
 
 
@@ -103,7 +105,7 @@ def test_required_fields(top: RawTop, missing: str) -> None:
     ],
 )
 def test_malformed_fields_are_code_41(top: RawTop, overrides: dict[str, Any], says: str) -> None:
-    error = top.error(CREATE, gift(**overrides))
+    error = top.error(CREATE, gift(**overrides), **AS_PROMOTER)
     assert error["code"] == 41 and says in error["sub_msg"], error
 
 
@@ -117,7 +119,7 @@ def test_malformed_fields_are_code_41(top: RawTop, overrides: dict[str, Any], sa
     ],
 )
 def test_business_rules_are_code_15(top: RawTop, overrides: dict[str, Any], sub_code: str) -> None:
-    error = top.error(CREATE, gift(**overrides))
+    error = top.error(CREATE, gift(**overrides), **AS_PROMOTER)
     assert (error["code"], error["sub_code"]) == (15, sub_code), error
 
 
@@ -128,9 +130,9 @@ def test_absolute_use_days(top: RawTop) -> None:
 
 def test_stop_once_then_never_again(top: RawTop) -> None:
     rights_id = create(top)["model"]["rights_id"]
-    answer = top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
+    answer = top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)
     assert answer["model"]["update_success"] is True and answer["result_success"] is True
-    again = top.error(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
+    again = top.error(STOP, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)
     assert (again["code"], again["sub_code"]) == (15, "isv.tlj-already-stopped")
     # The unclaimed budget came back: a new gift of the full 100,000 yuan fits again.
     create(top, per_face="100.00", total_num=1000)
@@ -139,30 +141,68 @@ def test_stop_once_then_never_again(top: RawTop) -> None:
 def test_stop_and_report_check_the_gift_and_its_adzone(top: RawTop) -> None:
     rights_id = create(top)["model"]["rights_id"]
     for method in (STOP, REPORT):
-        assert top.error(method, {"rights_id": "tlj-nope", "adzone_id": ADZONE})["sub_code"] == "isv.tlj-not-exist"
-        assert top.error(method, {"rights_id": rights_id, "adzone_id": 1})["sub_code"] == "isv.adzone-mismatch"
-        assert top.error(method, {"rights_id": rights_id})["code"] == 40
-        other = top.error(method, {"rights_id": rights_id, "adzone_id": ADZONE}, session=OTHER_SESSION)
-        assert other["sub_code"] == "isv.tlj-not-exist"
+        assert top.error(method, {"rights_id": "tlj-nope", "adzone_id": ADZONE}, **AS_PROMOTER)["sub_code"] == "isv.tlj-not-exist"
+        assert top.error(method, {"rights_id": rights_id, "adzone_id": 1}, **AS_PROMOTER)["sub_code"] == "isv.adzone-mismatch"
+        assert top.error(method, {"rights_id": rights_id}, **AS_PROMOTER)["code"] == 40
 
 
 def test_report_figures_in_their_units(top: RawTop) -> None:
     rights_id = create(top)["model"]["rights_id"]
-    top.setup("/_sandbox/tlj/usage", {"shop": "demo-shop", "rights_id": rights_id, "claimed": 120, "used": 45,
+    top.setup("/_sandbox/tlj/usage", {"rights_id": rights_id, "claimed": 120, "used": 45,
                                       "refunded": 2, "paid_orders": 40, "paid_amount": "3456.70"})
-    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE})["model"]["extra"]
+    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)["model"]["extra"]
     assert extra["win_pv"] == 120 and extra["win_sum_amt"] == "600.00"
     assert extra["use_num"] == 45 and extra["use_sum_amt"] == "225.00"
-    assert extra["get_rate"] == "0.1200" and extra["use_rate"] == "0.3750"
+    assert extra["get_rate"] == "12.00" and extra["use_rate"] == "37.50"  # percentages
     assert extra["alipay_num"] == 40 and extra["alipay_amt"] == "3456.70"
     assert extra["remaining_num"] == 0  # still issuing: nothing counts as left over yet
-    top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE})
-    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE})["model"]["extra"]
+    top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)
+    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)["model"]["extra"]
     assert extra["remaining_num"] == 880 and extra["remaining_amt"] == "4400.00"
 
 
 def test_usage_endpoint_refuses_impossible_figures(top: RawTop) -> None:
     rights_id = create(top, total_num=10)["model"]["rights_id"]
-    response = top.http.post(f"{top.server.url}/_sandbox/tlj/usage",
-                             json={"shop": "demo-shop", "rights_id": rights_id, "claimed": 11})
+    response = top.http.post(f"{top.server.url}/_sandbox/tlj/usage", json={"rights_id": rights_id, "claimed": 11})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("claimed", "rate"), [(1, "1.00"), (99, "99.00"), (100, "100.00")])
+def test_get_rate_is_a_percentage(top: RawTop, claimed: int, rate: str) -> None:
+    rights_id = create(top, total_num=100)["model"]["rights_id"]
+    top.setup("/_sandbox/tlj/usage", {"rights_id": rights_id, "claimed": claimed, "used": 1})
+    extra = top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)["model"]["extra"]
+    assert extra["get_rate"] == rate and extra["win_pv"] == claimed
+
+
+# ---- who may call: the Taoke app, without a seller session ------------------------------------------
+
+
+def test_tlj_methods_need_no_session_and_the_call_log_shows_the_app(top: RawTop) -> None:
+    rights_id = create(top)["model"]["rights_id"]
+    top.ok(REPORT, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)
+    top.ok(STOP, {"rights_id": rights_id, "adzone_id": ADZONE}, **AS_PROMOTER)
+    logged = top.calls()
+    assert [call["method"] for call in logged] == [CREATE, REPORT, STOP]
+    assert all(call["app"] == DEMO_ALIMAMA_APP_KEY and call["session_sent"] is False for call in logged)
+    assert all(call["session"] is None and call["ok"] for call in logged)
+    # The gift is the promoter's (kept per Taoke app key), not any seller's.
+    state = top.http.get(f"{top.server.url}/_sandbox/state").json()
+    assert rights_id in state["apps"][DEMO_ALIMAMA_APP_KEY]["tbk"]["gifts"] and state["shops"] == {}
+
+
+def test_the_sellers_app_is_refused_like_an_app_without_the_api_package(top: RawTop) -> None:
+    rights_id = create(top)["model"]["rights_id"]
+    for method, business in ((CREATE, gift()), (STOP, {"rights_id": rights_id, "adzone_id": ADZONE}),
+                             (REPORT, {"rights_id": rights_id, "adzone_id": ADZONE})):
+        error = top.error(method, business)  # the seller's demo app, with its session
+        assert (error["code"], error["sub_code"]) == (11, "isv.permission-api-package-limit"), error
+
+
+def test_a_session_sent_along_is_ignored(top: RawTop) -> None:
+    # No public source says whether TOP checks a session on a method that needs none; the sandbox
+    # ignores it (as for every session-less method) and logs that one came along.
+    result = top.ok(CREATE, gift(), app=AS_PROMOTER["app"], session=DEMO_SESSION)["result"]
+    assert result["success"] is True
+    (logged,) = top.calls()
+    assert logged["session_sent"] is True and logged["app"] == DEMO_ALIMAMA_APP_KEY

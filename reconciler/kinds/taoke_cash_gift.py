@@ -18,9 +18,17 @@ What TOP allows, and so what the plan can do:
   note when it has none. They are not part of the saved plan's fingerprint: claims move them all
   the time without making a plan stale.
 
+Which app: these are Taoke promoter methods. TOP's SDKs call them with an Alimama (Taoke) app's key
+and the gift's ``adzone_id`` and no seller session (evidence in reconciler.top.apps, which routes
+them). So a gift's shop must name that app in its Shop profile (``spec.taoke``: env var names of
+the app key and secret, and optionally the default ``adzone_id``); without it the manifest is
+refused at the gift's ``metadata.shop``.
+
 Units: ``per_face`` is a String in yuan with two decimals (not fen); ``send_start_time`` and
 ``send_end_time`` are ``yyyy-MM-dd HH:mm:ss`` in GMT+8; ``use_start_time`` / ``use_end_time`` are
 whole days ``yyyy-MM-dd`` in GMT+8, or with ``use_end_time_mode`` 1 a number of days (1..7) as text.
+``tlj.report``'s ``get_rate`` (领取率 = claimed / created) is read as a percentage: see
+:func:`claimed_percent`.
 """
 
 from __future__ import annotations
@@ -80,7 +88,7 @@ class TaokeCashGift(Kind):
         problems = ProblemCollector(doc)
         spec = doc.spec
         params: dict[str, Any] = {
-            "adzone_id": spec["adzone_id"],
+            "adzone_id": _adzone_id(doc, ctx, problems),
             "item_id": spec["item_id"],
             "name": spec["title"],
             "per_face": _per_face(spec["per_face"], problems),
@@ -154,8 +162,8 @@ class TaokeCashGift(Kind):
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """tlj.stop: tlj.report tells. Its remaining_num counts unclaimed gifts only once issuing is
         over (stopped or past send_end_time, 暂停后没有被领取的红包个数), so remaining_num > 0 means
-        issuing has stopped; a gift fully claimed (get_rate 1) issues nothing either way. Otherwise
-        it is still issuing: the stop did not take effect and is planned again.
+        issuing has stopped; a gift fully claimed (get_rate 100 %) issues nothing either way.
+        Otherwise it is still issuing: the stop did not take effect and is planned again.
 
         tlj.create: cannot be recovered. No tbk method lists a promoter's gifts or finds one by
         name; everything but tlj.create needs the rights_id, which is exactly what was lost. So
@@ -164,8 +172,7 @@ class TaokeCashGift(Kind):
         if method == STOP:
             answer = client.call(REPORT, {"rights_id": params["rights_id"], "adzone_id": params["adzone_id"]})
             extra = (answer.get("model") or {}).get("extra") or {}
-            issuing_over = int(extra.get("remaining_num") or 0) > 0 or to_decimal(extra.get("get_rate") or "0") >= 1
-            return {"model": {"update_success": True}, "result_success": True} if issuing_over else None
+            return {"model": {"update_success": True}, "result_success": True} if issuing_over(extra) else None
         if method == CREATE:
             raise PlanError(
                 f"{CREATE}: TOP did not say whether it created the cash gift {params.get('name')!r} for item "
@@ -221,6 +228,29 @@ class TaokeCashGift(Kind):
 # ---- normalisation helpers --------------------------------------------------------------------
 
 
+def _adzone_id(doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> int:
+    """The gift's ad zone: its own, else its Shop profile's default. The profile must name the
+    Taoke app the gift is sent with (reconciler.top.apps), or nothing could be sent at all."""
+    profile = ctx.shops.get(doc.shop or "")
+    app = profile.taoke if profile is not None else None
+    if app is None:
+        where = f" ({profile.source.file}:{profile.source.line})" if profile is not None else ""
+        problems.add(
+            ("metadata", "shop"),
+            f"the Shop profile {doc.shop!r}{where} has no spec.taoke: a Taoke cash gift is created, stopped and "
+            "reported with the shop's Alimama (Taoke) app and no seller session; add to that profile "
+            "spec.taoke: {env: {app_key: ALIMAMA_APP_KEY, app_secret: ALIMAMA_APP_SECRET}, adzone_id: <ad zone>} "
+            "(environment variable names, never the values)",
+        )
+    adzone_id = doc.spec.get("adzone_id", app.adzone_id if app is not None else None)
+    if adzone_id is None and app is not None:
+        problems.add(
+            ("spec", "adzone_id"),
+            f"no ad zone: set spec.adzone_id here, or spec.taoke.adzone_id in the Shop profile ({app.where})",
+        )
+    return int(adzone_id or 0)
+
+
 def _per_face(value: Any, problems: ProblemCollector) -> str:
     try:
         text = yuan_text(value)
@@ -271,6 +301,30 @@ def _usable(params: Mapping[str, Any]) -> Window:
 # ---- reading figures -------------------------------------------------------------------------------
 
 
+def claimed_percent(extra: Mapping[str, Any]) -> Decimal | None:
+    """tlj.report's get_rate (领取率, 领取淘礼金个数/创建淘礼金个数) as a percentage: "1.00" is 1 %,
+    "100" all claimed. The page gives no unit; the issue's evidence saw a public caller compare it
+    with 100, and a percentage is also the safe reading: taken as a fraction, a real 1 % would look
+    like "all claimed", and a lost stop would be taken for done while the gift keeps issuing; read
+    as a percentage, a real fraction 1.0 only looks like 1 % and the stop is sent again (which TOP
+    refuses as already stopped: an error to look at, not money). A trailing "%" is accepted.
+    None when absent or unreadable."""
+    raw = extra.get("get_rate")
+    if raw is None or str(raw).strip() in ("", "%"):
+        return None
+    try:
+        return to_decimal(str(raw).strip().removesuffix("%"))
+    except UnitError:
+        return None
+
+
+def issuing_over(extra: Mapping[str, Any]) -> bool:
+    """Whether a gift no longer issues, by its report: unclaimed gifts counted (they count only once
+    issuing is over), or every gift claimed (get_rate 100 %)."""
+    percent = claimed_percent(extra)
+    return int(extra.get("remaining_num") or 0) > 0 or (percent is not None and percent >= 100)
+
+
 def _report_query(link: Link) -> dict[str, Any]:
     return {"rights_id": link.remote_id, "adzone_id": (link.record.get("params") or {}).get("adzone_id")}
 
@@ -288,7 +342,9 @@ def describe_figures(extra: Mapping[str, Any], total: Any) -> str:
     """tlj.report's counts and yuan amounts as one line; amounts are kept exactly as TOP wrote them."""
     counts = {label: int(extra.get(field) or 0) for field, label in _REPORT_FIELDS}
     claimed = f"claimed {counts['claimed']}" + (f" of {total}" if total else "")
-    claimed += f" ({_yuan(extra.get('win_sum_amt'))} yuan)"
+    percent = claimed_percent(extra)
+    claimed += f" ({percent} %, " if percent is not None else " ("
+    claimed += f"{_yuan(extra.get('win_sum_amt'))} yuan)"
     used = f"used {counts['used']} ({_yuan(extra.get('use_sum_amt'))} yuan)"
     paid = f"{int(extra.get('alipay_num') or 0)} paid order(s), {_yuan(extra.get('alipay_amt'))} yuan"
     return (

@@ -10,6 +10,7 @@ from reconciler.manifest.document import (
     FieldPath,
     ManifestSet,
     ShopProfile,
+    TaokeApp,
     format_path,
 )
 from reconciler.manifest.loader import (
@@ -28,6 +29,7 @@ __all__ = [
     "ManifestSource",
     "SCHEMAS_DIR",
     "ShopProfile",
+    "TaokeApp",
     "find_manifest_files",
     "format_path",
     "known_kinds",

@@ -103,6 +103,27 @@ DEFAULT_SIGN_METHOD = "hmac-sha256"
 
 
 @dataclass(frozen=True)
+class TaokeApp:
+    """The Alimama (Taoke) app a shop's Taoke cash gifts are sent with (``spec.taoke``): TOP's SDKs
+    call taobao.tbk.dg.vegas.tlj.* with a Taoke app's key and an ad zone, without a seller session
+    (reconciler.top.apps). Env var *names* only, like the shop's own ``env``."""
+
+    env: Mapping[str, str]  # "app_key" / "app_secret" -> env var name
+    adzone_id: int | None  # the ad zone a gift uses when it names none
+    where: str  # "file:line" of spec.taoke, for errors
+
+    @classmethod
+    def from_spec(cls, taoke: Mapping[str, Any], document: Document) -> TaokeApp:
+        line, _ = document.locate(("spec", "taoke"))
+        adzone_id = taoke.get("adzone_id")
+        return cls(
+            env=dict(taoke["env"]),
+            adzone_id=int(adzone_id) if adzone_id is not None else None,
+            where=f"{document.file}:{line or document.line}",
+        )
+
+
+@dataclass(frozen=True)
 class ShopProfile:
     """A shop to talk to. Holds env var *names* only: credentials never pass through manifests."""
 
@@ -111,16 +132,19 @@ class ShopProfile:
     sign_method: str
     env: Mapping[str, str]  # role -> env var name
     source: Document
+    taoke: TaokeApp | None = None  # spec.taoke: the app its TaokeCashGifts are sent with
 
     @classmethod
     def from_document(cls, document: Document) -> ShopProfile:
         spec = document.spec
+        taoke = spec.get("taoke")
         return cls(
             name=document.name,
             gateway=spec.get("gateway"),
             sign_method=spec.get("sign_method", DEFAULT_SIGN_METHOD),
             env={**DEFAULT_ENV, **spec.get("env", {})},
             source=document,
+            taoke=TaokeApp.from_spec(taoke, document) if taoke else None,
         )
 
 

@@ -14,11 +14,16 @@ catch a mistake on either side.
 """
 
 from reconciler.sandbox.server import (
+    DEMO_ALIMAMA_APP_SECRET,
     DEMO_APP_KEY,
     DEMO_APP_SECRET,
     DEMO_SESSION,
     SandboxServer,
     serve,
 )
+from reconciler.sandbox.tbk import DEMO_ALIMAMA_APP_KEY
 
-__all__ = ["DEMO_APP_KEY", "DEMO_APP_SECRET", "DEMO_SESSION", "SandboxServer", "serve"]
+__all__ = [
+    "DEMO_ALIMAMA_APP_KEY", "DEMO_ALIMAMA_APP_SECRET", "DEMO_APP_KEY", "DEMO_APP_SECRET", "DEMO_SESSION",
+    "SandboxServer", "serve",
+]

@@ -142,6 +142,7 @@ class CallContext:
     now_ms: int  # the sandbox clock, shared with the timestamp check
     store: Store
     sessions: SessionTable | None = None  # the gateway's session table (token methods issue into it)
+    app_key: str = ""  # the calling app: session-less account methods (Taoke) keep state per app
 
     def namespace(self, name: str) -> dict[str, Any]:
         """The shop's own slice of state for one method family (e.g. "itempool")."""
@@ -165,6 +166,7 @@ class MethodSpec:
     # When set, a BusinessError is answered as these fields in a successful envelope (TOP's
     # item-pool family: result.success=false + error_code/message), not as error_response.
     refusal_in_body: Callable[[BusinessError], dict[str, Any]] | None = None
+    taoke_app: bool = False  # only a Taoke (Alimama) app may call it; any other app gets code 11
 
 
 # --------------------------------------------------------------------------- JSON codec

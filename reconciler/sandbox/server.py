@@ -2,7 +2,8 @@
 
 Routes:
     GET|POST /router/rest          the TOP gateway (params merged from query string and form body)
-    GET      /_sandbox/calls       {"calls": [{method, params, session (shop nick), ok, at}, ...]}
+    GET      /_sandbox/calls       {"calls": [{method, params, session (shop nick), ok, at, app,
+                                   session_sent}, ...]}
     POST     /_sandbox/calls/clear clear the call log only
     POST     /_sandbox/reset       clear all state and the call log
     GET      /_sandbox/state       the whole store, for debugging tests
@@ -53,7 +54,7 @@ from reconciler.sandbox.protocol import (
 from reconciler.sandbox.request_params import check_request_params
 from reconciler.sandbox.shapes import wrap_lists
 from reconciler.sandbox.store import CallLog, CallRecord, Store
-from reconciler.sandbox.tbk import record_usage
+from reconciler.sandbox.tbk import DEMO_ALIMAMA_APP_KEY, record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,13 @@ DEMO_APP_KEY = "12345678"
 DEMO_APP_SECRET = "sandbox-app-secret"
 DEMO_SESSION = "sandbox-session-demo-shop"
 OTHER_SESSION = "sandbox-session-other-shop"
+# A second app, the demo promoter's Alimama (Taoke) app: taobao.tbk.dg.vegas.tlj.* are called with
+# it and no session (see tbk.py); the seller's app above is refused for them (code 11). Its key,
+# DEMO_ALIMAMA_APP_KEY ("23456789"), lives in tbk.py, whose usage endpoint defaults to it.
+DEMO_ALIMAMA_APP_SECRET = "sandbox-alimama-secret"
 
-APP_SECRETS: Mapping[str, str] = {DEMO_APP_KEY: DEMO_APP_SECRET}
+APP_SECRETS: Mapping[str, str] = {DEMO_APP_KEY: DEMO_APP_SECRET, DEMO_ALIMAMA_APP_KEY: DEMO_ALIMAMA_APP_SECRET}
+TAOKE_APPS: frozenset[str] = frozenset({DEMO_ALIMAMA_APP_KEY})  # apps allowed the Taoke methods
 # session key → seller nick; one session = one shop, and all state is scoped by shop.
 SESSIONS: Mapping[str, str] = {DEMO_SESSION: "demo-shop", OTHER_SESSION: "other-shop"}
 
@@ -81,6 +87,7 @@ class Dispatcher:
         methods: Mapping[str, MethodSpec] = REGISTRY,
         app_secrets: Mapping[str, str] = APP_SECRETS,
         sessions: Mapping[str, str] = SESSIONS,
+        taoke_apps: frozenset[str] = TAOKE_APPS,
         clock: Callable[[], float] = time.time,
         faults: FaultSettings | None = None,
     ) -> None:
@@ -88,6 +95,7 @@ class Dispatcher:
         self.calls = CallLog()
         self.methods = methods
         self.app_secrets = app_secrets
+        self.taoke_apps = taoke_apps
         self.clock = clock  # replaceable so tests can move the sandbox's time
         self.faults = Faults()
         self.sessions = SessionTable(sessions, self.now_ms)
@@ -133,6 +141,7 @@ class Dispatcher:
                     params, methods=self.methods, app_secrets=self.app_secrets, sessions=self.sessions, now_ms=now_ms
                 )
                 self._refuse_by_fault(spec, params)
+                self._check_app(spec, params)
                 simplify = wants_simplify(params)
                 fields, refused = self._invoke(spec, params, shop, now_ms, simplify)
                 body = success_body(spec.name, fields, request_id, simplify)
@@ -150,13 +159,27 @@ class Dispatcher:
         if error is not None:
             raise error
 
+    def _check_app(self, spec: MethodSpec, params: Mapping[str, str]) -> None:
+        """A Taoke method called with an app that is not a Taoke (Alimama) app: TOP answers code 11
+        ``isv.permission-api-package-limit`` when an app lacks a method's API package, e.g.
+        {"code":11,"msg":"Insufficient isv permissions","sub_code":"isv.permission-api-package-limit",
+        "sub_msg":"scope ids is 11022 11600 11863"} (public reports: github.com/ltt1987/alidayu/issues/4,
+        github.com/aliyun-UED/aliyun-sdk-js/issues/109). The scope ids are the sandbox's own."""
+        if spec.taoke_app and _value(params, "app_key") not in self.taoke_apps:
+            raise ApiError(
+                11, "Insufficient isv permissions", "isv.permission-api-package-limit",
+                f"scope ids is 11655: {spec.name} is a Taoke (Alimama) method; call it with a Taoke app",
+            )
+
     def _invoke(
         self, spec: MethodSpec, params: Mapping[str, str], shop: str | None, now_ms: int, simplify: bool
     ) -> tuple[dict[str, Any], bool]:
         """Check the params against TOP's page, run the handler, answer its refusal the way the
         method's family does, and shape the fields (handlers return the simplify=true form).
         Returns the fields and whether they are a refusal reported in the body."""
-        ctx = CallContext(spec.name, business_params(params), shop, now_ms, self.store, self.sessions)
+        ctx = CallContext(
+            spec.name, business_params(params), shop, now_ms, self.store, self.sessions, app_key=_value(params, "app_key")
+        )
         try:
             check_request_params(spec.name, ctx.params)
             refused = False
@@ -193,7 +216,10 @@ class Dispatcher:
         for name in spec.secret_params if spec is not None else ():
             if name in recorded:
                 recorded[name] = "***"  # auth codes and refresh tokens never enter the log
-        self.calls.append(CallRecord(method, recorded, shop, ok, now_ms))
+        self.calls.append(
+            CallRecord(method, recorded, shop, ok, now_ms, app=_value(params, "app_key"),
+                       session_sent=bool(_value(params, "session")))
+        )
 
     def reset(self) -> None:
         """Clears shops, the call log and issued tokens; the faults in force stay."""
@@ -452,7 +478,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def serve(host: str, port: int, data_file: str | None, faults: FaultSettings | None = None) -> None:
     """Run the sandbox in the foreground (the CLI's ``reconciler sandbox serve``)."""
     server = SandboxServer(host, port, data_file, faults)
-    print(f"sandbox listening on {server.gateway} (app_key {DEMO_APP_KEY})", flush=True)
+    print(f"sandbox listening on {server.gateway} (app_key {DEMO_APP_KEY}; Taoke app_key {DEMO_ALIMAMA_APP_KEY})",
+          flush=True)
     if faults is not None and faults.to_json():
         print(f"faults: {json.dumps(faults.to_json(), sort_keys=True)}", flush=True)
     server.serve_forever()

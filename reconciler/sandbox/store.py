@@ -4,7 +4,8 @@ State layout, generic so a new method family only claims a namespace::
 
     {"version": 1,
      "sequences": {"itempool.activity": 10003},          # next id per id sequence
-     "shops": {"demo-shop": {"itempool": {...}, "coupons": {...}}}}
+     "shops": {"demo-shop": {"itempool": {...}, "coupons": {...}}},
+     "apps": {"23456789": {"tbk": {...}}}}                 # state of session-less app accounts
 
 Handlers run under :attr:`Store.lock` (the HTTP server is threaded), so they may read and
 mutate freely; the dispatcher calls :meth:`Store.save` after a state-changing call. The file is
@@ -28,7 +29,7 @@ STATE_VERSION = 1
 
 
 def _empty_state() -> dict[str, Any]:
-    return {"version": STATE_VERSION, "sequences": {}, "shops": {}}
+    return {"version": STATE_VERSION, "sequences": {}, "shops": {}, "apps": {}}
 
 
 class Store:
@@ -43,6 +44,13 @@ class Store:
         """The mutable dict one method family keeps for one shop (created empty on first use)."""
         shop_state: dict[str, Any] = self._state["shops"].setdefault(shop, {})
         space: dict[str, Any] = shop_state.setdefault(name, {})
+        return space
+
+    def app_namespace(self, app_key: str, name: str) -> dict[str, Any]:
+        """Like :meth:`namespace`, for the account behind an app key rather than a seller: what a
+        method called without a session acts on (a Taoke promoter's gifts)."""
+        app_state: dict[str, Any] = self._state.setdefault("apps", {}).setdefault(app_key, {})
+        space: dict[str, Any] = app_state.setdefault(name, {})
         return space
 
     def next_id(self, sequence: str, first: int) -> int:
@@ -89,6 +97,7 @@ class Store:
             raise ValueError(f"sandbox data file {self._path} is not a version {STATE_VERSION} sandbox state")
         state.setdefault("sequences", {})
         state.setdefault("shops", {})
+        state.setdefault("apps", {})
         return state
 
 
@@ -101,6 +110,8 @@ class CallRecord:
     session: str | None  # the shop nick the session resolved to, never the session string
     ok: bool
     at: int  # epoch ms of arrival
+    app: str = ""  # the calling app's key (no secret: every request carries it in clear)
+    session_sent: bool = False  # whether any session parameter came along, valid or not
 
 
 class CallLog:

@@ -1,7 +1,20 @@
 """Taoke cash gifts, 淘礼金 (``taobao.tbk.dg.vegas.tlj.*``), as the sandbox emulates them.
 
-On TOP these are a Taoke promoter's methods; the sandbox keeps each account's gifts and funds
-under the session's shop, so shops stay apart like every other family here.
+Who calls them: a Taoke promoter (淘宝客-推广者), with an Alimama (Taoke) app's key and its ad
+zone, and no seller session. Evidence: TOP's generated Go SDK calls all three with
+``Client.Execute(method, ...)`` and no session argument (github.com/toodo-fun/topsdk,
+``ability1826/Ability1826.go``), where seller methods of the same SDK take one
+(``ExecuteWithSession("taobao.promotion.activity.get", ..., session)``); TOP's Python SDK request
+classes (``top.api.TbkDgVegasTljReportRequest``) carry only ``adzone_id`` and ``rights_id``. So:
+
+* the three methods need no session (``needs_session=False``); a session that comes along anyway
+  is ignored, as for every session-less method here. No public source says whether TOP checks
+  one; the official SDKs and our client never send one for these methods. The call log records
+  the calling ``app`` (key) and ``session_sent`` so tests can tell;
+* only a Taoke app may call them: the seller's demo app gets code 11
+  ``isv.permission-api-package-limit`` (``MethodSpec.taoke_app``, checked in server.py);
+* gifts and funds belong to the promoter's account, kept per app key
+  (``Store.app_namespace(app_key, "tbk")``); a gift remembers the ad zone it was created for.
 
 Rules, from the method pages (``top-api/methods/taobao.tbk.dg.vegas.tlj.*.json``):
 
@@ -33,15 +46,19 @@ Rules, from the method pages (``top-api/methods/taobao.tbk.dg.vegas.tlj.*.json``
 ``taobao.tbk.dg.vegas.tlj.report``
   * ``rights_id`` and ``adzone_id`` required, same lookups; only gifts created in the last 150
     days (只提供近150天的数据), else ``isv.tlj-report-unavailable``. Answer: ``model {extra {...}}``
-    with counts as numbers, money as yuan strings with two decimals and rates as strings
-    (``get_rate`` = claimed / total, ``use_rate`` = used / claimed, four decimals).
+    with counts as numbers, money as yuan strings with two decimals and rates as strings.
+    ``get_rate`` (领取率, claimed / total) and ``use_rate`` (使用率, used / claimed) are
+    percentages with two decimals ("12.00" = 12 %, "100.00" = all claimed): the page gives no unit,
+    the issue's evidence has a public caller compare get_rate with 100 (we could not find it
+    again), and a percentage is the reading whose wrong guess costs least (reconciler.kinds.
+    taoke_cash_gift.issuing_over).
     ``remaining_num`` / ``remaining_amt`` count only once issuing is over (stopped or past
     send_end_time), as the page defines them.
 
 Figures come from ``POST /_sandbox/tlj/usage`` (:func:`record_usage`), which stands in for
 buyers claiming and using gifts.
 
-State (per shop, namespace ``tbk``): ``{"funds": "100000.00", "gifts": {"<rights_id>": {...}}}``.
+State (per Taoke app key, namespace ``tbk``): ``{"funds": "100000.00", "gifts": {"<rights_id>": {...}}}``.
 """
 
 from __future__ import annotations
@@ -64,21 +81,21 @@ MAX_NAME_CHARS = 10
 MAX_RELATIVE_DAYS = 7
 REPORT_DAYS = 150
 ITEM_DAILY_GIFTS = 10_000  # the sandbox's figure for item_today_num_left
+DEMO_ALIMAMA_APP_KEY = "23456789"  # the demo Taoke app; server.py lists it with its secret
 _CENT = Decimal("0.01")
-_RATE = Decimal("0.0001")
+_HUNDRED = Decimal(100)
 
 
-def _account(store: Store, shop: str) -> dict[str, Any]:
-    space = store.namespace(shop, NAMESPACE)
+def _account(store: Store, app_key: str) -> dict[str, Any]:
+    """The promoter's account behind a Taoke app key: its funds and its gifts."""
+    space = store.app_namespace(app_key, NAMESPACE)
     space.setdefault("funds", format(STARTING_FUNDS, "f"))
     space.setdefault("gifts", {})
     return space
 
 
 def _ctx_account(ctx: CallContext) -> dict[str, Any]:
-    if ctx.shop is None:
-        raise invalid_argument("session", "Taoke gift methods act for an account")
-    return _account(ctx.store, ctx.shop)
+    return _account(ctx.store, ctx.app_key)
 
 
 def _ms(moment: datetime) -> int:
@@ -229,7 +246,8 @@ def _yuan(amount: Decimal) -> str:
 
 
 def _rate(part: int, whole: int) -> str:
-    return format((Decimal(part) / Decimal(whole)).quantize(_RATE) if whole else Decimal("0.0000"), "f")
+    """A percentage with two decimals: 1 of 100 is "1.00", all of them "100.00"."""
+    return format((_HUNDRED * part / whole).quantize(_CENT) if whole else Decimal("0.00"), "f")
 
 
 def report(ctx: CallContext) -> dict[str, Any]:
@@ -265,14 +283,15 @@ def report(ctx: CallContext) -> dict[str, Any]:
 def record_usage(store: Store, payload: Mapping[str, Any]) -> dict[str, Any]:
     """``POST /_sandbox/tlj/usage``: what buyers did with a gift, standing in for real buyers.
 
-    Body: ``{"shop": "demo-shop", "rights_id": "...", "claimed": 120, "used": 45, "refunded": 2,
-    "paid_orders": 40, "paid_amount": "3456.70"}`` (all figures optional, totals so far).
+    Body: ``{"rights_id": "...", "claimed": 120, "used": 45, "refunded": 2, "paid_orders": 40,
+    "paid_amount": "3456.70"}`` (all figures optional, totals so far); ``app_key`` names the Taoke
+    app whose gift it is, the demo Alimama app when absent.
     """
-    shop, rights_id = payload.get("shop"), payload.get("rights_id")
+    app_key, rights_id = payload.get("app_key", DEMO_ALIMAMA_APP_KEY), payload.get("rights_id")
     with store.lock:
-        gift = _account(store, str(shop))["gifts"].get(rights_id) if isinstance(shop, str) else None
+        gift = _account(store, str(app_key))["gifts"].get(rights_id) if isinstance(app_key, str) else None
         if gift is None:
-            raise ValueError(f"no gift {rights_id!r} in shop {shop!r}")
+            raise ValueError(f"no gift {rights_id!r} in the account of Taoke app {app_key!r}")
         usage = dict(gift["usage"])
         for name in ("claimed", "used", "refunded", "paid_orders"):
             if name in payload:
@@ -287,8 +306,8 @@ def record_usage(store: Store, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 METHODS: tuple[MethodSpec, ...] = (
-    MethodSpec("taobao.tbk.dg.vegas.tlj.create", create, writes=True),
-    MethodSpec("taobao.tbk.dg.vegas.tlj.stop", stop, writes=True),
-    MethodSpec("taobao.tbk.dg.vegas.tlj.report", report),
+    MethodSpec("taobao.tbk.dg.vegas.tlj.create", create, writes=True, needs_session=False, taoke_app=True),
+    MethodSpec("taobao.tbk.dg.vegas.tlj.stop", stop, writes=True, needs_session=False, taoke_app=True),
+    MethodSpec("taobao.tbk.dg.vegas.tlj.report", report, needs_session=False, taoke_app=True),
 )
 

@@ -10,7 +10,7 @@ from reconciler.top.client import TopClient
 from reconciler.top.credentials import Credentials
 from reconciler.top.ratelimit import Budgets
 from reconciler.top.settings import ClientSettings
-from reconciler.top.tokens import session_for
+from reconciler.top.tokens import SellerSession, session_for
 
 
 class TopRun:
@@ -22,6 +22,15 @@ class TopRun:
         self, credentials: Credentials, *, shop: str, session_var: str, sign_method: str, read_only: bool
     ) -> TopClient:
         session = session_for(shop, credentials.session, session_var=session_var, token_file=self.settings.token_file)
+        return self._client(credentials, session, sign_method=sign_method, read_only=read_only)
+
+    def open_app(self, credentials: Credentials, *, sign_method: str, read_only: bool) -> TopClient:
+        """A client for an app that calls on its own account, not a seller's (a shop's Taoke app):
+        it sends no session, so there is no token to read from the token file or to refresh."""
+        assert credentials.session is None, "an app's own client must not carry a seller session"
+        return self._client(credentials, SellerSession.fixed(None), sign_method=sign_method, read_only=read_only)
+
+    def _client(self, credentials: Credentials, session: SellerSession, *, sign_method: str, read_only: bool) -> TopClient:
         return TopClient(
             credentials,
             sign_method=sign_method,
