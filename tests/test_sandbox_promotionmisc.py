@@ -107,10 +107,20 @@ def invalid(client: TopClient, method: str, params: dict[str, Any], field: str) 
     assert (error.sub_msg or "").startswith(f"{field}"), error.sub_msg
 
 
+def missing(client: TopClient, method: str, params: dict[str, Any], field: str) -> None:
+    """A required param absent: code 40, as in every family (checked against the page first)."""
+    error = refused(client, method, params)
+    assert (error.code, error.sub_code) == (40, "isv.missing-parameter"), error
+    assert (error.sub_msg or "") == f"{field}: is required", error.sub_msg
+
+
 def broken_rule(client: TopClient, method: str, params: dict[str, Any], rule: str) -> TopPermanentError:
     error = refused(client, method, params)
     assert (error.code, error.sub_code) == (15, f"isv.{rule}"), error
     return error
+
+
+NOT_EXIST = "activity-not-exist:activityId"  # TOP's suffix form (the promotionmisc pages)
 
 
 def add_item_activity(client: TopClient, **changes: Any) -> int:
@@ -139,10 +149,8 @@ def test_a_value_without_its_flag_means_nothing_and_is_dropped(top: TopClient) -
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"name": None}, "name"),
         ({"name": "优" * 33}, "name"),
         ({"participate_range": 2}, "participate_range"),
-        ({"start_time": None}, "start_time"),
         ({"start_time": "2027-11-01T00:00:00+08:00"}, "start_time"),  # ISO is not TOP's Date format
         ({"end_time": "1825084800000"}, "end_time"),  # nor epoch ms
         ({"discount_rate": 1000}, "discount_rate"),  # 10折 would be no discount at all
@@ -159,6 +167,11 @@ def test_malformed_item_activity_is_code_41_naming_the_field(
     top: TopClient, changes: dict[str, Any], field: str
 ) -> None:
     invalid(top, f"{ITEM}.add", item_params(**changes), field)
+
+
+@pytest.mark.parametrize("field", ["name", "participate_range", "start_time", "end_time"])
+def test_a_required_item_activity_field_absent_is_code_40(top: TopClient, field: str) -> None:
+    missing(top, f"{ITEM}.add", item_params(**{field: None}), field)
 
 
 def test_a_32_character_name_is_accepted(top: TopClient) -> None:
@@ -188,45 +201,46 @@ def test_update_replaces_every_field(top: TopClient) -> None:
 
 def test_update_needs_the_required_fields_too(top: TopClient) -> None:
     activity_id = add_item_activity(top)
-    invalid(top, f"{ITEM}.update", {"activity_id": activity_id, "discount_rate": 700}, "name")
+    missing(top, f"{ITEM}.update", {"activity_id": activity_id, "discount_rate": 700}, "name")
 
 
 @pytest.mark.parametrize("method", [f"{ITEM}.get", f"{ITEM}.update", f"{ITEM}.delete", f"{RANGE}.list.get"])
 def test_unknown_activity_is_activity_not_exist(top: TopClient, method: str) -> None:
-    broken_rule(top, method, {"activity_id": 999999, **item_params()}, "activity-not-exist")
+    params = {"activity_id": 999999, **(item_params() if method == f"{ITEM}.update" else {})}
+    broken_rule(top, method, params, NOT_EXIST)
 
 
 def test_another_shops_activity_does_not_exist_for_this_shop(top: TopClient, other_shop: TopClient) -> None:
     activity_id = add_item_activity(top)
-    broken_rule(other_shop, f"{ITEM}.get", {"activity_id": activity_id}, "activity-not-exist")
+    broken_rule(other_shop, f"{ITEM}.get", {"activity_id": activity_id}, NOT_EXIST)
     assert other_shop.call(f"{ITEM}.list.get", {"page_no": 1, "page_size": 50})["total_count"] == 0
 
 
 def test_an_item_activity_is_not_a_full_discount(top: TopClient) -> None:
     activity_id = add_item_activity(top)
-    broken_rule(top, f"{MJS}.get", {"activity_id": activity_id}, "activity-not-exist")
+    broken_rule(top, f"{MJS}.get", {"activity_id": activity_id}, NOT_EXIST)
 
 
 def test_deleted_activity_is_gone(top: TopClient) -> None:
     activity_id = add_item_activity(top)
     assert top.call(f"{ITEM}.delete", {"activity_id": activity_id})["is_success"] is True
-    broken_rule(top, f"{ITEM}.get", {"activity_id": activity_id}, "activity-not-exist")
-    broken_rule(top, f"{ITEM}.delete", {"activity_id": activity_id}, "activity-not-exist")
+    broken_rule(top, f"{ITEM}.get", {"activity_id": activity_id}, NOT_EXIST)
+    broken_rule(top, f"{ITEM}.delete", {"activity_id": activity_id}, NOT_EXIST)
 
 
-def test_list_pages_hold_at_most_50_and_answer_in_the_wrapped_shape(top: TopClient) -> None:
+def test_list_pages_hold_at_most_50(top: TopClient) -> None:
     ids = [add_item_activity(top, name=f"活动{n}") for n in range(3)]
     first = top.call(f"{ITEM}.list.get", {"page_no": 1, "page_size": 2})
     second = top.call(f"{ITEM}.list.get", {"page_no": 2, "page_size": 2})
     third = top.call(f"{ITEM}.list.get", {"page_no": 3, "page_size": 2})
     assert first["total_count"] == second["total_count"] == 3
-    rows = first["item_promotion_list"]["item_promotion"] + second["item_promotion_list"]["item_promotion"]
+    rows = first["item_promotion_list"] + second["item_promotion_list"]  # simplify=true: bare arrays
     assert [row["activity_id"] for row in rows] == ids
     assert set(rows[0]) == {"activity_id", "name", "description", "participate_range", "start_time", "end_time"}
     assert "item_promotion_list" not in third  # an empty list is left out, as TOP does
     invalid(top, f"{ITEM}.list.get", {"page_no": 1, "page_size": 51}, "page_size")
     invalid(top, f"{ITEM}.list.get", {"page_no": 0, "page_size": 10}, "page_no")
-    invalid(top, f"{ITEM}.list.get", {"page_size": 10}, "page_no")
+    missing(top, f"{ITEM}.list.get", {"page_size": 10}, "page_no")
 
 
 # --------------------------------------------------------------------------- full discounts (满就送)
@@ -244,7 +258,6 @@ def test_full_discount_round_trip(top: TopClient) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"type": None}, "type"),
         ({"type": 3}, "type"),
         ({"total_price": None}, "total_price"),
         ({"total_price": "199.00"}, "total_price"),  # fen, not yuan
@@ -279,9 +292,15 @@ def test_a_gift_alone_is_a_reward(top: TopClient) -> None:
     assert top.call(f"{MJS}.add", params)["is_success"] is True
 
 
+def test_full_discount_add_needs_a_type(top: TopClient) -> None:
+    missing(top, f"{MJS}.add", mjs_params(type=None), "type")
+
+
 def test_full_discount_update_cannot_change_type(top: TopClient) -> None:
     activity_id = top.call(f"{MJS}.add", mjs_params())["activity_id"]
-    top.call(f"{MJS}.update", {"activity_id": activity_id, **mjs_params(type=1, decrease_amount=3000)})
+    # update's page has no type: sending one is an unknown parameter, not a silent no-op
+    invalid(top, f"{MJS}.update", {"activity_id": activity_id, **mjs_params(type=1)}, "type")
+    top.call(f"{MJS}.update", {"activity_id": activity_id, **mjs_params(type=None, decrease_amount=3000)})
     got = top.call(f"{MJS}.get", {"activity_id": activity_id})["mjs_promotion"]
     assert (got["type"], got["decrease_amount"]) == (2, 3000)
 
@@ -292,8 +311,8 @@ def test_full_discount_list_needs_a_type_and_filters_by_it(top: TopClient) -> No
     add_item_activity(top)  # another family: never in the mjs list
     for activity_type, expected in ((1, item_level), (2, shop_level)):
         answer = top.call(f"{MJS}.list.get", {"activity_type": activity_type, "page_no": 1, "page_size": 50})
-        assert [row["activity_id"] for row in answer["mjs_promotion_list"]["mjs_promotion"]] == [expected]
-    invalid(top, f"{MJS}.list.get", {"page_no": 1, "page_size": 50}, "activity_type")
+        assert [row["activity_id"] for row in answer["mjs_promotion_list"]] == [expected]
+    missing(top, f"{MJS}.list.get", {"page_no": 1, "page_size": 50}, "activity_type")
 
 
 # --------------------------------------------------------------------------- ranges
@@ -301,7 +320,7 @@ def test_full_discount_list_needs_a_type_and_filters_by_it(top: TopClient) -> No
 
 def range_ids(client: TopClient, activity_id: int) -> list[str]:
     answer = client.call(f"{RANGE}.list.get", {"activity_id": activity_id})
-    return [str(row["item_id"]) for row in answer.get("promotion_range_list", {}).get("promotion_range", [])]
+    return [str(row["item_id"]) for row in answer.get("promotion_range_list", [])]
 
 
 def ids(first: int, count: int) -> str:
@@ -313,7 +332,7 @@ def test_range_add_remove_and_list(top: TopClient) -> None:
     top.call(f"{RANGE}.add", {"activity_id": activity_id, "ids": ids(1, 4)})
     top.call(f"{RANGE}.remove", {"activity_id": activity_id, "ids": ids(2, 2)})
     assert range_ids(top, activity_id) == ["600000000001", "600000000004"]
-    rows = top.call(f"{RANGE}.list.get", {"activity_id": activity_id})["promotion_range_list"]["promotion_range"]
+    rows = top.call(f"{RANGE}.list.get", {"activity_id": activity_id})["promotion_range_list"]
     assert rows[0] == {"item_id": 600000000001, "activity_id": activity_id, "activity_name": "茶叶85折"}
     top.call(f"{RANGE}.all.remove", {"activity_id": activity_id})
     assert range_ids(top, activity_id) == []
@@ -335,11 +354,15 @@ def test_an_activity_takes_at_most_150_items(top: TopClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "field"), [("6000,abc", "ids[1]"), ("6000,6000", "ids"), ("", "ids"), ("0123", "ids[0]")]
+    ("given", "field"), [("6000,abc", "ids[1]"), ("6000,6000", "ids"), ("0123", "ids[0]"), ("[6000,6001]", "ids")]
 )
 def test_malformed_ids_are_code_41(top: TopClient, given: str, field: str) -> None:
     activity_id = add_item_activity(top)
     invalid(top, f"{RANGE}.add", {"activity_id": activity_id, "ids": given}, field)
+
+
+def test_ids_absent_are_code_40(top: TopClient) -> None:
+    missing(top, f"{RANGE}.add", {"activity_id": add_item_activity(top), "ids": ""}, "ids")
 
 
 def test_range_rules(top: TopClient) -> None:
@@ -384,7 +407,7 @@ def test_a_broken_rule_is_a_plain_error_response_envelope(sandbox: Sandbox) -> N
     params["sign"] = hashlib.md5(text.encode()).hexdigest().upper()
     body = httpx.post(sandbox.gateway, data=params).json()
     error = body["error_response"]
-    assert (error["code"], error["msg"], error["sub_code"]) == (15, "Remote service error", "isv.activity-not-exist")
+    assert (error["code"], error["msg"], error["sub_code"]) == (15, "Remote service error", f"isv.{NOT_EXIST}")
     assert "424242" in error["sub_msg"] and error["request_id"]
 
 

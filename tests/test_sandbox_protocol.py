@@ -111,6 +111,22 @@ def error(payload: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def refused(payload: dict[str, Any], method: str, rule: str) -> dict[str, Any]:
+    """An item-pool business refusal: a successful envelope whose result says success=false
+    (MarketResult / MarketPageResult: error_code, message), as TOP reports them for this family."""
+    result: dict[str, Any] = ok(payload, method)["result"]
+    assert result["success"] is False and result["error_code"] == f"isv.{rule}", result
+    assert set(result) == {"success", "error_code", "message"}
+    return result
+
+
+def create_refused(payload: dict[str, Any], rule: str) -> dict[str, Any]:
+    """activity.create's refusal: its page's top-level is_success=false, fail_code, message."""
+    fields = ok(payload, CREATE)
+    assert fields == {"is_success": False, "fail_code": f"isv.{rule}", "message": fields["message"]}, fields
+    return fields
+
+
 def assert_error(payload: dict[str, Any], code: int, sub_code: str | None = None) -> dict[str, Any]:
     fields = error(payload)
     assert fields["code"] == code, fields
@@ -291,7 +307,13 @@ def test_simplify_answers_at_the_root(sandbox: SandboxServer, client: httpx.Clie
     payload = call(client, sandbox, CREATE, {"param": activity()}, extra={"simplify": "true"})
     assert payload["is_success"] is True and payload["data"] == 10001
     payload = call(client, sandbox, QUERY, {"param0": {"activity_id": 999}}, extra={"simplify": "true"})
-    assert_error(payload, 15, "isv.activity-not-exist")
+    assert payload["result"] == {"success": False, "error_code": "isv.activity-not-exist",
+                                 "message": "activity 999 does not exist"}
+    query = {"activity_id": 10001, "page": {"page_size": 10, "current": 1}}
+    payload = call(client, sandbox, QUERY_ITEMS, {"param": query}, extra={"simplify": "true"})
+    assert payload["result"]["item_pool_sku_list"] == []  # a bare array, not {"item_pool_sku": []}
+    payload = call(client, sandbox, QUERY, {"param0": {"activity_id": 10001}}, extra={"simplify": "true"})
+    assert payload["result"]["data"]["terminals"] == [1, 2] and payload["result"]["data"]["shop_ids"] == ["123", "456"]
 
 
 def test_unknown_path_is_404(sandbox: SandboxServer, client: httpx.Client) -> None:
@@ -316,12 +338,13 @@ def test_item_pool_lifecycle(sandbox: SandboxServer, client: httpx.Client) -> No
         "description": "618商品池活动",
         "start_time": request["start_time"],
         "end_time": request["end_time"],
-        "terminals": [1, 2],
-        "shop_ids": ["123", "456"],
+        # Without simplify=true every list is wrapped in its item element (shape_overlay.json).
+        "terminals": {"number": [1, 2]},
+        "shop_ids": {"string": ["123", "456"]},
         "member_limit": -1,
         "merchant_crowd_code": "OLD_USER",
         "limit_info": {"user_daily_limit_cnt": 20, "user_limit_cnt": 20, "daily_limit_cnt": 10},
-        "rule_stairs": [
+        "rule_stairs": {"rulestairs": [
             {
                 "amount_at": True, "amount": 3000, "count_at": False, "count_begin": False,
                 "decrease": True, "decrease_money": 1200, "discount": False, "fix_price": False,
@@ -337,13 +360,13 @@ def test_item_pool_lifecycle(sandbox: SandboxServer, client: httpx.Client) -> No
                 "decrease": False, "discount": False, "fix_price": True, "fix_price_amount": 990,
                 "enable_multiple": False, "is_exchange": True, "can_extra_item_num": 2,
             },
-        ],
+        ]},
     }
 
     common = {"activity_id": activity_id}
     skus = [
         {"sku_code": "6901234", "is_fix_price": True, "fix_price": 990},
-        {"sku_code": "6901235", "is_decrease_money": True, "decrease_money": "1.50", "logic_group_number": 2},
+        {"sku_code": "6901235", "is_decrease_money": True, "decrease_money": 2, "logic_group_number": 2},
         {"sku_code": "6901236", "is_discount_rate": True, "discount_rate": 600},
     ]
     for sku in skus:
@@ -360,49 +383,49 @@ def test_item_pool_lifecycle(sandbox: SandboxServer, client: httpx.Client) -> No
 
     first, second = page(1), page(2)
     assert (first["total"], first["page_size"], first["current"], first["total_page"]) == (3, 2, 1, 2)
-    assert [item["sku_code"] for item in first["item_pool_sku_list"]] == ["6901234", "6901235"]
-    assert [item["sku_code"] for item in second["item_pool_sku_list"]] == ["6901236"]
-    assert set(second["item_pool_sku_list"][0]) == {"sku_code", "sku_name", "item_shop_relation"}
-    assert page(3)["item_pool_sku_list"] == []
+    assert [item["sku_code"] for item in first["item_pool_sku_list"]["item_pool_sku"]] == ["6901234", "6901235"]
+    assert [item["sku_code"] for item in second["item_pool_sku_list"]["item_pool_sku"]] == ["6901236"]
+    assert set(second["item_pool_sku_list"]["item_pool_sku"][0]) == {"sku_code", "sku_name", "item_shop_relation"}
+    assert page(3)["item_pool_sku_list"] == {"item_pool_sku": []}
 
     removed = ok(call(client, sandbox, REMOVE_ITEM, {"param0": {"sku_code": "6901235"}, "param1": common}), REMOVE_ITEM)
     assert removed["result"] == {"success": True, "data": True}
-    assert [item["sku_code"] for item in page(1)["item_pool_sku_list"]] == ["6901234", "6901236"]
+    assert [item["sku_code"] for item in page(1)["item_pool_sku_list"]["item_pool_sku"]] == ["6901234", "6901236"]
     again = call(client, sandbox, REMOVE_ITEM, {"param0": {"sku_code": "6901235"}, "param1": common})
-    assert_error(again, 15, "isv.item-not-in-pool")
+    refused(again, REMOVE_ITEM, "item-not-in-pool")
 
     deleted = ok(call(client, sandbox, DELETE, {"param": common}), DELETE)
     assert deleted["result"] == {"success": True, "data": True}
-    assert_error(call(client, sandbox, QUERY, {"param0": common}), 15, "isv.activity-not-exist")
-    assert_error(call(client, sandbox, DELETE, {"param": common}), 15, "isv.activity-not-exist")
+    refused(call(client, sandbox, QUERY, {"param0": common}), QUERY, "activity-not-exist")
+    refused(call(client, sandbox, DELETE, {"param": common}), DELETE, "activity-not-exist")
 
 
 def test_duplicate_out_act_id_is_rejected_until_deleted(sandbox: SandboxServer, client: httpx.Client) -> None:
     first = create(client, sandbox, activity())
-    fields = assert_error(call(client, sandbox, CREATE, {"param": activity()}), 15, "isv.out-act-id-duplicate")
-    assert "fresh-618-30-12" in fields["sub_msg"]
+    fields = create_refused(call(client, sandbox, CREATE, {"param": activity()}), "out-act-id-duplicate")
+    assert "fresh-618-30-12" in fields["message"]
     assert create(client, sandbox, activity(), session=OTHER_SESSION) > first  # another shop may reuse it
     ok(call(client, sandbox, DELETE, {"param": {"activity_id": first}}), DELETE)
     create(client, sandbox, activity())
 
 
 def test_stairs_are_required_and_non_empty(sandbox: SandboxServer, client: httpx.Client) -> None:
-    assert_error(call(client, sandbox, CREATE, {"param": activity(rule_stairs=[])}), 15, "isv.rule-stairs-empty")
+    create_refused(call(client, sandbox, CREATE, {"param": activity(rule_stairs=[])}), "rule-stairs-empty")
     request = activity()
     del request["rule_stairs"]
-    fields = assert_error(call(client, sandbox, CREATE, {"param": request}), 41, "isv.invalid-parameter")
-    assert "param.rule_stairs" in fields["sub_msg"]
+    fields = assert_error(call(client, sandbox, CREATE, {"param": request}), 40, "isv.missing-parameter")
+    assert fields["sub_msg"] == "param.rule_stairs: is required"
     stairs = [{"number": 1, "is_amount": True, "amount": 100}, {"number": 1, "is_amount": True, "amount": 200}]
     duplicated = call(client, sandbox, CREATE, {"param": activity(rule_stairs=stairs)})
-    assert_error(duplicated, 15, "isv.rule-stair-number-duplicate")
+    create_refused(duplicated, "rule-stair-number-duplicate")
 
 
 def test_time_range_rules(sandbox: SandboxServer, client: httpx.Client) -> None:
     start = now_ms() + DAY_MS
     backwards = activity(start_time=start, end_time=start - 1)
-    assert_error(call(client, sandbox, CREATE, {"param": backwards}), 15, "isv.invalid-time-range")
+    create_refused(call(client, sandbox, CREATE, {"param": backwards}), "invalid-time-range")
     over = activity(start_time=now_ms() - 2 * DAY_MS, end_time=now_ms() - DAY_MS)
-    assert_error(call(client, sandbox, CREATE, {"param": over}), 15, "isv.invalid-time-range")
+    create_refused(call(client, sandbox, CREATE, {"param": over}), "invalid-time-range")
 
 
 @pytest.mark.parametrize(
@@ -413,7 +436,6 @@ def test_time_range_rules(sandbox: SandboxServer, client: httpx.Client) -> None:
         (activity(shop_ids=[]), "param.shop_ids"),
         (activity(terminals=["3"]), "param.terminals[0]"),
         (activity(start_time="soon"), "param.start_time"),
-        (activity(rule_stairs=[{"is_amount": True, "amount": 100}]), "param.rule_stairs[0].number"),
         (activity(rule_stairs=[{"number": 1, "amount": "12.5"}]), "param.rule_stairs[0].amount"),
         (
             activity(rule_stairs=[{"number": 1, "cover_all_discount_rule": {"is_cover_all_discount_rate": True,
@@ -433,17 +455,39 @@ def test_invalid_create_arguments_name_the_field(
     assert fields["sub_msg"].startswith(f"{field}:"), fields["sub_msg"]
 
 
-def test_loose_value_encodings_are_accepted(sandbox: SandboxServer, client: httpx.Client) -> None:
-    request = activity(shop_ids="123,456", terminals="[1, 2]", start_time=str(now_ms()), out_act_id=None)
-    request["rule_stairs"] = [{"number": "1", "is_amount": "true", "amount": 3000.0}]
+def test_a_nested_required_field_absent_is_code_40(sandbox: SandboxServer, client: httpx.Client) -> None:
+    request = activity(rule_stairs=[{"is_amount": True, "amount": 100}])
+    fields = assert_error(call(client, sandbox, CREATE, {"param": request}), 40, "isv.missing-parameter")
+    assert fields["sub_msg"] == "param.rule_stairs[0].number: is required"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"shop_ids": "123,456"}, "param.shop_ids"),  # String[] inside JSON is a JSON array, not commas
+        ({"terminals": [1, 2]}, "param.terminals[0]"),  # String[]: strings, not numbers
+        ({"start_time": str(now_ms())}, "param.start_time"),  # Number: a JSON number, not a string
+        ({"rule_stairs": [{"number": "1", "is_amount": True, "amount": 3000}]}, "param.rule_stairs[0].number"),
+        ({"rule_stairs": [{"number": 1, "is_amount": "true", "amount": 3000}]}, "param.rule_stairs[0].is_amount"),
+        ({"rule_stairs": [{"number": 1, "is_amount": True, "amount": 3000.5}]}, "param.rule_stairs[0].amount"),
+        ({"limit_info": {"user_limit_cnt": "2"}}, "param.limit_info.user_limit_cnt"),
+        ({"activty_name": "typo"}, "param.activty_name"),  # a field the page does not list
+    ],
+)
+def test_loose_value_encodings_are_refused_naming_the_path(
+    sandbox: SandboxServer, client: httpx.Client, changes: dict[str, Any], field: str
+) -> None:
+    fields = assert_error(call(client, sandbox, CREATE, {"param": activity(**changes)}), 41, "isv.invalid-parameter")
+    assert fields["sub_msg"].startswith(f"{field}:"), fields["sub_msg"]
+
+
+def test_a_whole_json_number_and_null_fields_are_accepted(sandbox: SandboxServer, client: httpx.Client) -> None:
+    request = activity(out_act_id=None, txd_crowd_code=None)  # null means "not set", as Java SDKs omit it
+    request["rule_stairs"] = [{"number": 1, "is_amount": True, "amount": 3000.0}]
     activity_id = create(client, sandbox, request)
-    data = ok(call(client, sandbox, QUERY, {"param0": {"activity_id": str(activity_id)}}), QUERY)["result"]["data"]
-    assert data["shop_ids"] == ["123", "456"] and data["terminals"] == [1, 2]
+    data = ok(call(client, sandbox, QUERY, {"param0": {"activity_id": activity_id}}), QUERY)["result"]["data"]
     assert "out_act_id" not in data
-    assert data["rule_stairs"] == [
-        {"amount_at": True, "amount": 3000, "count_at": False, "count_begin": False, "decrease": False,
-         "discount": False, "fix_price": False, "enable_multiple": False, "is_exchange": True, "can_extra_item_num": 2}
-    ]
+    assert data["rule_stairs"]["rulestairs"][0]["amount"] == 3000
 
 
 def test_additem_rules(sandbox: SandboxServer, client: httpx.Client) -> None:
@@ -451,21 +495,25 @@ def test_additem_rules(sandbox: SandboxServer, client: httpx.Client) -> None:
     common = {"activity_id": activity_id}
     ok(call(client, sandbox, ADD_ITEM, {"param0": {"sku_code": "1"}, "param1": common}), ADD_ITEM)
     again = call(client, sandbox, ADD_ITEM, {"param0": {"sku_code": "1"}, "param1": common})
-    assert_error(again, 15, "isv.item-already-in-pool")
-    assert_error(
+    refused(again, ADD_ITEM, "item-already-in-pool")
+    refused(
         call(client, sandbox, ADD_ITEM, {"param0": {"sku_code": "2", "logic_group_number": 9}, "param1": common}),
-        15, "isv.logic-group-not-exist",
+        ADD_ITEM, "logic-group-not-exist",
     )
     two_benefits = {"sku_code": "3", "is_fix_price": True, "fix_price": 100, "is_discount_rate": True,
                     "discount_rate": 500}
     both = call(client, sandbox, ADD_ITEM, {"param0": two_benefits, "param1": common})
     assert_error(both, 41, "isv.invalid-parameter")
-    too_precise = {"sku_code": "4", "is_decrease_money": True, "decrease_money": 1.505}
-    fields = assert_error(call(client, sandbox, ADD_ITEM, {"param0": too_precise, "param1": common}), 41)
+    # decrease_money is 【元】 and typed Number on the page: whole yuan only, so fen cannot slip in.
+    fen = {"sku_code": "4", "is_decrease_money": True, "decrease_money": 1.5}
+    fields = assert_error(call(client, sandbox, ADD_ITEM, {"param0": fen, "param1": common}), 41)
     assert fields["sub_msg"].startswith("param0.decrease_money:")
     unknown = call(client, sandbox, ADD_ITEM, {"param0": {"sku_code": "5"}, "param1": {"activity_id": 1}})
-    assert_error(unknown, 15, "isv.activity-not-exist")
-    assert_error(call(client, sandbox, ADD_ITEM, {"param1": common}), 41, "isv.invalid-parameter")
+    refused(unknown, ADD_ITEM, "activity-not-exist")
+    fields = assert_error(call(client, sandbox, ADD_ITEM, {"param1": common}), 40, "isv.missing-parameter")
+    assert fields["sub_msg"] == "param0: is required"
+    fields = assert_error(call(client, sandbox, ADD_ITEM, {"param0": "sku_code=1", "param1": common}), 41)
+    assert fields["sub_msg"].startswith("param0: is a ItemPoolSku: send it as JSON text")
 
 
 def test_queryitems_page_rules_and_filter(sandbox: SandboxServer, client: httpx.Client) -> None:
@@ -476,10 +524,12 @@ def test_queryitems_page_rules_and_filter(sandbox: SandboxServer, client: httpx.
     for page_size in (0, 101):
         query = {"activity_id": activity_id, "page": {"page_size": page_size, "current": 1}}
         assert_error(call(client, sandbox, QUERY_ITEMS, {"param": query}), 41, "isv.invalid-parameter")
-    query = {"activity_id": activity_id, "page": {"page_size": 100, "current": 1}, "sku_codes": "c,a,zz"}
+    query = {"activity_id": activity_id, "page": {"page_size": 100, "current": 1}, "sku_codes": ["c", "a", "zz"]}
     result = ok(call(client, sandbox, QUERY_ITEMS, {"param": query}), QUERY_ITEMS)["result"]
     assert result["total"] == 2 and result["total_page"] == 1
-    assert [item["sku_code"] for item in result["item_pool_sku_list"]] == ["a", "c"]
+    assert [item["sku_code"] for item in result["item_pool_sku_list"]["item_pool_sku"]] == ["a", "c"]
+    commas = call(client, sandbox, QUERY_ITEMS, {"param": {**query, "sku_codes": "c,a"}})
+    assert assert_error(commas, 41, "isv.invalid-parameter")["sub_msg"].startswith("param.sku_codes: is a String[]")
 
 
 def test_concurrent_calls_are_serialised(sandbox: SandboxServer, client: httpx.Client) -> None:
@@ -499,7 +549,7 @@ def test_concurrent_calls_are_serialised(sandbox: SandboxServer, client: httpx.C
 def test_shops_are_isolated(sandbox: SandboxServer, client: httpx.Client) -> None:
     activity_id = create(client, sandbox, activity())
     foreign = call(client, sandbox, QUERY, {"param0": {"activity_id": activity_id}}, session=OTHER_SESSION)
-    assert_error(foreign, 15, "isv.activity-not-exist")
+    refused(foreign, QUERY, "activity-not-exist")
 
 
 # --------------------------------------------------------------------------- test endpoints
@@ -535,7 +585,7 @@ def test_calls_clear_and_reset(sandbox: SandboxServer, client: httpx.Client) -> 
 
     assert client.post(sandbox.url + "/_sandbox/reset").json() == {"ok": True}
     assert client.get(sandbox.url + "/_sandbox/calls").json() == {"calls": []}
-    assert_error(call(client, sandbox, QUERY, {"param0": {"activity_id": activity_id}}), 15, "isv.activity-not-exist")
+    refused(call(client, sandbox, QUERY, {"param0": {"activity_id": activity_id}}), QUERY, "activity-not-exist")
     assert create(client, sandbox, activity()) == 10001  # ids restart too
 
 
@@ -543,15 +593,16 @@ def test_state_survives_a_restart_with_a_data_file(tmp_path: Path, client: httpx
     data_file = tmp_path / "sandbox.json"
     with SandboxServer(data_file=str(data_file)) as first:
         activity_id = create(client, first, activity())
-        sku = {"sku_code": "6901235", "is_decrease_money": True, "decrease_money": "1.50"}
+        sku = {"sku_code": "6901235", "is_decrease_money": True, "decrease_money": 2}
         ok(call(client, first, ADD_ITEM, {"param0": sku, "param1": {"activity_id": activity_id}}), ADD_ITEM)
     assert data_file.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
     with SandboxServer(data_file=str(data_file)) as second:
         query = {"activity_id": activity_id, "page": {"page_size": 10, "current": 1}}
-        items = ok(call(client, second, QUERY_ITEMS, {"param": query}), QUERY_ITEMS)["result"]["item_pool_sku_list"]
+        result = ok(call(client, second, QUERY_ITEMS, {"param": query}), QUERY_ITEMS)["result"]
+        items = result["item_pool_sku_list"]["item_pool_sku"]
         assert [item["sku_code"] for item in items] == ["6901235"]
         assert create(client, second, activity(out_act_id="another")) == activity_id + 1
         state = client.get(second.url + "/_sandbox/state").text
-        assert '"decrease_money":1.50' in state  # yuan kept exact, never through float
+        assert '"decrease_money":2' in state  # whole yuan, as sent
