@@ -44,7 +44,8 @@ from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
 from reconciler.where import Where
 from reconciler.top import Credentials, TopClient
-from reconciler.top.credentials import DEFAULT_GATEWAY, redact_values
+from reconciler.top.apps import ShopCaller
+from reconciler.top.credentials import DEFAULT_GATEWAY, CredentialsError, redact_values
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.settings import ClientSettings
 from reconciler.top.run import TopRun
@@ -61,18 +62,27 @@ def profile_settings(shops: Mapping[str, ShopProfile]) -> dict[str, dict[str, An
     """The non-secret part of each Shop profile: how to reach TOP and which variables hold secrets.
     This is also what a saved plan keeps, so `apply plan.json` needs no manifests."""
     return {
-        name: {"gateway": p.gateway, "sign_method": p.sign_method, "env": dict(p.env)} for name, p in shops.items()
+        name: {"gateway": p.gateway, "sign_method": p.sign_method, "env": dict(p.env), "taoke": _taoke_settings(p)}
+        for name, p in shops.items()
     }
 
 
+def _taoke_settings(profile: ShopProfile) -> dict[str, Any] | None:
+    """spec.taoke: which variables hold the shop's Alimama (Taoke) app, and where that is written."""
+    app = profile.taoke
+    return None if app is None else {"env": dict(app.env), "adzone_id": app.adzone_id, "where": app.where}
+
+
 class Clients:
-    """One TOP client per shop, built lazily from the shop's settings and the environment."""
+    """One TOP caller per shop, built lazily from the shop's settings and the environment: the
+    seller's app with the seller's session, and for Taoke cash gifts the shop's Taoke (Alimama)
+    app without a session (reconciler.top.apps)."""
 
     def __init__(self, *, read_only: bool, env: Mapping[str, str]) -> None:
         self.settings: Mapping[str, Mapping[str, Any]] = {}
         self._read_only = read_only
         self._env = env
-        self._clients: dict[str, TopClient] = {}
+        self._callers: dict[str, ShopCaller] = {}
         self.credentials: list[Credentials] = []
         self._run: TopRun | None = None  # built on first use, so a bad TOP_* setting is reported cleanly
         # Set by a watched command (reconciler.observe) to count each shop's calls for metrics.
@@ -84,10 +94,17 @@ class Clients:
         self.settings = settings
 
     def __call__(self, shop: str) -> Caller:
-        if shop not in self._clients:
-            self._clients[shop] = self._open(shop)
-        client = self._clients[shop]
-        return self.observe(shop, client) if self.observe else client
+        caller = self._caller(shop)
+        return self.observe(shop, caller) if self.observe else caller
+
+    def seller(self, shop: str) -> TopClient:
+        """The client of the shop's own (seller's) app, e.g. to exchange an authorisation code."""
+        return self._caller(shop).client("seller")
+
+    def _caller(self, shop: str) -> ShopCaller:
+        if shop not in self._callers:
+            self._callers[shop] = ShopCaller(lambda: self._open(shop), lambda: self._open_taoke(shop))
+        return self._callers[shop]
 
     def gateway(self, shop: str) -> str:
         """The gateway `shop`'s calls go to: its environment variable, else its profile, else TOP's."""
@@ -112,15 +129,9 @@ class Clients:
             session_var=names["session"],
             gateway_var=names["gateway"],
         )
-        if not self._env.get(names["gateway"]) and settings.get("gateway"):
-            if not manifest_gateway_allowed(settings["gateway"]):  # manifests come from pull requests
-                raise ReconcilerError(
-                    f"shop '{shop}': refusing to send credentials to {settings['gateway']}, a gateway named in a "
-                    f"manifest that is not TOP's; set it through the environment variable {names['gateway']} instead"
-                )
-            credentials = Credentials(
-                credentials.app_key, credentials.app_secret, credentials.session, settings["gateway"]
-            )
+        gateway = self._manifest_gateway(shop, settings)
+        if gateway is not None:
+            credentials = Credentials(credentials.app_key, credentials.app_secret, credentials.session, gateway)
         self.credentials.append(credentials)
         if self._run is None:
             self._run = TopRun(self._env)
@@ -129,13 +140,51 @@ class Clients:
             read_only=self._read_only,
         )
 
+    def _manifest_gateway(self, shop: str, settings: Mapping[str, Any]) -> str | None:
+        """The profile's spec.gateway when the environment names none, once it is known to be TOP's."""
+        names = settings["env"]
+        if self._env.get(names["gateway"]) or not settings.get("gateway"):
+            return None
+        if not manifest_gateway_allowed(settings["gateway"]):  # manifests come from pull requests
+            raise ReconcilerError(
+                f"shop '{shop}': refusing to send credentials to {settings['gateway']}, a gateway named in a "
+                f"manifest that is not TOP's; set it through the environment variable {names['gateway']} instead"
+            )
+        return str(settings["gateway"])
+
+    def _open_taoke(self, shop: str) -> TopClient:
+        """The shop's Taoke (Alimama) app (spec.taoke): its own key and secret, the shop's gateway and
+        sign method, and no session, so no token is read or refreshed for it."""
+        settings = self._settings_of(shop)
+        taoke = settings.get("taoke")
+        if not taoke:
+            raise ReconcilerError(
+                f"shop '{shop}': Taoke cash gifts (taobao.tbk.dg.vegas.tlj.*) are sent with the shop's Alimama "
+                "(Taoke) app, and its Shop profile has no spec.taoke; add spec.taoke: {env: {app_key: "
+                "ALIMAMA_APP_KEY, app_secret: ALIMAMA_APP_SECRET}} to it (environment variable names)"
+            )
+        names = taoke["env"]
+        missing = [var for var in (names["app_key"], names["app_secret"]) if not self._env.get(var)]
+        if missing:
+            raise CredentialsError(
+                f"shop '{shop}': its Taoke cash gifts are sent with the Alimama (Taoke) app named at {taoke['where']} "
+                f"(spec.taoke.env); set the environment variable(s) {', '.join(missing)}"
+            )
+        gateway = self._env.get(settings["env"]["gateway"]) or self._manifest_gateway(shop, settings) or DEFAULT_GATEWAY
+        credentials = Credentials(self._env[names["app_key"]], self._env[names["app_secret"]], None, gateway)
+        self.credentials.append(credentials)
+        if self._run is None:
+            self._run = TopRun(self._env)
+        return self._run.open_app(credentials, sign_method=settings["sign_method"], read_only=self._read_only)
+
     def secret_values(self) -> list[str]:
         """App secrets, sessions and refresh tokens, including tokens refreshed during the run."""
         values = [value for credentials in self.credentials for value in credentials.secret_values()]
-        return values + [value for client in self._clients.values() for value in client.secret_values()]
+        clients = [client for caller in self._callers.values() for client in caller.opened()]
+        return values + [value for client in clients for value in client.secret_values()]
 
     def close(self) -> None:
-        for client in self._clients.values():
+        for client in (client for caller in self._callers.values() for client in caller.opened()):
             client.close()
         if self._run is not None:
             self._run.close()
@@ -797,8 +846,7 @@ def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None
         if shop not in manifests.shops:
             _fail(f"no Shop profile named '{shop}' in the manifests; known: {', '.join(sorted(manifests.shops)) or 'none'}")
         clients.use_profiles(profile_settings(manifests.shops))
-        client = clients(shop)
-        assert isinstance(client, TopClient)
+        client = clients.seller(shop)
         token = client.exchange_code(code, uuid)
         token_file = TokenFile.from_env(env)
         token_file.save(shop, token)

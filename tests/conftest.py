@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.sandbox.server import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
+from reconciler.sandbox import DEMO_ALIMAMA_APP_KEY, DEMO_ALIMAMA_APP_SECRET, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
 from reconciler.top import is_write
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -84,6 +84,8 @@ def workspace(tmp_path: Path, sandbox: Sandbox) -> Workspace:
         "TOP_APP_KEY": DEMO_APP_KEY,
         "TOP_APP_SECRET": DEMO_APP_SECRET,
         "TOP_SESSION": DEMO_SESSION,
+        "ALIMAMA_APP_KEY": DEMO_ALIMAMA_APP_KEY,  # the shop's Taoke app (shops.yaml spec.taoke)
+        "ALIMAMA_APP_SECRET": DEMO_ALIMAMA_APP_SECRET,
         # The sandbox has no quota; the default budget (10 calls/s, real TOP's common tier) would
         # only make every end-to-end test slow. Tests of the budget itself set their own.
         "TOP_QPS": "1000",

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.sandbox import DEMO_ALIMAMA_APP_KEY, DEMO_APP_KEY
 from tests.conftest import Sandbox, Workspace
 from tests.fault_tools import FAST_ENV, set_faults
 
@@ -41,7 +42,8 @@ def methods(calls: list[dict[str, Any]]) -> Counter[str]:
 
 
 def gifts_on_top(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
-    gifts: dict[str, dict[str, Any]] = sandbox.state()["shops"]["demo-shop"]["tbk"]["gifts"]
+    """The promoter's gifts: kept per Taoke app key, since tlj.* act for the app, not a seller."""
+    gifts: dict[str, dict[str, Any]] = sandbox.state()["apps"][DEMO_ALIMAMA_APP_KEY]["tbk"]["gifts"]
     return gifts
 
 
@@ -109,13 +111,13 @@ def test_changed_gift_is_stopped_then_created_again(workspace: Workspace, sandbo
 def test_figures_are_shown_with_the_plan(workspace: Workspace, sandbox: Sandbox) -> None:
     workspace.write("gifts.yaml", gift())
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
-    usage = {"shop": "demo-shop", "rights_id": rights_id(workspace), "claimed": 120, "used": 45, "refunded": 2,
+    usage = {"rights_id": rights_id(workspace), "claimed": 120, "used": 45, "refunded": 2,
              "paid_orders": 40, "paid_amount": "3456.70"}
     httpx.post(f"{sandbox.server.url}/_sandbox/tlj/usage", json=usage).raise_for_status()
 
     planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
     assert planned.exit_code == 0  # figures are news, not changes
-    assert ("claimed 120 of 1000 (600.00 yuan), used 45 (225.00 yuan), refunded 2, left unclaimed 0; "
+    assert ("claimed 120 of 1000 (12.00 %, 600.00 yuan), used 45 (225.00 yuan), refunded 2, left unclaimed 0; "
             "40 paid order(s), 3456.70 yuan") in planned.output
     as_json = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     assert any("claimed 120" in note for note in as_json["notes"])
@@ -127,7 +129,7 @@ def test_figures_moving_do_not_make_a_saved_plan_stale(workspace: Workspace, san
     workspace.write("gifts.yaml", gift(per_face="6.00"))
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", str(workspace.campaigns), "--out", str(plan_file)).exit_code == 0
-    usage = {"shop": "demo-shop", "rights_id": rights_id(workspace), "claimed": 3}
+    usage = {"rights_id": rights_id(workspace), "claimed": 3}
     httpx.post(f"{sandbox.server.url}/_sandbox/tlj/usage", json=usage).raise_for_status()  # buyers claim meanwhile
     applied = workspace.run("apply", str(plan_file), "--auto-approve")
     assert applied.exit_code == 0, applied.output
@@ -221,3 +223,67 @@ def test_a_stop_whose_answer_is_lost_is_found_done_and_not_sent_twice(workspace:
     assert [call["method"] for call in sandbox.writes()] == [STOP]  # sent once, found done by tlj.report
     assert gifts_on_top(sandbox)[old]["stopped"] is not None
     assert "TaokeCashGift" not in workspace.run("state", "list").output
+
+
+# ---- the Taoke (Alimama) app, without a seller session -------------------------------------------
+
+
+def test_every_tlj_call_goes_with_the_taoke_app_and_no_session(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    workspace.write("gifts.yaml", gift(per_face="6.00"))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0  # stop + create
+    workspace.write("gifts.yaml", "")
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--prune").exit_code == 0  # stop
+    tlj = [call for call in sandbox.calls() if call["method"] in (CREATE, STOP, REPORT)]
+    assert methods(tlj) == {CREATE: 2, STOP: 2, REPORT: 2}  # a report per linked gift per run
+    # The call log records the calling app and whether any session came along (never its value).
+    assert {(call["app"], call["session_sent"], call["session"]) for call in tlj} == {(DEMO_ALIMAMA_APP_KEY, False, None)}
+    assert all(call["ok"] for call in tlj)
+    others = [call for call in sandbox.calls() if call not in tlj]
+    assert all(call["app"] == DEMO_APP_KEY and call["session"] == "demo-shop" for call in others)
+
+
+def test_missing_taoke_variables_are_named_and_nothing_is_sent(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift())
+    del workspace.env["ALIMAMA_APP_SECRET"]
+    result = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert result.exit_code == 1
+    assert "set the environment variable(s) ALIMAMA_APP_SECRET" in result.output
+    assert "Alimama (Taoke) app named at " in result.output and "shops.yaml:" in result.output
+    assert [call for call in sandbox.calls() if call["method"] in (CREATE, STOP, REPORT)] == []
+
+
+def test_a_shop_profile_without_taoke_is_a_manifest_error_at_the_gift(workspace: Workspace, sandbox: Sandbox) -> None:
+    shops = workspace.campaigns / "shops.yaml"
+    shops.write_text(shops.read_text(encoding="utf-8").split("  # The Alimama")[0], encoding="utf-8")
+    workspace.write("gifts.yaml", gift())
+    result = workspace.run("validate", str(workspace.campaigns))
+    assert result.exit_code == 1
+    assert "gifts.yaml:5:" in result.output and "metadata.shop" in result.output
+    assert "has no spec.taoke" in result.output
+
+
+def test_a_linked_gift_of_a_shop_that_lost_its_taoke_app_fails_with_the_reason(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    workspace.write("gifts.yaml", gift())
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    shops = workspace.campaigns / "shops.yaml"
+    shops.write_text(shops.read_text(encoding="utf-8").split("  # The Alimama")[0], encoding="utf-8")
+    workspace.write("gifts.yaml", "")
+    result = workspace.run("plan", str(workspace.campaigns))
+    assert result.exit_code == 1
+    assert "shop 'demo-shop': Taoke cash gifts (taobao.tbk.dg.vegas.tlj.*) are sent with the shop's Alimama" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_get_rate_is_shown_as_a_percentage(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift(total=100))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    for claimed, shown in ((1, "1.00 %"), (99, "99.00 %"), (100, "100.00 %")):
+        usage = {"rights_id": rights_id(workspace), "claimed": claimed}
+        httpx.post(f"{sandbox.server.url}/_sandbox/tlj/usage", json=usage).raise_for_status()
+        planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+        assert planned.exit_code == 0, planned.output
+        assert f"claimed {claimed} of 100 ({shown}, " in planned.output
