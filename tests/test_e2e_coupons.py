@@ -115,7 +115,7 @@ def test_wire_units_are_whole_yuan_and_gmt8_wall_time(workspace: Workspace, sand
     assert add["params"]["end_time"] == end_in(30)[:10] + " 23:59:59"
     # ...while coupons.get answers the same coupon in fen, and the plan still sees no difference.
     with top(workspace) as client:
-        (row,) = client.call(LIST, {})["coupons"]["coupon"]
+        (row,) = client.call(LIST, {})["coupons"]  # simplify=true: a bare array
     assert (row["denominations"], row["condition"]) == (1000, 9900)
     converged(workspace, sandbox)
 
@@ -172,7 +172,7 @@ def test_changed_coupon_is_a_new_coupon_and_the_plan_says_the_old_one_stays(work
     apply(workspace)
     assert methods(sandbox.writes()) == {ADD: 1, SEND: 1}
     with top(workspace) as client:
-        assert len(client.call(LIST, {})["coupons"]["coupon"]) == 2  # the old one is still there
+        assert len(client.call(LIST, {})["coupons"]) == 2  # the old one is still there (a bare array: simplify=true)
     sandbox.clear_calls()
     again = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
     assert again.exit_code == 0, again.output
