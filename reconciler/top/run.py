@@ -27,7 +27,8 @@ class TopRun:
     def open_app(self, credentials: Credentials, *, sign_method: str, read_only: bool) -> TopClient:
         """A client for an app that calls on its own account, not a seller's (a shop's Taoke app):
         it sends no session, so there is no token to read from the token file or to refresh."""
-        assert credentials.session is None, "an app's own client must not carry a seller session"
+        if credentials.session is not None:
+            raise ValueError("an app's own client must not carry a seller session")
         return self._client(credentials, SellerSession.fixed(None), sign_method=sign_method, read_only=read_only)
 
     def _client(self, credentials: Credentials, session: SellerSession, *, sign_method: str, read_only: bool) -> TopClient:
