@@ -3,8 +3,9 @@
 Who calls them: a Taoke promoter (淘宝客-推广者), with an Alimama (Taoke) app's key and its ad
 zone, and no seller session. Evidence: TOP's generated Go SDK calls all three with
 ``Client.Execute(method, ...)`` and no session argument (github.com/toodo-fun/topsdk,
-``ability1826/Ability1826.go``), where seller methods of the same SDK take one
-(``ExecuteWithSession("taobao.promotion.activity.get", ..., session)``); TOP's Python SDK request
+``ability1826/Ability1826.go``), where seller methods of that generated SDK take one
+(``ExecuteWithSession("taobao.promotion.activity.get", ..., session)``, github.com/qcfengdaai/topsdk
+``ability641/Ability641.go``); TOP's Python SDK request
 classes (``top.api.TbkDgVegasTljReportRequest``) carry only ``adzone_id`` and ``rights_id``. So:
 
 * the three methods need no session (``needs_session=False``); a session that comes along anyway

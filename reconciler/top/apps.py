@@ -4,8 +4,9 @@ A shop's calls go out with the seller's app and the seller's session, except the
 (Alimama) promoter methods: TOP's SDKs call ``taobao.tbk.dg.vegas.tlj.create/stop/report``
 with a Taoke app's key and the gift's ``adzone_id`` and *no* session. Evidence: TOP's generated Go
 SDK sends them with ``Client.Execute(...)`` and no session (github.com/toodo-fun/topsdk,
-``ability1826/Ability1826.go``), while the same SDK's seller methods take one
-(``ExecuteWithSession("taobao.promotion.activity.get", ..., session)``); TOP's Python SDK request
+``ability1826/Ability1826.go``), while seller methods of that generated SDK take one
+(``ExecuteWithSession("taobao.promotion.activity.get", ..., session)`` in
+github.com/qcfengdaai/topsdk ``ability641/Ability641.go``, another copy); TOP's Python SDK request
 ``top.api.TbkDgVegasTljReportRequest`` holds only ``adzone_id`` and ``rights_id``. The Shop
 profile names that app (``spec.taoke``); its client is built without a session, so it never
 refreshes a token either.
