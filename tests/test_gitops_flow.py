@@ -122,7 +122,8 @@ def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp
     applied = apply.run("Apply the reviewed plan")
     assert applied.returncode == 0, applied.output
     assert methods(sandbox.writes()) == {CREATE: 2, ADD: 3}
-    assert (main / "apply.log").read_text().startswith("shop demo-shop:")
+    log = (main / "apply.log").read_text()
+    assert log.startswith("project: ") and "\nshop demo-shop:\n" in log  # the header, then the plan
 
     after = _pull_request(tmp_path / "after", manifests)
     replanned = runner("plan.yml", after)
