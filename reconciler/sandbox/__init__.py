@@ -8,9 +8,18 @@ catch a mistake on either side.
     protocol.py  gateway checks, signatures, envelopes, error helpers, JSON codec
     store.py     per-shop state (+ atomic JSON file) and the call log
     methods.py   registry: method name -> handler
-    itempool.py  alibaba.wdk.marketing.itempool.* handlers
+    itempool.py  alibaba.wdk.marketing.itempool.* handlers (business refusals in the body)
+    coupons.py, items.py, promotionmisc.py, tbk.py   the other method families
     auth.py      taobao.top.auth.token.create / refresh, and the gateway's session table
-    faults.py    injected faults: latency, isp errors, call-limit bans, expiry, lost answers, hangs
+    faults.py    injected faults: latency, isp errors, call-limit bans, expiry, lost answers, hangs,
+                 business refusals as code 50
+    params.py    reading top-level business params inside handlers
+    request_params.py  the strict request check every call passes first, from TOP's pages
+    shapes.py    TOP's two answer shapes: handlers answer simplify=true; wrap_lists makes the other
+    specs.py     the packaged evidence (evidence/shapes, evidence/methods) + shape_overlay.json
+
+Evidence: ``evidence/`` holds byte-identical copies of ../shared/top-api/{shapes,methods}/*.json
+(package data, read with importlib.resources); ``shape_overlay.json`` is ours, with its sources.
 """
 
 from reconciler.sandbox.server import (
