@@ -3,10 +3,8 @@ that converges against the sandbox (so our query_view agrees with what the sandb
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
 from reconciler.kinds.base import NormaliseContext
