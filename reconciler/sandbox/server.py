@@ -12,6 +12,12 @@ Routes:
     POST     /_sandbox/tlj/usage   set a Taoke cash gift's figures (JSON body; see tbk.record_usage)
 Anything else is 404.
 
+A gateway call runs: the gateway checks (protocol.check_request), faults, the strict request
+check against TOP's page (request_params.py), the handler, then the answer's shape: handlers
+answer the ``simplify=true`` form and, without ``simplify=true``, shapes.wrap_lists wraps every
+list. A business refusal (protocol.BusinessError) is code 15, or in the body for the families
+that report it there (itempool.py), or code 50 under the ``refusal_code_50`` fault.
+
 Only ``application/x-www-form-urlencoded`` bodies are read (multipart uploads are not needed by
 any emulated method). Every call is handled under the store lock, so calls are serialised and
 the call log is in arrival order.
