@@ -8,6 +8,7 @@ shapes"; TOP's Java SDK reads every list as ``json[list][item]``); :func:`wrap_l
 taking each item element from the method's shape spec (``specs.shape_spec``: the SDK spec plus
 ``shape_overlay.json``). A list no spec names is a sandbox bug, not a guess: it raises
 :class:`ShapeError`, which the server answers as an isp error and the contract test catches.
+An empty list stays ``{"<item>": []}`` (handlers leave a list out where TOP leaves it out).
 No ``METHODS`` here.
 """
 
