@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
+
+from reconciler.redaction import redact
 
 SEND_TIMEOUT_SECONDS = 10.0
 # Slack's limits: a header holds 150 characters, a section 3,000.
@@ -49,15 +50,7 @@ def ci_context(env: Mapping[str, str]) -> tuple[str | None, tuple[str, ...]]:
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    spellings = {
-        spelling
-        for secret in secrets
-        if secret and len(secret) >= 4  # shorter values would mask ordinary words
-        for spelling in (secret, quote(secret, safe=""), quote_plus(secret, safe=""))
-    }
-    for spelling in sorted(spellings, key=len, reverse=True):
-        text = text.replace(spelling, "***")
-    return text
+    return redact(text, secrets)  # one rule for all output (reconciler/redaction.py)
 
 
 def _escape(text: str) -> str:

@@ -42,6 +42,7 @@ from reconciler.model import Call, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import ShopLocks, StateStore, open_store
 from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
+from reconciler.redaction import redacted_output, remember
 from reconciler.where import Where
 from reconciler.top import Credentials, TopClient
 from reconciler.top.apps import ShopCaller
@@ -87,6 +88,7 @@ class Clients:
         self._run: TopRun | None = None  # built on first use, so a bad TOP_* setting is reported cleanly
         # Set by a watched command (reconciler.observe) to count each shop's calls for metrics.
         self.observe: Callable[[str, Caller], Caller] | None = None
+        remember(self.secret_values)  # masked in everything printed (reconciler/redaction.py)
 
     def use_profiles(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
         # Profiles come from the manifests (or a saved plan), so they are known only after
@@ -178,8 +180,10 @@ class Clients:
         return self._run.open_app(credentials, sign_method=settings["sign_method"], read_only=self._read_only)
 
     def secret_values(self) -> list[str]:
-        """App secrets, sessions and refresh tokens, including tokens refreshed during the run."""
-        values = [value for credentials in self.credentials for value in credentials.secret_values()]
+        """App secrets, sessions and refresh tokens, including tokens refreshed during the run, and
+        the values of the variables the Shop profiles name for secrets, before any client opens."""
+        named = [self._env.get(var, "") for settings in self.settings.values() for var in _secret_variables(settings)]
+        values = named + [value for credentials in self.credentials for value in credentials.secret_values()]
         clients = [client for caller in self._callers.values() for client in caller.opened()]
         return values + [value for client in clients for value in client.secret_values()]
 
@@ -194,6 +198,12 @@ class Clients:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _secret_variables(settings: Mapping[str, Any]) -> list[str]:
+    """The environment variables a Shop profile names for its app secrets and session."""
+    taoke = settings.get("taoke") or {}
+    return [settings["env"]["app_secret"], settings["env"]["session"], *([taoke["env"]["app_secret"]] if taoke else [])]
 
 
 @contextmanager
@@ -268,6 +278,8 @@ def _say_where(project: Project, clients: Clients, *, machine: bool) -> Where:
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Campaign-as-code for Taobao Open Platform marketing."""
+    # Everything printed from here on is masked (reconciler/redaction.py), errors included.
+    click.get_current_context().with_resource(redacted_output(os.environ))
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 

@@ -28,6 +28,7 @@ import click
 
 from reconciler.alerts import Alert, ci_context, mask, send_alert
 from reconciler.metrics import RunMetrics
+from reconciler.redaction import environment_secrets
 
 _CURRENT: ContextVar["RunWatch | None"] = ContextVar("reconciler_run_watch", default=None)
 
@@ -83,7 +84,7 @@ class RunWatch:
         return warnings
 
     def secret_values(self) -> list[str]:
-        values = [value for value in self._secrets() if value]
+        values = [value for value in self._secrets() if value] + sorted(environment_secrets(self.env))
         return (values + [self.outputs.webhook_url]) if self.outputs.webhook_url else values
 
     def _export(self) -> list[str]:

@@ -61,6 +61,8 @@ from reconciler.kinds.base import (
 )
 from reconciler.kinds.common import normalised
 from reconciler.manifest import Document, format_path
+from reconciler.manifest.confine import ConfinementError, confined
+from reconciler.redaction import excerpt
 from reconciler.top.answers import top_rows
 from reconciler.model import (
     Action,
@@ -191,7 +193,13 @@ def _file_buyers(
     doc: Document, path: tuple[str, ...], prefix: str, first_seen: dict[str, str], problems: ProblemCollector
 ) -> Iterator[str]:
     relative = str(doc.spec["buyers"][path[-1]])
-    file = Path(doc.file).parent / relative
+    folder = Path(doc.file).parent
+    try:
+        # Inside the manifests' root only, checked before opening (reconciler/manifest/confine.py).
+        file = confined(Path(doc.root) if doc.root else folder, folder, relative)
+    except ConfinementError as exc:
+        problems.add(path, f"buyers file refused: {exc}")
+        return
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -211,14 +219,15 @@ def _file_buyers(
 
 
 def _buyer_problem(value: str, first_at: str | None) -> str | None:
+    shown = excerpt(value)  # a short excerpt: the line may not be a buyer at all
     if "," in value:
-        return f"{value!r} contains a comma; TOP joins buyers with commas, so it would become two buyers"
+        return f"{shown} contains a comma; TOP joins buyers with commas, so it would become two buyers"
     if value != value.strip() or not value:
-        return f"{value!r} has leading or trailing spaces"
+        return f"{shown} has leading or trailing spaces"
     if any(ord(char) < 32 for char in value):
-        return f"{value!r} contains a control character"
+        return f"{shown} contains a control character"
     if first_at is not None:
-        return f"{value!r} is listed twice (first at {first_at})"
+        return f"{shown} is listed twice (first at {first_at})"
     return None
 
 

@@ -81,6 +81,7 @@ class Document:
     spec: Mapping[str, Any]
     marks: Mapping[FieldPath, Mark]
     source_map: SourceMap | None = None  # set when the document was rendered from a template
+    root: str | None = None  # the manifests' root; None (texts given directly): the file's own directory
 
     def locate(self, path: Sequence[str | int]) -> tuple[int | None, int | None]:
         """Line and column in the YAML text that was parsed (the rendered text for a template)."""

@@ -51,6 +51,7 @@ class ManifestSource:
     file: str
     text: str
     source_map: SourceMap | None = None  # None: the text is the file itself
+    root: str | None = None  # the manifests' root: files this manifest names must be inside it
 
     def locate(self, problem: Problem, document: str | None = None) -> Problem:
         return problem if self.source_map is None else self.source_map.locate(problem, document)
@@ -131,12 +132,13 @@ def _read_sources(paths: Sequence[str], limits: RenderLimits) -> tuple[list[Mani
             continue
         try:
             # utf-8-sig: editors on Windows may prepend a BOM.
-            plain[path] = ManifestSource(str(path), path.read_bytes().decode("utf-8-sig"))
+            plain[path] = ManifestSource(str(path), path.read_bytes().decode("utf-8-sig"), root=str(root))
         except (OSError, UnicodeDecodeError) as error:
             problems.append(Problem(str(path), None, None, "", f"cannot read: {error}"))
     templates = [(path, root) for path, root in files if is_template(path)]
     rendered, render_problems = render_templates(templates, limits)
-    by_file = {item.file: ManifestSource(item.file, item.text, item.source_map) for item in rendered}
+    roots = {str(path): str(root) for path, root in templates}
+    by_file = {item.file: ManifestSource(item.file, item.text, item.source_map, roots.get(item.file)) for item in rendered}
     sources = [plain.get(path) or by_file.get(str(path)) for path, _ in files]
     return [source for source in sources if source is not None], problems + render_problems
 
@@ -162,7 +164,7 @@ def _documents(sources: Sequence[ManifestSource], problems: list[Problem]) -> li
         parsed, file_problems = parse_documents(source.text, source.file)
         problems += [source.locate(problem) for problem in file_problems]
         for parsed_document in parsed:
-            document, document_problems = _check_document(parsed_document, source.file, source.source_map)
+            document, document_problems = _check_document(parsed_document, source.file, source.source_map, source.root)
             label = _label(parsed_document.value)
             problems += [source.locate(problem, label) for problem in document_problems]
             if document is not None:
@@ -207,7 +209,7 @@ def _label(value: Any) -> str | None:
 
 
 def _check_document(
-    source: SourceDocument, file: str, source_map: SourceMap | None = None
+    source: SourceDocument, file: str, source_map: SourceMap | None = None, root: str | None = None
 ) -> tuple[Document | None, list[Problem]]:
     """A document's own problems; the Document is returned even when invalid, for cross-checks only."""
     value, marks = source.value, source.marks
@@ -219,7 +221,7 @@ def _check_document(
     if kind not in known_kinds():
         return None, problems
     problems += schema_problems(value, kind, file, marks)
-    return _document(value, file, marks, source_map), _first_per_path(problems)
+    return _document(value, file, marks, source_map, root), _first_per_path(problems)
 
 
 def _header_problems(
@@ -254,7 +256,8 @@ def _first_per_path(problems: list[Problem]) -> list[Problem]:
 
 
 def _document(
-    value: dict[str, Any], file: str, marks: Mapping[FieldPath, Mark], source_map: SourceMap | None
+    value: dict[str, Any], file: str, marks: Mapping[FieldPath, Mark], source_map: SourceMap | None,
+    root: str | None = None,
 ) -> Document | None:
     metadata = value.get("metadata")
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
@@ -276,6 +279,7 @@ def _document(
         spec=spec if isinstance(spec, dict) else {},
         marks=marks,
         source_map=source_map,
+        root=root,
     )
 
 

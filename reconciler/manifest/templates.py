@@ -45,6 +45,7 @@ from jinja2.loaders import BaseLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reconciler.errors import Problem
+from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.manifest.source_map import LineOrigin, SourceMap, split_lines
 from reconciler.manifest.yaml_source import parse_documents
 
@@ -234,21 +235,10 @@ class _ConfinedLoader(BaseLoader):
         return text, filename, lambda: True  # one environment per run: never stale
 
     def _path(self, template: str) -> Path:
-        where = f"{self.root}/"
-        if template.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", template) or "\\" in template:
-            raise SecurityError(f"{template!r} is an absolute path; templates may only use files inside {where}")
-        parts = [part for part in template.split("/") if part not in ("", ".")]
-        if ".." in parts:
-            raise SecurityError(f"{template!r} goes up with '..'; templates may only use files inside {where}")
-        if any(part.startswith(".") for part in parts):
-            # .git/config may hold a CI token; .reconciler/ holds the state store
-            raise SecurityError(f"{template!r} is a hidden file; templates may not read hidden files or directories")
-        path = self.root.joinpath(*parts)
-        real_root, real_path = self.root.resolve(), path.resolve()
-        if not real_path.is_relative_to(real_root):
-            raise SecurityError(f"{template!r} is a link to a place outside {where}; templates may only use files inside it")
-        if any(part.startswith(".") for part in real_path.relative_to(real_root).parts):
-            raise SecurityError(f"{template!r} is a link to a hidden file; templates may not read hidden files or directories")
+        try:
+            path = confined(self.root, self.root, template)  # reconciler/manifest/confine.py
+        except ConfinementError as error:
+            raise SecurityError(str(error)) from None
         if not path.is_file():
             raise TemplateNotFound(template)
         return path

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, quote_plus
 
+from reconciler import redaction
 from reconciler.errors import ReconcilerError
 
 DEFAULT_GATEWAY = "https://gw.api.taobao.com/router/rest"
-MASK = "***"
+MASK = redaction.MASK
 
 
 class CredentialsError(ReconcilerError):
@@ -72,14 +72,5 @@ def redact(text: str, credentials: Credentials) -> str:
 
 
 def redact_values(text: str, secrets: Iterable[str]) -> str:
-    """Mask each of `secrets` (and its URL-encoded spellings) in `text`."""
-    spellings = {
-        spelling
-        for secret in secrets
-        if secret
-        for spelling in (secret, quote(secret, safe=""), quote_plus(secret, safe=""))
-    }
-    # Longest first so a secret that contains another is masked whole, not left half-visible.
-    for spelling in sorted(spellings, key=len, reverse=True):
-        text = text.replace(spelling, MASK)
-    return text
+    """Mask each of `secrets` (and its URL-encoded spellings) in `text` (reconciler/redaction.py)."""
+    return redaction.redact(text, secrets)
