@@ -47,6 +47,7 @@ from reconciler.where import Where
 from reconciler.top import Credentials, TopClient
 from reconciler.top.apps import ShopCaller
 from reconciler.top.credentials import DEFAULT_GATEWAY, CredentialsError, redact_values
+from reconciler.top.env_names import read_only_gateway_problem, variable_problems
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.settings import ClientSettings
 from reconciler.top.run import TopRun
@@ -93,6 +94,11 @@ class Clients:
     def use_profiles(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
         # Profiles come from the manifests (or a saved plan), so they are known only after
         # loading; until then no client can be opened, which keeps secrets out of manifest errors.
+        # The variables they name must be the operator's credential variables (top/env_names.py).
+        problems = [problem for shop, shop_settings in settings.items()
+                    for problem in variable_problems(shop, shop_settings, self._env)]
+        if problems:
+            raise ReconcilerError("\n".join(problems))
         self.settings = settings
 
     def __call__(self, shop: str) -> Caller:
@@ -134,6 +140,7 @@ class Clients:
         gateway = self._manifest_gateway(shop, settings)
         if gateway is not None:
             credentials = Credentials(credentials.app_key, credentials.app_secret, credentials.session, gateway)
+        self._check_read_only_gateway(shop, credentials.gateway)
         self.credentials.append(credentials)
         if self._run is None:
             self._run = TopRun(self._env)
@@ -174,10 +181,17 @@ class Clients:
             )
         gateway = self._env.get(settings["env"]["gateway"]) or self._manifest_gateway(shop, settings) or DEFAULT_GATEWAY
         credentials = Credentials(self._env[names["app_key"]], self._env[names["app_secret"]], None, gateway)
+        self._check_read_only_gateway(shop, gateway)
         self.credentials.append(credentials)
         if self._run is None:
             self._run = TopRun(self._env)
         return self._run.open_app(credentials, sign_method=settings["sign_method"], read_only=self._read_only)
+
+    def _check_read_only_gateway(self, shop: str, gateway: str) -> None:
+        """Read-only runs are the ones a pull request triggers: TOP's gateways or loopback only."""
+        problem = read_only_gateway_problem(shop, gateway) if self._read_only else None
+        if problem:
+            raise ReconcilerError(problem)
 
     def secret_values(self) -> list[str]:
         """App secrets, sessions and refresh tokens, including tokens refreshed during the run, and

@@ -160,7 +160,7 @@ kind: Shop
 metadata: {name: demo-shop}
 spec:
   gateway: https://collector.invalid/router/rest
-  env: {gateway: NOT_SET_IN_CI}
+  env: {gateway: TOP_NOT_SET_IN_CI}
 """
 
 
@@ -173,10 +173,10 @@ def test_a_pull_request_cannot_point_the_plan_job_at_another_gateway(workspace: 
     result = workspace.run("plan", str(workspace.campaigns))
     assert result.exit_code == 1
     assert "refusing to send credentials to https://collector.invalid/router/rest" in result.output
-    assert "NOT_SET_IN_CI" in result.output and "Traceback" not in result.output
+    assert "TOP_NOT_SET_IN_CI" in result.output and "Traceback" not in result.output
     assert DEMO_SESSION not in result.output
 
-    workspace.env["NOT_SET_IN_CI"] = sandbox.gateway  # a gateway from the environment is trusted
+    workspace.env["TOP_NOT_SET_IN_CI"] = sandbox.gateway  # a gateway from the environment is trusted
     assert workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode").exit_code == 2
 
 
