@@ -208,3 +208,12 @@ def _project_version() -> str:
 
     version: str = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     return version
+
+
+def test_installed_init_writes_a_starter_project_that_validates(installed: Installed, tmp_path: Path) -> None:
+    """`reconciler init` reads its templates from the package (reconciler/starter)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "RECONCILER_"))}
+    _check(_run([installed.reconciler, "init", "my-project"], cwd=tmp_path, env=env))
+    assert (tmp_path / "my-project" / "reconciler.toml").is_file()
+    validated = _check(_run([installed.reconciler, "validate", "campaigns"], cwd=tmp_path / "my-project", env=env))
+    assert "valid" in validated.stdout
