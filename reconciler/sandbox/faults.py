@@ -86,8 +86,9 @@ class Trigger:
     rate: float = 1.0
     mode: str = "close"
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"rate": self.rate, "mode": self.mode}
+    def to_json(self, *, with_mode: bool = True) -> dict[str, Any]:
+        # Only drop_answer takes a mode: the others leave it out, so GET's answer can be POSTed back.
+        data: dict[str, Any] = {"rate": self.rate, "mode": self.mode} if with_mode else {"rate": self.rate}
         if self.methods is not None:
             data["methods"] = sorted(self.methods)
         if self.count is not None:
@@ -148,11 +149,11 @@ class FaultSettings:
         if self.drop_answer is not None:
             data["drop_answer"] = self.drop_answer.to_json()
         if self.hang is not None:
-            data["hang"] = self.hang.to_json()
+            data["hang"] = self.hang.to_json(with_mode=False)
         if self.drop_answer is not None or self.hang is not None:
             data["hang_seconds"] = self.hang_seconds
         if self.refusal_code_50 is not None:
-            data["refusal_code_50"] = {k: v for k, v in self.refusal_code_50.to_json().items() if k != "mode"}
+            data["refusal_code_50"] = self.refusal_code_50.to_json(with_mode=False)
         if self.clock_offset:
             data["clock_offset"] = self.clock_offset
         if self.seed is not None:
