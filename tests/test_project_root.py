@@ -58,7 +58,6 @@ def test_the_header_names_root_store_and_gateways_and_json_carries_them(
     workspace: Workspace, sandbox: Sandbox
 ) -> None:
     store = _own_store(workspace)
-    workspace.env["TOP_GATEWAY"] = sandbox.gateway.replace("http://", "http://someone:hunter2@") + "?token=x"
     workspace.write("coupons.yaml", coupon("welcome-10"))
     planned = workspace.run("plan", str(workspace.campaigns), "--json")
     assert planned.exit_code == 0, planned.output
@@ -71,7 +70,6 @@ def test_the_header_names_root_store_and_gateways_and_json_carries_them(
         "shops": [{"shop": "demo-shop", "gateway": sandbox.gateway}],
     }
     assert f"shop demo-shop: gateway {sandbox.gateway}" in planned.stderr
-    assert "hunter2" not in planned.output and "someone" not in planned.output and "token=x" not in planned.output
 
     drift = workspace.run("drift", str(workspace.campaigns), "--json")
     assert json.loads(drift.stdout)["where"] == data["where"]
@@ -110,7 +108,9 @@ def test_explicit_locations_win_and_relative_ones_are_relative_to_the_root(tmp_p
     url = "postgresql://reconciler:pw@db.example:5433/shops?sslmode=require"
     assert find_project(["."], {"RECONCILER_STATE": url}, cwd=cwd).state == url
     assert describe_state(url) == "postgresql db.example:5433/shops"
+    # A gateway is named without what its URL may hold besides the place: user, password, query.
     assert public_url("https://u:p@gw.api.taobao.com/router/rest?x=1") == "https://gw.api.taobao.com/router/rest"
+    assert public_url("https://gw.api.taobao.com:notaport/") == "(not a URL)"
 
 
 def test_project_file_mistakes_are_errors(tmp_path: Path) -> None:
