@@ -76,3 +76,16 @@ def test_an_item_discount_on_other_items_is_not_a_duplicate(workspace: Workspace
     assert planned.exit_code == 1, planned.output
     blocked = {shlex.split(c)[2] for c in IMPORT_COMMAND.findall(planned.stderr)}
     assert blocked == {"ShopCoupon", "FullDiscount"}  # same title, window and rate, but other items
+
+
+def test_a_saved_plan_is_guarded_again_when_applied(workspace: Workspace, sandbox: Sandbox) -> None:
+    _applied_then_store_lost(workspace, sandbox)
+    saved = str(workspace.root / "plan.json")
+    planned = workspace.run("plan", str(workspace.campaigns), "--out", saved)
+    assert planned.exit_code == 1 and len(IMPORT_COMMAND.findall(planned.stderr)) == 3, planned.output
+    refused = workspace.run("apply", saved, "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-duplicates" in refused.stderr, refused.output
+    assert sandbox.writes() == []
+    applied = workspace.run("apply", saved, "--auto-approve", "--allow-duplicates")
+    assert applied.exit_code == 0, applied.output
+    assert len(sandbox.writes()) > 0
