@@ -334,13 +334,13 @@ def render_command(paths: tuple[str, ...]) -> None:
 
 
 def _plan(
-    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, announce: Callable[[], object]
-) -> tuple[Plan, list[Resource]]:
+    paths: Sequence[str], clients: Clients, store: StateStore, options: PlanOptions, say_where: Callable[[], Where]
+) -> tuple[Plan, list[Resource], Where]:
     manifests, resources = _load(paths, options.now)
     clients.use_profiles(profile_settings(manifests.shops))
-    announce()  # before the first TOP call: a run that fails still said where it pointed
+    where = say_where()  # before the first TOP call: a run that fails still said where it pointed
     del manifests  # normalised into resources: the documents need not stay in memory while reading TOP
-    return make_plan(resources, store, clients, options), resources
+    return make_plan(resources, store, clients, options), resources, where
 
 
 def _echo_pieces(pieces: Iterable[str], batch: int = 1 << 16) -> None:
@@ -415,16 +415,15 @@ def plan(
     project, env = _project_env(paths)
     with Clients(read_only=True, env=env) as clients, _errors_reported([clients]), open_store(env) as store:
         watch = current_watch().attach(clients)
-        wheres: list[Where] = []
-        result, resources = _plan(paths, clients, store, options,
-                                  lambda: wheres.append(_say_where(project, clients, machine=as_json)))
+        result, resources, where = _plan(paths, clients, store, options,
+                                         lambda: _say_where(project, clients, machine=as_json))
         result, prices = _check_prices(result, resources, store, clients, options.now, targets)
         problems = _safety_problems(result, resources, safety, paths, allow_duplicates)
         watch.plan, watch.blocked = result, problems + list(prices.blocked)
         notes = _interrupted_note(store)
         checksum = plan_checksum(result)
         if as_json:
-            _echo_pieces(json_pieces(result, {"where": wheres[0].data()}))
+            _echo_pieces(json_pieces(result, {"where": where.data()}))
             click.echo()
         else:
             _echo_lines(text_lines(result, _styler()))
