@@ -57,8 +57,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     # A copy of the files git would commit: what a clean clone builds, without the developer's
     # egg-info, caches or .reconciler/ state (and without writing a build/ directory into the tree).
     source = root / "source"
-    tracked = _check(_run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO)).stdout.split("\0")
-    for name in filter(None, tracked):
+    for name in _source_files():
         if (REPO / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
@@ -92,17 +91,24 @@ def _install_step() -> str:
     return script
 
 
-def test_the_wheel_carries_schemas_sandbox_data_types_and_licence(installed: Installed) -> None:
+def test_the_wheel_carries_every_module_and_data_file_of_the_package(installed: Installed) -> None:
+    """Modules, schemas, the sandbox's TOP evidence, init's starter files, py.typed: everything in
+    reconciler/ that git holds, but for notes to maintainers (*.md); and the licence."""
     names = set(zipfile.ZipFile(installed.wheel).namelist())
-    for schema in (REPO / "reconciler" / "schemas").rglob("*.schema.json"):
-        assert schema.relative_to(REPO).as_posix() in names
-    assert "reconciler/py.typed" in names
+    package_files = [
+        name
+        for name in _source_files()
+        if name.startswith("reconciler/") and not name.endswith(".md") and (REPO / name).is_file()
+    ]
+    assert "reconciler/schemas/manifest.schema.json" in package_files and "reconciler/py.typed" in package_files
+    assert sorted(set(package_files) - names) == []
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), sorted(names)
-    # The sandbox's data: TOP's documented shapes and methods, read at run time.
-    sandbox_data = list((REPO / "reconciler" / "sandbox").rglob("*.json"))
-    assert len(sandbox_data) > 10
-    for data in sandbox_data:
-        assert data.relative_to(REPO).as_posix() in names
+
+
+def _source_files() -> list[str]:
+    """The files a commit of the working tree would hold (tracked, or new and not ignored)."""
+    listed = _check(_run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO)).stdout
+    return [name for name in listed.split("\0") if name]
 
 
 def _free_port() -> int:
