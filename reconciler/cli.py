@@ -31,6 +31,7 @@ from reconciler.engine.apply import (
 from reconciler.engine.duplicates import ALLOW_FLAG, duplicate_problems
 from reconciler.engine.drift import drift_to_data, find_drift, record_applied, render_drift_text
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
+from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file, write_checksum_file
 from reconciler.engine.render import json_pieces, render_markdown, render_record, render_text, text_lines
 from reconciler.engine.safety import SafetyOptions, prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects, write_saved_plan
@@ -401,12 +402,14 @@ def _safety(force: bool, update_threshold: float, delete_threshold: float, thres
 @click.option("--link-base", default=None, metavar="URL",
               help="In markdown, link each change to its manifest under this URL (e.g. a blob URL at the PR's commit).")
 @click.option("--out", "out_file", default=None, metavar="FILE", help="Save the plan for `reconciler apply FILE`.")
+@click.option("--checksum-file", default=None, metavar="FILE",
+              help=f"Write the plan's checksum here, signed when {KEY_VARIABLE} is set (for `apply --checksum-file`).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when changes are planned.")
 @click.option("--at", "at", default=None, help="Plan for another moment (ISO 8601 with offset), e.g. to preview listing windows.")
 @_safety_options
 def plan(
     paths: tuple[str, ...], as_json: bool, markdown_dir: str | None, link_base: str | None, out_file: str | None,
-    detailed_exitcode: bool, at: str | None, prune: bool, targets: tuple[str, ...], force: bool,
+    checksum_file: str | None, detailed_exitcode: bool, at: str | None, prune: bool, targets: tuple[str, ...], force: bool,
     update_threshold: float, delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
     """Show the TOP calls that would bring the shops to the manifests. Never writes to TOP."""
@@ -440,6 +443,9 @@ def plan(
         if out_file:
             write_saved_plan(out_file, SavedPlan(result, tuple(resources), options.now, prune, targets, clients.settings))
             click.echo(f"Saved the plan to {out_file}; `reconciler apply {out_file}` sends exactly these calls.")
+        if checksum_file:  # written by the reconciler, not a script (reconciler/engine/signing.py)
+            signed = write_checksum_file(checksum_file, checksum, env)
+            click.echo(f"Wrote the plan checksum to {checksum_file}" + (" (signed)" if signed else ""), err=as_json)
     _stop_if_blocked(problems, prices, "nothing will be applied")
     if detailed_exitcode and not result.empty:
         sys.exit(EXIT_CHANGES)
@@ -497,11 +503,14 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
               help="How long to wait for another apply on the same shop to finish before giving up.")
 @click.option("--checksum", default=None, metavar="SHA",
               help="Re-plan and apply only if the new plan's checksum equals this reviewed one.")
+@click.option("--checksum-file", default=None, metavar="FILE",
+              help=f"Like --checksum, read from a file `plan --checksum-file` wrote; its signature must verify with {KEY_VARIABLE}.")
 @click.option("--reviewed-plan", default=None, metavar="FILE",
               help="With --checksum: the reviewed plan file, to show how the new plan differs.")
 @_safety_options
 def apply(
-    paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None, reviewed_plan: str | None,
+    paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None,
+    checksum_file: str | None, reviewed_plan: str | None,
     prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
     threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
@@ -509,6 +518,11 @@ def apply(
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
     project, env = _project_env(paths) if not saved_file else _saved_plan_project(saved_file)
+    if checksum_file:
+        if checksum or saved_file:
+            raise click.UsageError("--checksum-file replaces --checksum, and re-plans from manifests (not a plan file)")
+        with _errors_reported([]):
+            checksum = read_checksum_file(checksum_file, env)
     with Clients(read_only=False, env=env) as clients, _errors_reported([clients]), open_store(env) as store, \
             _shop_locks(store, lock_timeout) as locks:
         watch = current_watch().attach(clients)

@@ -20,6 +20,7 @@ from tests.test_e2e_item_pool import ADD, CREATE, REMOVE, _sandbox_call, methods
 from tests.test_e2e_plan_apply import _many
 from tests.workflow_runner import WorkflowRunner
 
+SIGNING_KEY = "plan-signing-key-of-both-environments"
 HEAD_SHA = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2"
 MERGE_SHA = "f0e1d2c3b4a5f0e1d2c3b4a5f0e1d2c3b4a5f0e1"
 
@@ -50,6 +51,7 @@ def runner(workspace: Workspace, state_url: str, receiver: Receiver) -> Runner: 
             "secrets.TOP_SESSION": DEMO_SESSION,
             "secrets.RECONCILER_STATE": state_url,
             "secrets.RECONCILER_WEBHOOK_URL": receiver.url,
+            "secrets.RECONCILER_PLAN_SIGNING_KEY": SIGNING_KEY,
             "github.server_url": "https://github.com",
             "github.repository": "shop/campaigns",
             "github.event.pull_request.head.sha": HEAD_SHA,
@@ -72,11 +74,12 @@ def _checkout(root: Path, name: str, manifests: dict[str, str]) -> Path:
 
 
 def _pull_request(root: Path, manifests: dict[str, str]) -> Path:
-    """What plan.yml checks out: main's code, and the pull request's campaigns/ (merged) under pr/."""
+    """What plan.yml works in: main's code, with the pull request's campaigns/ (merged) extracted
+    over main's (tests/test_trust_boundary.py runs that extraction from a real git repository)."""
     checkout = root / "pr-run"
     shutil.copytree(REPO / ".github", checkout / ".github")
-    (checkout / "pr" / "campaigns").mkdir(parents=True)
-    _write_manifests(checkout / "pr" / "campaigns", manifests)
+    (checkout / "campaigns").mkdir(parents=True)
+    _write_manifests(checkout / "campaigns", manifests)
     return checkout
 
 
@@ -109,8 +112,9 @@ def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp
     plan = _plan_pull_request(runner, pr)
     assert plan.step_outputs["plan"]["exit_code"] == "2"  # changes planned
     assert sandbox.writes() == []  # planning wrote nothing
-    checksum = (pr / "checksum.txt").read_text().strip()
+    checksum, signature = (pr / "checksum.txt").read_text().split()
     assert checksum.startswith("sha256:") and checksum == json.loads((pr / "plan.json").read_text())["checksum"]
+    assert signature.startswith("hmac-sha256:")
     comment = (pr / "plan-md" / "plan-1.md").read_text()
     assert f"Plan checksum: `{checksum}`" in comment and "2 to create" in comment
     assert f"https://github.com/shop/campaigns/blob/{HEAD_SHA}/" in comment
@@ -118,7 +122,6 @@ def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp
     main = _checkout(tmp_path, "main", manifests)
     _download_reviewed_plan(pr, main)
     apply = runner("apply.yml", main)
-    apply.step_outputs["reviewed"] = {"checksum": checksum}
     applied = apply.run("Apply the reviewed plan")
     assert applied.returncode == 0, applied.output
     assert methods(sandbox.writes()) == {CREATE: 2, ADD: 3}
@@ -141,7 +144,6 @@ def test_merged_result_that_plans_differently_is_refused_and_alerted(
     main = _checkout(tmp_path, "main", {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("other")})
     _download_reviewed_plan(pr, main)
     apply = runner("apply.yml", main)
-    apply.step_outputs["reviewed"] = {"checksum": (pr / "checksum.txt").read_text().strip()}
     refused = apply.run("Apply the reviewed plan")
 
     assert refused.returncode == 1
@@ -220,3 +222,18 @@ def test_scheduled_reconcile_reports_drift_and_applies_the_rest(
     assert revert.run("Apply what time changed").returncode == 0
     assert methods(sandbox.writes()) == {REMOVE: 1}
     assert runner("reconcile.yml", later).run("Report drift made outside git").returncode == 0
+
+
+def test_apply_refuses_a_checksum_file_the_plan_job_did_not_sign(runner: Runner, sandbox: Sandbox, tmp_path: Path) -> None:
+    manifests = {"pools.yaml": pool("fresh", skus=["1001"])}
+    pr = _pull_request(tmp_path, manifests)
+    _plan_pull_request(runner, pr)
+    main = _checkout(tmp_path, "main", manifests)
+    _download_reviewed_plan(pr, main)
+    checksum, _ = (main / "reviewed" / "checksum.txt").read_text().split()
+    for forged in (f"{checksum}\n", f"{checksum}\nhmac-sha256:{'0' * 64}\n"):
+        (main / "reviewed" / "checksum.txt").write_text(forged)
+        refused = runner("apply.yml", main).run("Apply the reviewed plan")
+        assert refused.returncode == 1
+        assert "not a signed checksum file" in refused.output or "does not verify" in refused.output
+    assert sandbox.writes() == []

@@ -106,23 +106,37 @@ def test_plan_runs_main_code_on_the_pull_requests_manifests_as_data() -> None:
     job = workflow["jobs"]["plan"]
     assert job["environment"] == "shop-plan"  # not apply's environment: no write credentials
     steps = list(_steps(workflow))
-    checkouts = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
-    main_checkout, pr_checkout = checkouts
-    assert "ref" not in main_checkout.get("with", {})
-    assert pr_checkout["with"]["ref"] == "refs/pull/${{ github.event.pull_request.number }}/merge"
-    assert pr_checkout["with"]["path"] == "pr" and pr_checkout["with"]["sparse-checkout"] == "campaigns"
-    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+    # One checkout: main's. The pull request's tree is never checked out; only campaigns/ of its
+    # merge commit is extracted as files (README "Trust model"; tests/test_trust_boundary.py runs it).
+    [checkout] = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
+    assert "ref" not in checkout.get("with", {}) and checkout["with"]["persist-credentials"] is False
+    [take] = [step for step in steps if "git archive" in step.get("run", "")]
+    assert "git archive --format=tar FETCH_HEAD campaigns | tar -x" in take["run"]
+    assert 'refs/pull/$PR_NUMBER/merge' in take["run"]
     for step in steps:
-        if "run" in step and step.get("working-directory") == "pr":
-            # Among the pull request's files only main's `reconciler` runs, reading campaigns/ as data.
-            assert not re.search(r"\b(pip|npm|make|source|bash|sh)\b|(^|\s)\./", step["run"]), step["name"]
+        assert "working-directory" not in step, step.get("name")  # nothing runs inside the pull request's files
+        assert not re.search(r"\bpython3?\b -c|\bpip\b.*\bcampaigns\b", step.get("run", "")), step.get("name")
+    # Secrets only in the step that plans.
+    assert "secrets." not in json.dumps(job.get("env", {}))
     plan_step = next(step for step in steps if step.get("id") == "plan")
-    assert "reconciler plan campaigns --out ../plan.json --markdown ../plan-md" in plan_step["run"]
+    assert [step.get("id") for step in steps if "secrets." in json.dumps(step.get("env", {}))] == ["plan"]
+    assert "reconciler plan campaigns --out plan.json --checksum-file checksum.txt --markdown plan-md" in plan_step["run"]
+    assert plan_step["env"]["RECONCILER_PLAN_SIGNING_KEY"] == "${{ secrets.RECONCILER_PLAN_SIGNING_KEY }}"
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["name"] == "plan-${{ github.event.pull_request.head.sha }}"
     assert "checksum.txt" in upload["with"]["path"] and "plan.json" in upload["with"]["path"]
-    assert any(step.get("uses", "").startswith("actions/github-script@") for step in steps)
+    [comment] = [step for step in steps if step.get("uses", "").startswith("actions/github-script@")]
+    # The sticky comment is ours by marker AND author: anyone can write a comment with the marker.
+    assert "c.user.login === 'github-actions[bot]'" in comment["with"]["script"]
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_no_workflow_uses_a_cache() -> None:
+    """A cache written by a pull_request_target run would be restored by apply with write credentials."""
+    for path in WORKFLOW_FILES:
+        for step in _steps(_workflow(path.name)):
+            assert "cache" not in step.get("with", {}), f"{path.name}: {step.get('name') or step.get('uses')}"
+            assert not str(step.get("uses", "")).startswith("actions/cache"), path.name
 
 
 def test_apply_and_reconcile_never_run_at_once_for_a_shop() -> None:
@@ -137,6 +151,7 @@ def test_apply_and_reconcile_never_run_at_once_for_a_shop() -> None:
     assert apply["concurrency"]["group"] == reconcile["concurrency"]["group"]
     apply_run = next(step["run"] for step in _steps(apply) if step.get("name") == "Apply the reviewed plan")
     assert '--checksum "$CHECKSUM"' in apply_run and "--reviewed-plan reviewed/plan.json" in apply_run
+    assert "--checksum-file reviewed/checksum.txt" in apply_run  # verified with RECONCILER_PLAN_SIGNING_KEY
 
 
 def test_pre_commit_hook_validates_the_manifest_directory(tmp_path: Path) -> None:

@@ -42,9 +42,12 @@ class WorkflowRunner:
         [self.job] = loaded["jobs"].values()
         self.bin_dir = self.checkout / ".runner-bin"
         self.bin_dir.mkdir(exist_ok=True)
-        # The job installed the package: `reconciler` and `python3` are on PATH.
+        # The job installed the package: `reconciler` and `python3` are on PATH. The shim is a
+        # script like pip's console script, so (unlike `python -m`) the working directory is not
+        # on sys.path, exactly as on the runner.
         shim = self.bin_dir / "reconciler"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
+        shim.write_text(f"#!{sys.executable}\nimport sys\nfrom reconciler.cli import main\nsys.exit(main())\n",
+                        encoding="utf-8")
         shim.chmod(0o755)
         python = self.bin_dir / "python3"
         if not python.exists():
@@ -56,7 +59,9 @@ class WorkflowRunner:
         return matches[0]
 
     def run(self, name: str) -> StepResult:
-        step = self.step(name)
+        return self.run_step(self.step(name))
+
+    def run_step(self, step: dict[str, Any]) -> StepResult:
         output_file = self.checkout / ".runner-output"
         summary_file = self.checkout / ".runner-summary"
         output_file.write_text("", encoding="utf-8")
@@ -87,7 +92,11 @@ class WorkflowRunner:
         return StepResult(result.returncode, result.stdout, outputs)
 
     def _env(self, values: dict[str, Any]) -> dict[str, str]:
-        return {name: _EXPRESSION.sub(lambda m: self._evaluate(m.group(1)), str(value)) for name, value in values.items()}
+        return {name: self.substitute(str(value)) for name, value in values.items()}
+
+    def substitute(self, text: str) -> str:
+        """`text` with its `${{ … }}` expressions filled in, as the runner does for env and with."""
+        return _EXPRESSION.sub(lambda m: self._evaluate(m.group(1)), text)
 
     def _evaluate(self, expression: str) -> str:
         for alternative in (part.strip() for part in expression.split("||")):
