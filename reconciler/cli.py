@@ -507,10 +507,12 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
               help=f"Like --checksum, read from a file `plan --checksum-file` wrote; its signature must verify with {KEY_VARIABLE}.")
 @click.option("--reviewed-plan", default=None, metavar="FILE",
               help="With --checksum: the reviewed plan file, to show how the new plan differs.")
+@click.option("--revision", default=None, metavar="GIT_SHA",
+              help="Record in the state store that this git revision was applied (`state revision`; the schedule runs it).")
 @_safety_options
 def apply(
     paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None,
-    checksum_file: str | None, reviewed_plan: str | None,
+    checksum_file: str | None, reviewed_plan: str | None, revision: str | None,
     prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
     threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
@@ -548,12 +550,16 @@ def apply(
         _stop_if_blocked(problems, prices, "nothing was sent")
         if result.empty:
             record_applied(store, resources, scope, unsettled=())
+            if revision:
+                store.record_revision(revision, "apply")
             return
         _confirm(auto_approve)
         workers = parallelism or ClientSettings.from_env(env).concurrency
         report = apply_plan(result, store, clients, listener=_listener(result), parallelism=workers)
         watch.report = report
         record_applied(store, resources, scope, unsettled=_unsettled(report))
+        if revision:  # also after a failure: what was sent came from this revision's reviewed plan
+            store.record_revision(revision, "apply")
         _print_report(report, clients)
     if not report.ok:
         sys.exit(EXIT_ERROR)
@@ -829,6 +835,16 @@ def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> No
 @cli.group()
 def state() -> None:
     """Inspect or edit the state store (which remote object each resource is)."""
+
+
+@state.command("revision")
+def state_revision() -> None:
+    """The git revision `apply --revision` recorded last (what the schedule reconciles); exit 1 if none."""
+    with _errors_reported([]), _store_of_project() as store:
+        revision = store.last_revision("apply")
+    if revision is None:
+        _fail("no revision recorded: no `reconciler apply --revision` has run against this state store")
+    click.echo(revision)
 
 
 @state.command("list")

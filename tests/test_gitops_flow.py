@@ -13,18 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.state import open_store
 from reconciler.sandbox.server import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
 from tests.conftest import REPO, Sandbox, Workspace
 from tests.test_alerts_metrics import Receiver, receiver  # noqa: F401  (fixture)
 from tests.test_e2e_item_pool import ADD, CREATE, REMOVE, _sandbox_call, methods, pool
 from tests.test_e2e_plan_apply import _many
+from tests.test_trust_boundary import _git
 from tests.workflow_runner import WorkflowRunner
 
 SIGNING_KEY = "plan-signing-key-of-both-environments"
 HEAD_SHA = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2"
 MERGE_SHA = "f0e1d2c3b4a5f0e1d2c3b4a5f0e1d2c3b4a5f0e1"
 
-Runner = Callable[[str, Path], WorkflowRunner]
+Runner = Callable[..., WorkflowRunner]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,7 +46,7 @@ def runner(workspace: Workspace, state_url: str, receiver: Receiver) -> Runner: 
     workspace shares its state store, for setting the scene in-process."""
     workspace.env["RECONCILER_STATE"] = state_url
 
-    def make(workflow: str, checkout: Path) -> WorkflowRunner:
+    def make(workflow: str, checkout: Path, job: str | None = None) -> WorkflowRunner:
         contexts = {
             "secrets.TOP_APP_KEY": DEMO_APP_KEY,
             "secrets.TOP_APP_SECRET": DEMO_APP_SECRET,
@@ -56,10 +58,11 @@ def runner(workspace: Workspace, state_url: str, receiver: Receiver) -> Runner: 
             "github.repository": "shop/campaigns",
             "github.event.pull_request.head.sha": HEAD_SHA,
             "github.sha": MERGE_SHA,
+            "github.run_id": "7",
         }
         base_env = {"TOP_GATEWAY": workspace.env["TOP_GATEWAY"], "GITHUB_SERVER_URL": "https://github.com",
                     "GITHUB_REPOSITORY": "shop/campaigns", "GITHUB_RUN_ID": "7", "GITHUB_SHA": MERGE_SHA}
-        return WorkflowRunner(workflow, checkout, contexts, base_env)
+        return WorkflowRunner(workflow, checkout, contexts, base_env, job)
 
     return make
 
@@ -105,7 +108,7 @@ def _download_reviewed_plan(pr_checkout: Path, main_checkout: Path) -> None:
         shutil.copy(pr_checkout / name, reviewed / name)
 
 
-def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp_path: Path) -> None:
+def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp_path: Path, state_url: str) -> None:
     manifests = {"pools.yaml": pool("fresh", skus=["1001", "1002"]) + "---\n" + pool("dairy", skus=["2001"])}
     pr = _pull_request(tmp_path, manifests)
 
@@ -127,6 +130,8 @@ def test_reviewed_plan_is_applied_on_merge(runner: Runner, sandbox: Sandbox, tmp
     assert methods(sandbox.writes()) == {CREATE: 2, ADD: 3}
     log = (main / "apply.log").read_text()
     assert log.startswith("project: ") and "\nshop demo-shop:\n" in log  # the header, then the plan
+    with open_store({"RECONCILER_STATE": state_url}) as store:  # what the schedule will reconcile
+        assert store.last_revision("apply") == MERGE_SHA
 
     after = _pull_request(tmp_path / "after", manifests)
     replanned = runner("plan.yml", after)
@@ -185,43 +190,70 @@ def test_invalid_manifests_get_a_comment_saying_why(runner: Runner, sandbox: San
 
 
 @team_store
-def test_scheduled_reconcile_reports_drift_and_applies_the_rest(
+def test_scheduled_reconcile_applies_only_what_is_due_for_the_revision_last_applied(
     runner: Runner, sandbox: Sandbox, tmp_path: Path, workspace: Workspace, receiver: Receiver  # noqa: F811
 ) -> None:
-    applied = {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001"])}
-    first = _checkout(tmp_path, "first", applied)
-    assert workspace.run("apply", str(first / "campaigns"), "--auto-approve").exit_code == 0
-
-    # Someone adds an item to `fresh` in the seller console; meanwhile `dairy` has a change that
-    # is due (merged, or moved by time) but not applied yet.
+    """The schedule never applies what nobody reviewed: it reconciles the revision apply.yml applied
+    last (`apply --revision`), alerts when main holds more, reports drift and leaves it for a person."""
+    main = _checkout(tmp_path, "main", {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001"])})
+    _git("init", "-q", "-b", "main", cwd=main)
+    _git("add", "-A", cwd=main)
+    _git("commit", "-q", "-m", "r1", cwd=main)
+    r1 = _git("rev-parse", "HEAD", cwd=main).strip()
+    # apply.yml applied r1, but only part of it (`fresh`) before it stopped: `dairy` is still due for r1.
+    applied = workspace.run("apply", str(main / "campaigns"), "--auto-approve", "--target", "ItemPoolActivity/fresh",
+                            "--revision", r1)
+    assert applied.exit_code == 0, applied.output
+    assert workspace.run("state", "revision").output.strip() == r1
+    # Someone adds an item to `fresh` in the seller console; a later merge to main adds an item to
+    # `dairy` whose apply never ran (refused, cancelled, or pushed directly).
     shown = workspace.run("state", "show", "demo-shop/ItemPoolActivity/fresh")
     fresh_id = int(json.loads(shown.output)["remote_id"])
     _sandbox_call(workspace, ADD, {"param0": {"sku_code": "7777"}, "param1": {"activity_id": fresh_id}})
-    later = _checkout(tmp_path, "later", {"pools.yaml": pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001", "2002"])})
+    later = pool("fresh", skus=["1001"]) + "---\n" + pool("dairy", skus=["2001", "2002"])
+    (main / "campaigns" / "pools.yaml").write_text(later, encoding="utf-8")
+    _git("commit", "-q", "-am", "r2", cwd=main)
     sandbox.clear_calls()
 
-    reconcile = runner("reconcile.yml", later)
+    revision = runner("reconcile.yml", main, "revision")
+    found = revision.run("Find the revision apply.yml applied last")
+    assert found.returncode == 0, found.output
+    assert revision.step_outputs["revision"] == {"sha": r1, "unapplied": "true"}
+    assert "main holds reviewed changes that apply.yml has not applied" in found.output
+    assert revision.run("Alert that main holds changes apply.yml did not apply").returncode == 0
+    assert any("holds changes apply.yml has not applied" in alert["text"] for alert in receiver.alerts())
+
+    _git("checkout", "-q", r1, cwd=main)  # the reconcile job checks out needs.revision.outputs.sha
+    reconcile = runner("reconcile.yml", main, "reconcile")
     drift = reconcile.run("Report drift made outside git")
     assert drift.returncode == 0, drift.output
     assert reconcile.step_outputs["drift"]["exit_code"] == "2"
-    assert [d["address"] for d in json.loads((later / "drift.json").read_text())["drift"]] == [
+    assert [d["address"] for d in json.loads((main / "drift.json").read_text())["drift"]] == [
         "demo-shop/ItemPoolActivity/fresh"
     ]
-    assert any("campaign-reconciler: drift" in alert["text"] for alert in receiver.alerts())
-
     rest = reconcile.run("Apply what time changed")
     assert rest.returncode == 0, rest.output
-    assert methods(sandbox.writes()) == {ADD: 1}  # dairy's new item; fresh's console item untouched
+    # dairy as r1 has it (its create and 2001); not r2's 2002, and not the console's 7777.
+    assert methods(sandbox.writes()) == {CREATE: 1, ADD: 1}
+    assert "2002" not in json.dumps(sandbox.writes())
     assert reconcile.run("Fail while drift is unresolved").returncode == 1
 
     # A person decides to undo the console change: run by hand with revert_drift.
     sandbox.clear_calls()
-    revert = runner("reconcile.yml", later)
+    revert = runner("reconcile.yml", main, "reconcile")
     revert.contexts["inputs.revert_drift"] = "true"
     assert revert.run("Report drift made outside git").returncode == 0
     assert revert.run("Apply what time changed").returncode == 0
     assert methods(sandbox.writes()) == {REMOVE: 1}
-    assert runner("reconcile.yml", later).run("Report drift made outside git").returncode == 0
+    assert runner("reconcile.yml", main, "reconcile").run("Report drift made outside git").returncode == 0
+
+    # Once apply.yml applies main, the schedule follows it and stops alerting.
+    _git("checkout", "-q", "main", cwd=main)
+    head = _git("rev-parse", "HEAD", cwd=main).strip()
+    assert workspace.run("apply", str(main / "campaigns"), "--auto-approve", "--revision", head).exit_code == 0
+    again = runner("reconcile.yml", main, "revision")
+    assert again.run("Find the revision apply.yml applied last").returncode == 0
+    assert again.step_outputs["revision"] == {"sha": head}
 
 
 def test_apply_refuses_a_checksum_file_the_plan_job_did_not_sign(runner: Runner, sandbox: Sandbox, tmp_path: Path) -> None:

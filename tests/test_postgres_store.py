@@ -95,8 +95,8 @@ def test_applied_specs_go_with_their_link(opener: Opener) -> None:
 
 def test_migrations_run_once_and_record_their_version(opener: Opener) -> None:
     first, second = opener(), opener()
-    assert first.schema_version() == second.schema_version() == 2
-    assert PG_MIGRATIONS[-1].version == SQLITE_MIGRATIONS[-1].version == 2
+    assert first.schema_version() == second.schema_version() == 3
+    assert PG_MIGRATIONS[-1].version == SQLITE_MIGRATIONS[-1].version == 3
 
 
 def test_a_store_newer_than_the_code_is_refused(postgres_url: str) -> None:
@@ -115,7 +115,7 @@ def test_sqlite_store_from_before_versioning_is_adopted(tmp_path: Path) -> None:
         db.executescript(SQLITE_MIGRATIONS[0].statements[0] + ";")
         db.execute("INSERT INTO links VALUES ('demo-shop', 'ItemPoolActivity', 'fresh', '9', '{}', 0)")
     with SqliteStateStore(str(path)) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert store.get(KEY) == Link(KEY, "9", {})
 
 
@@ -192,3 +192,13 @@ def test_a_role_that_may_only_select_can_open_and_read(postgres_url: str) -> Non
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM plan_reader")
             admin.execute("DROP ROLE plan_reader")
+
+
+def test_the_revision_last_applied_is_remembered(opener: Opener) -> None:
+    """`apply --revision` records it; the schedule reconciles it (reconcile.yml)."""
+    store = opener()
+    assert store.last_revision("apply") is None
+    store.record_revision("a" * 40, "apply")
+    store.record_revision("b" * 40, "apply")
+    store.record_revision("c" * 40, "something else")
+    assert store.last_revision("apply") == opener().last_revision("apply") == "b" * 40

@@ -144,19 +144,32 @@ def test_no_workflow_uses_a_cache() -> None:
             assert not str(step.get("uses", "")).startswith("actions/cache"), path.name
 
 
-def test_apply_and_reconcile_never_run_at_once_for_a_shop() -> None:
+def test_applies_are_never_cancelled_and_the_schedule_runs_only_the_revision_last_applied() -> None:
     apply, reconcile = _workflow("apply.yml"), _workflow("reconcile.yml")
     assert apply["on"]["push"]["branches"] == ["main"]
     assert "schedule" in reconcile["on"]
-    for workflow in (apply, reconcile):
-        assert workflow["concurrency"]["group"].startswith("apply-")
-        assert workflow["concurrency"]["cancel-in-progress"] is False  # never stop an apply part-way
-        [job] = workflow["jobs"].values()
-        assert job["environment"] == "shop-production"
-    assert apply["concurrency"]["group"] == reconcile["concurrency"]["group"]
-    apply_run = next(step["run"] for step in _steps(apply) if step.get("name") == "Apply the reviewed plan")
+    # GitHub keeps one waiting run per concurrency group and cancels the rest: applies of different
+    # commits share none, and queue on the state store's per-shop lock instead.
+    assert apply["concurrency"] == {"group": "apply-${{ github.sha }}", "cancel-in-progress": False}
+    assert reconcile["concurrency"]["group"] != apply["concurrency"]["group"]
+    [apply_job] = apply["jobs"].values()
+    assert apply_job["environment"] == "shop-production"
+    assert {job["environment"] for job in reconcile["jobs"].values()} == {"shop-reconcile"}  # separate
+    apply_step = next(step for step in _steps(apply) if step.get("name") == "Apply the reviewed plan")
+    apply_run = apply_step["run"]
     assert '--checksum "$CHECKSUM"' in apply_run and "--reviewed-plan reviewed/plan.json" in apply_run
     assert "--checksum-file reviewed/checksum.txt" in apply_run  # verified with RECONCILER_PLAN_SIGNING_KEY
+    assert '--revision "$REVISION"' in apply_run and apply_step["env"]["REVISION"] == "${{ github.sha }}"
+    lock_timeout = int(re.search(r"--lock-timeout (\d+)", apply_run).group(1))  # type: ignore[union-attr]
+    assert lock_timeout < apply_job["timeout-minutes"] * 60
+    # The schedule: the first job finds the revision apply.yml applied last (and alerts when main
+    # holds more); the second checks out exactly that revision and applies only from it.
+    revision_job, reconcile_job = reconcile["jobs"]["revision"], reconcile["jobs"]["reconcile"]
+    assert reconcile_job["needs"] == "revision"
+    [checkout] = [s for s in reconcile_job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ needs.revision.outputs.sha }}"
+    assert any("reconciler state revision" in s.get("run", "") for s in revision_job["steps"])
+    assert all("--revision" not in s.get("run", "") for s in reconcile_job["steps"])  # it never moves the revision
 
 
 def test_pre_commit_hook_validates_the_manifest_directory(tmp_path: Path) -> None:

@@ -34,12 +34,17 @@ class WorkflowRunner:
     checkout: Path  # the working directory: what actions/checkout would have put there
     contexts: dict[str, str]  # "secrets.TOP_APP_KEY" → value, "github.sha" → value, …
     base_env: dict[str, str] = field(default_factory=dict)
+    job_id: str | None = None  # which job, when the workflow has more than one
     summary: str = ""
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         loaded = yaml.safe_load((REPO / ".github" / "workflows" / self.workflow).read_text(encoding="utf-8"))
-        [self.job] = loaded["jobs"].values()
+        jobs = loaded["jobs"]
+        if self.job_id is None:
+            [self.job] = jobs.values()
+        else:
+            self.job = jobs[self.job_id]
         self.bin_dir = self.checkout / ".runner-bin"
         self.bin_dir.mkdir(exist_ok=True)
         # The job installed the package: `reconciler` and `python3` are on PATH. The shim is a

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import simplejson
@@ -141,6 +142,14 @@ class StateStore(ABC):
     def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None: ...
 
     @abstractmethod
+    def record_revision(self, revision: str, command: str) -> None:
+        """Remember that `command` (apply) ran the manifests of git revision `revision`."""
+
+    @abstractmethod
+    def last_revision(self, command: str) -> str | None:
+        """The revision `command` ran last; None if never."""
+
+    @abstractmethod
     def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> AbstractContextManager[None]:
         """Hold the shop's apply lock for the `with` block, across processes and machines sharing
         this store. Waits up to `timeout` seconds (calling `on_wait` once with the holder first),
@@ -235,6 +244,15 @@ class SqlStateStore(StateStore):
             args = (shop,)
         rows = self._rows(query + " ORDER BY shop, kind, name", args)
         return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
+
+    def record_revision(self, revision: str, command: str) -> None:
+        m = self._mark
+        self._run(f"INSERT INTO revisions (revision, command, recorded_at) VALUES ({m}, {m}, {m})",
+                  (revision, command, datetime.now(timezone.utc).isoformat()))
+
+    def last_revision(self, command: str) -> str | None:
+        row = self._row(f"SELECT revision FROM revisions WHERE command = {self._mark} ORDER BY id DESC LIMIT 1", (command,))
+        return str(row[0]) if row else None
 
     def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
         query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"

@@ -56,6 +56,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             resource TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
             PRIMARY KEY (shop, kind, name))""",
     )),
+    Migration(3, "git revisions applied, for the schedule", (
+        """CREATE TABLE revisions (
+            id BIGSERIAL PRIMARY KEY, revision TEXT NOT NULL, command TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    )),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -57,6 +57,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             resource TEXT NOT NULL, applied_at REAL NOT NULL,
             PRIMARY KEY (shop, kind, name))""",
     )),
+    Migration(3, "git revisions applied, for the schedule", (
+        """CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT NOT NULL, command TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    )),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
