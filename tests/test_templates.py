@@ -27,7 +27,7 @@ apiVersion: campaigns/v1
 kind: Shop
 metadata: {name: other-shop}
 spec:
-  env: {session: OTHER_SHOP_SESSION}
+  env: {session: TOP_OTHER_SHOP_SESSION}
 """
 
 VARS = """\
@@ -311,7 +311,7 @@ def test_plan_links_each_change_to_its_template_line_and_converges(
     workspace: Workspace, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_campaigns(workspace.root)
-    workspace.env["OTHER_SHOP_SESSION"] = OTHER_SESSION
+    workspace.env["TOP_OTHER_SHOP_SESSION"] = OTHER_SESSION
     monkeypatch.chdir(workspace.root)  # relative paths, as in a repository checkout
     source = f"campaigns/pools.yaml.j2:{line_of(POOLS, 'apiVersion')}"
 
