@@ -103,7 +103,10 @@ class RedactingStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._stream.flush()
+        # Also called when this object is garbage collected (IOBase closes itself), possibly after
+        # the wrapped stream was closed (click's test runner); Python 3.13 reports that error.
+        if not getattr(self._stream, "closed", False):
+            self._stream.flush()
 
     def isatty(self) -> bool:
         return self._stream.isatty()

@@ -109,9 +109,11 @@ def test_a_store_newer_than_the_code_is_refused(postgres_url: str) -> None:
 
 def test_sqlite_store_from_before_versioning_is_adopted(tmp_path: Path) -> None:
     import sqlite3
+    from contextlib import closing
 
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:
+    # closing(): sqlite3's own `with` commits but leaves the connection open (Python 3.13 warns).
+    with closing(sqlite3.connect(path)) as db, db:
         db.executescript(SQLITE_MIGRATIONS[0].statements[0] + ";")
         db.execute("INSERT INTO links VALUES ('demo-shop', 'ItemPoolActivity', 'fresh', '9', '{}', 0)")
     with SqliteStateStore(str(path)) as store:
