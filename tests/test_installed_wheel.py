@@ -83,9 +83,9 @@ def _install_step() -> str:
     scripts = set()
     for name in ("apply.yml", "plan.yml", "reconcile.yml"):
         workflow = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text(encoding="utf-8"))
-        [job] = workflow["jobs"].values()
-        [step] = [step for step in job["steps"] if step.get("name") == "Install"]
-        scripts.add(step["run"])
+        installs = [step for job in workflow["jobs"].values() for step in job["steps"] if step.get("name") == "Install"]
+        assert installs, name
+        scripts.update(step["run"] for step in installs)
     [script] = scripts
     assert "--require-hashes -r requirements/workflows.txt" in script and "--no-deps" in script
     return script
