@@ -1,8 +1,9 @@
 """JSON Schema validation of one document, with errors a person can act on.
 
 The schemas shipped in the package (reconciler/schemas, exported to `schemas/` for editors) are
-the single source of what a manifest may contain. jsonschema reports what failed in schema terms; this module turns that into
-one Problem per field, located by the YAML marks, worded for someone editing YAML:
+the single source of what a manifest may contain. jsonschema reports what failed in schema
+terms; this module turns that into one Problem per field, located by the YAML marks, worded for
+someone editing YAML:
 "unknown field 'foo'; allowed: ...", "missing required field 'stairs'", and for patterns and
 ranges the schema's own `x-allowed` text, so the rule and its explanation live side by side.
 
