@@ -182,7 +182,10 @@ def test_changed_coupon_is_a_new_coupon_and_the_plan_says_the_old_one_stays(work
 
 
 def test_removed_coupon_makes_no_call_and_prune_only_forgets_it(workspace: Workspace, sandbox: Sandbox) -> None:
-    workspace.write("coupons.yaml", coupon("welcome-10") + "---\n" + coupon("spare", "5.00", "0.00"))
+    # 5.00 off any order takes the shop's items under 5.00 to 0.00, below the default floor (30 %)
+    spare = coupon("spare", "5.00", "0.00").replace(
+        "shop: demo-shop}", 'shop: demo-shop, allow_below_floor: "a test coupon, never seen by buyers"}')
+    workspace.write("coupons.yaml", coupon("welcome-10") + "---\n" + spare)
     apply(workspace)
     workspace.write("coupons.yaml", coupon("welcome-10"))
     sandbox.clear_calls()

@@ -265,7 +265,8 @@ def test_markdown_plan_has_a_price_impact_table_deepest_cuts_first(workspace: Wo
     assert "| item 102 普洱 | 49.00 | 49.00 | **39.00** | −20.4% |" in rows[1]
     assert comment.index("#### Price impact") < comment.index("<details><summary><b>demo-shop</b>")
     # the terminal plan says the same, briefly
-    assert "demo-shop item 103 红茶: 48.99 → 24.49 (−50.0%)" in planned.output
+    # no PriceFloor is declared: the default floor (30 % of list) applies and says so
+    assert "demo-shop item 103 红茶: 48.99 → 24.49 (−50.0%, floor 14.70 = default 30% of list)" in planned.output
 
 
 def test_a_plan_that_changes_no_promotion_reads_no_prices(workspace: Workspace, sandbox: Sandbox) -> None:
@@ -300,5 +301,46 @@ def test_a_replaced_coupon_still_counts_buyers_keep_the_old_one(workspace: Works
     workspace.write("coupons.yaml", changed)
     planned = workspace.run("plan", str(workspace.campaigns))
     assert planned.exit_code == 0, planned.output
-    assert "demo-shop item 103 红茶: 46.49 → 45.99 (−1.1%)" in planned.output
+    assert "demo-shop item 103 红茶: 46.49 → 45.99 (−1.1%, floor 14.70 = default 30% of list)" in planned.output
     assert "item 102" not in planned.output  # 44.00 before and after
+
+
+# ---- the default floor (issue 17.6): a shop without any PriceFloor is still guarded --------------
+
+
+def test_without_a_price_floor_a_1zhe_typo_is_blocked_by_the_default_floor(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock_shop(sandbox)
+    workspace.write("prices.yaml", item_discount("typo", "rate: 0.1", ["101", "102"]))  # 1折 instead of 9折
+    sandbox.clear_calls()
+    planned = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert planned.exit_code == 1, planned.output
+    # 100.00 → 10.00, below 30 % of list (30.00): the message names the default floor
+    assert ("demo-shop item 101 龙井: the worst-case price would drop to 10.00, below its floor 30.00 "
+            "(the default floor: 30% of list, as no PriceFloor covers the item)") in planned.output
+    assert "allow_below_floor" in planned.output
+    assert ITEM_ADD not in methods(sandbox.calls())  # nothing was sent
+    # the default floor reads nothing of its own: the list prices read are those of the named items
+    assert methods(sandbox.calls())[SELLER_GET] == 2
+
+
+def test_the_default_floor_gives_way_to_allow_below_floor_and_to_a_declared_floor(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    stock_shop(sandbox)
+    workspace.write("prices.yaml", item_discount("clearance", "rate: 0.2", ["102"], allow="end of season"))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 0, planned.output
+    assert "allowed by metadata.allow_below_floor (ItemDiscount/clearance: end of season)" in planned.output
+    # a PriceFloor with min_share_of_list replaces the default for every item: 2折 is above 10 %
+    low_floor = FLOORS.replace("min_share_of_list: 0.5", "min_share_of_list: 0.1").replace(
+        '  items: {"101": "70.00"}\n', "")
+    workspace.write("prices.yaml", low_floor + "---\n" + item_discount("clearance", "rate: 0.2", ["102"]))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 0, planned.output
+    assert "floor 4.90)" in planned.output and "default" not in planned.output.split("Price impact")[1]
+    # a PriceFloor naming only item 101 keeps the default for 102: still blocked
+    item_floor = FLOORS.replace("  min_share_of_list: 0.5\n", "")
+    workspace.write("prices.yaml", item_floor + "---\n" + item_discount("clearance", "rate: 0.2", ["102"]))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 1, planned.output
+    assert "below its floor 14.70 (the default floor: 30% of list" in planned.output

@@ -12,7 +12,8 @@ stacking, at every moment from the plan's moment on):
   stays valid until its end, a claimed cash gift stays usable) the old rules count too.
 
 An item whose worst case changes is a row of the price-impact table. An item whose worst case
-after the plan is below its floor (PriceFloor) and lower than before blocks the plan, naming the
+after the plan is below its floor (PriceFloor, or the default floor of 30 % of the list price
+for items no PriceFloor covers: pricing/floors.py) and lower than before blocks the plan, naming the
 item, the stack and the floor — unless each manifest in that stack the plan changes carries
 `metadata.allow_below_floor: "reason"` (when the plan changes none of them, e.g. a deletion lets a
 lower-priority activity apply, each manifest in the stack must); then the reason is a plan warning.
@@ -37,7 +38,7 @@ from reconciler.engine.price_report import floor_text, item_text, stack_text, yu
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
-from reconciler.pricing.floors import FloorPrice, floor_of
+from reconciler.pricing.floors import FloorPrice, default_floor, floor_of
 from reconciler.pricing.rules import (
     Floor,
     ListedItem,
@@ -250,8 +251,9 @@ def _check_shop(
     result.notes.extend(f"{shop}: {note}" for note in sides.notes + listed.notes)
     before, after = Pricer(tuple(sides.promotions_before())), Pricer(tuple(sides.promotions_after()))
     reached = reach(touched)  # the items a changed promotion can touch: the only ones it can reprice
+    default = default_floor(shop)  # for items no PriceFloor covers (pricing/floors.py)
     priced = [
-        PriceImpact(shop, before.worst_from(item, now), after.worst_from(item, now), floor_of(item, sides.floors))
+        PriceImpact(shop, before.worst_from(item, now), after.worst_from(item, now), floor_of(item, sides.floors, default))
         for item in sorted(listed.items.values(), key=lambda i: i.item_id)
         if reached.covers(item)
     ]
@@ -371,7 +373,7 @@ def _price_shop(
         ids, whole_shop = named_items(rules)
         listed = read_list_prices(client, ids, whole_shop=whole_shop)
     pricer = Pricer(tuple(offers))
-    quotes = [(pricer.at(item, moment), floor_of(item, shop_floors)) for item in listed.items.values()]
+    quotes = [(pricer.at(item, moment), floor_of(item, shop_floors, default_floor(shop))) for item in listed.items.values()]
     shown = [(quote, floor) for quote, floor in quotes if item_ids or quote.steps or _below(quote, floor)]
     shown.sort(key=lambda pair: (Fraction(pair[0].unit_price, max(pair[0].item.list_price, 1)), pair[0].item.item_id))
     return ShopPrices(shop, tuple(shown), len(quotes) - len(shown), tuple(listed.notes), _reads(client) - reads_before)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.kinds.units import fen_text, fen_to_yuan, to_top_datetime
-from reconciler.pricing.floors import FloorPrice
+from reconciler.pricing.floors import FloorPrice, is_default
 from reconciler.pricing.stacking import Quote
 
 if TYPE_CHECKING:
@@ -47,8 +47,15 @@ def floor_text(floor: FloorPrice) -> str:
     source = f"{floor.key.kind}/{floor.key.name}"
     if floor.share is not None:
         share = (Decimal(floor.share) / 10).normalize()
+        if is_default(floor):
+            return f"{yuan(floor.price)} (the default floor: {share:f}% of list, as no PriceFloor covers the item)"
         return f"{yuan(floor.price)} ({source}: {share:f}% of list)"
     return f"{yuan(floor.price)} ({source})"
+
+
+def floor_short(floor: FloorPrice) -> str:
+    """The floor in a table cell or an impact line: its price, and which floor when it is the default."""
+    return yuan(floor.price) + (f" = default {Decimal(floor.share or 0) / 10:f}% of list" if is_default(floor) else "")
 
 
 def quote_lines(quote: Quote, floor: FloorPrice | None) -> list[str]:
@@ -91,7 +98,7 @@ def impact_markdown(impacts: Sequence[PriceImpact], limit: int = MARKDOWN_ROWS) 
         after = impact.after
         floor = ""
         if impact.floor is not None:
-            floor = yuan(impact.floor.price) + (" ⛔" if after.unit_price < impact.floor.price else "")
+            floor = floor_short(impact.floor) + (" ⛔" if after.unit_price < impact.floor.price else "")
         lines.append(
             f"| {_cell(item_text(after))} | {yuan(after.item.list_price)} | {yuan(impact.before.unit_price)} "
             f"| **{yuan(after.unit_price)}** | {change_text(impact.before.unit_price, after.unit_price)} "
@@ -108,7 +115,7 @@ def impact_text(impacts: Sequence[PriceImpact], limit: int = TEXT_ROWS) -> list[
     lines = [f"Price impact (worst case a unit, before → after, deepest first; {len(impacts)} item(s)):"]
     for impact in impacts[:limit]:
         before, after = impact.before.unit_price, impact.after.unit_price
-        floor = f", floor {yuan(impact.floor.price)}" if impact.floor is not None else ""
+        floor = f", floor {floor_short(impact.floor)}" if impact.floor is not None else ""
         lines.append(
             f"  {impact.shop} {item_text(impact.after)}: {yuan(before)} → {yuan(after)} "
             f"({change_text(before, after)}{floor})"
