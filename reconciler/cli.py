@@ -35,13 +35,15 @@ from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file, write_ch
 from reconciler.engine.render import json_pieces, render_markdown, render_record, render_text, text_lines
 from reconciler.engine.safety import SafetyOptions, prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects, write_saved_plan
-from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.colour import colour_wanted
+from reconciler.errors import ManifestError, ReconcilerError, TopError
 from reconciler.kinds.base import Caller
 from reconciler.manifest import ManifestSet, ShopProfile, load_manifests, render_manifests
 from reconciler.kinds import KINDS
 from reconciler.model import Call, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import ShopLocks, StateStore, open_store
 from reconciler.observe import current_watch, watched
+from reconciler.output_paths import output_problems
 from reconciler.project import Project, find_project
 from reconciler.redaction import redacted_output, remember
 from reconciler.where import Where
@@ -49,6 +51,7 @@ from reconciler.top import Credentials, TopClient
 from reconciler.top.apps import ShopCaller
 from reconciler.top.credentials import DEFAULT_GATEWAY, CredentialsError, redact_values
 from reconciler.top.env_names import read_only_gateway_problem, variable_problems
+from reconciler.top.hints import advice
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.settings import ClientSettings
 from reconciler.top.run import TopRun
@@ -233,6 +236,9 @@ def _errors_reported(clients: list[Clients]) -> Iterator[None]:
         sys.exit(EXIT_ERROR)
     except ReconcilerError as exc:
         click.echo(f"error: {_redacted(str(exc), clients)}", err=True)
+        hint = advice(exc) if isinstance(exc, TopError) else None
+        if hint:
+            click.echo(f"hint: {hint}", err=True)
         sys.exit(EXIT_ERROR)
 
 
@@ -291,7 +297,8 @@ def _say_where(project: Project, clients: Clients, *, machine: bool) -> Where:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="campaign-reconciler", prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("--no-color", "no_color", is_flag=True, help="No colour escape codes (also: NO_COLOR set).")
+def cli(verbose: int, no_color: bool) -> None:
     """Campaign-as-code for Taobao Open Platform marketing."""
     # Everything printed from here on is masked (reconciler/redaction.py), errors included.
     click.get_current_context().with_resource(redacted_output(os.environ))
@@ -413,6 +420,8 @@ def plan(
     update_threshold: float, delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
     """Show the TOP calls that would bring the shops to the manifests. Never writes to TOP."""
+    for problem in output_problems({"--out": out_file, "--checksum-file": checksum_file}, {"--markdown": markdown_dir}):
+        _fail(problem)  # before any read call, not after the whole plan
     options = PlanOptions(prune=prune, now=_now(at), targets=targets)
     safety = _safety(force, update_threshold, delete_threshold, threshold_min_objects)
     project, env = _project_env(paths)
@@ -442,7 +451,8 @@ def plan(
                 price_impact=impact_markdown(prices.impacts)))
         if out_file:
             write_saved_plan(out_file, SavedPlan(result, tuple(resources), options.now, prune, targets, clients.settings))
-            click.echo(f"Saved the plan to {out_file}; `reconciler apply {out_file}` sends exactly these calls.")
+            click.echo(f"Saved the plan to {out_file}; `reconciler apply {out_file}` sends exactly these calls.",
+                       err=as_json)
         if checksum_file:  # written by the reconciler, not a script (reconciler/engine/signing.py)
             signed = write_checksum_file(checksum_file, checksum, env)
             click.echo(f"Wrote the plan checksum to {checksum_file}" + (" (signed)" if signed else ""), err=as_json)
@@ -553,7 +563,7 @@ def apply(
             if revision:
                 store.record_revision(revision, "apply")
             return
-        _confirm(auto_approve)
+        _confirm(auto_approve or saved_file is not None)  # a saved plan is the approval (as Terraform)
         workers = parallelism or ClientSettings.from_env(env).concurrency
         report = apply_plan(result, store, clients, listener=_listener(result), parallelism=workers)
         watch.report = report
@@ -666,7 +676,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def _styler() -> Callable[..., str]:
-    return click.style if sys.stdout.isatty() else (lambda text, **_: text)
+    context = click.get_current_context(silent=True)
+    no_color = bool(context and context.find_root().params.get("no_color"))
+    return click.style if colour_wanted(sys.stdout, os.environ, no_color) else (lambda text, **_: text)
 
 
 class _LogLines(ApplyListener):

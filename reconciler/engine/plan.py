@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -16,7 +17,7 @@ from reconciler.errors import ManifestError, PlanError, Problem
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext
 from reconciler.manifest import ManifestSet
-from reconciler.model import Action, Change, Plan, Resource, ResourceKey
+from reconciler.model import Action, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def make_plan(
     if options.targets and not desired_by_key and not links:
         raise PlanError(f"--target {', '.join(options.targets)} matches no manifest and no managed object")
     shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in links})
+    untargeted = [link for link in store.links() if not _targeted(link.key, options.targets)]
     result = _ShopPlan()
     read_calls = 0
     for shop in shops:
@@ -77,7 +79,9 @@ def make_plan(
             desired={key: r for key, r in desired_by_key.items() if key.shop == shop},
             links={link.key: link for link in links if link.key.shop == shop},
         )
-        result.merge(_plan_shop(ctx, client, options))
+        shop_plan = _plan_shop(ctx, client, options)
+        _not_targeted(shop_plan, [link for link in untargeted if link.key.shop == shop])
+        result.merge(shop_plan)
         read_calls += _reads_so_far(client) - reads_before
     if result.errors:
         raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(result.errors))
@@ -92,6 +96,25 @@ def make_plan(
         live_counts=dict(sorted(result.live_counts.items())),
         duplicates=dict(sorted(result.duplicates.items())),
     )
+
+
+def _not_targeted(shop_plan: "_ShopPlan", others: Sequence[Link]) -> None:
+    """With --target, the shop's other managed objects are read like unmanaged ones (the kinds
+    list what no state link of this run owns): name them as managed and not targeted instead, so
+    nobody reads them as objects the reconciler does not own."""
+    if not others:
+        return
+    ids: dict[str, set[str]] = {}  # "shop/Kind" (as unmanaged lines begin) → remote ids
+    for link in others:
+        ids.setdefault(f"{link.key.shop}/{link.key.kind}", set()).add(str(link.remote_id))
+
+    def owned(line: str) -> bool:
+        prefix, _, what = line.partition(": ")
+        return bool(ids.get(prefix, set()) & set(re.findall(r"[0-9A-Za-z_-]+", what)))
+
+    shop_plan.unmanaged = [line for line in shop_plan.unmanaged if not owned(line)]
+    shop_plan.notes.extend(f"{link.key}: not targeted (managed; --target leaves it as it is this run)"
+                           for link in sorted(others, key=lambda link: link.key))
 
 
 def _targeted(key: ResourceKey, targets: Sequence[str]) -> bool:

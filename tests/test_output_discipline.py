@@ -1,0 +1,125 @@
+"""Output discipline (issue 17.5), end to end against the sandbox over real HTTP: machine output
+alone on stdout, output paths checked before planning, a saved plan applied without a prompt,
+NO_COLOR / --no-color, connection and credential errors that say what to check, and --target
+naming the shop's other managed objects as not targeted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.colour import colour_wanted
+from reconciler.output_paths import directory_problem, file_problem
+from tests.conftest import Sandbox, Workspace
+from tests.test_e2e_discounts import item_discount
+
+ESC = "\x1b["
+
+
+def test_plan_json_with_out_prints_only_json_on_stdout(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    out = workspace.root / "plan.json"
+    planned = workspace.run("plan", str(workspace.campaigns), "--json", "--out", str(out))
+    assert planned.exit_code == 0, planned.output
+    data = json.loads(planned.stdout)  # nothing but the JSON
+    assert data["summary"]["create"] == 1
+    assert "Saved the plan to" in planned.stderr
+    assert out.is_file()
+
+
+def test_output_paths_are_checked_before_any_read(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    a_file = workspace.root / "existing.txt"
+    a_file.write_text("x", encoding="utf-8")
+    sandbox.clear_calls()
+    missing = workspace.run("plan", str(workspace.campaigns), "--out", str(workspace.root / "missing" / "p.json"))
+    assert missing.exit_code == 1
+    assert "--out" in missing.stderr and "does not exist" in missing.stderr and "Traceback" not in missing.output
+    onto_file = workspace.run("plan", str(workspace.campaigns), "--markdown", str(a_file))
+    assert onto_file.exit_code == 1 and "is a file, not a directory" in onto_file.stderr
+    under_file = workspace.run("plan", str(workspace.campaigns), "--markdown", str(a_file / "md"))
+    assert under_file.exit_code == 1 and "is a file, not a directory" in under_file.stderr
+    assert sandbox.calls() == []  # refused before the plan read anything
+
+
+def test_output_path_checks(tmp_path: Path) -> None:
+    assert file_problem("--out", str(tmp_path / "p.json")) is None
+    assert "is a directory" in (file_problem("--out", str(tmp_path)) or "")
+    assert directory_problem("--markdown", str(tmp_path / "new" / "deeper")) is None  # made on write
+
+
+def test_apply_of_a_saved_plan_needs_no_prompt(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    out = workspace.root / "plan.json"
+    assert workspace.run("plan", str(workspace.campaigns), "--out", str(out)).exit_code == 0
+    # CliRunner's stdin is no terminal: a prompt would refuse ("refusing to apply without --auto-approve")
+    applied = workspace.run("apply", str(out))
+    assert applied.exit_code == 0, applied.output
+    assert "Applied 1 change(s)" in applied.output
+    # planning and applying at once still asks (or needs --auto-approve)
+    workspace.write("discounts.yaml", item_discount(rate="0.8"))
+    asked = workspace.run("apply", str(workspace.campaigns))
+    assert asked.exit_code == 1 and "refusing to apply without --auto-approve" in asked.stderr
+
+
+class _Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_against_no_color() -> None:
+    assert colour_wanted(_Tty(), {}, False)  # type: ignore[arg-type]
+    assert not colour_wanted(_Tty(), {"NO_COLOR": "1"}, False)  # type: ignore[arg-type]
+    assert not colour_wanted(_Tty(), {}, True)  # type: ignore[arg-type]
+    assert colour_wanted(_Tty(), {"NO_COLOR": ""}, False)  # type: ignore[arg-type]  # empty: not set
+
+
+def test_no_color_reaches_the_plan(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    runner = CliRunner()
+    for args, env in ((["--no-color"], workspace.env), ([], {**workspace.env, "NO_COLOR": "1"})):
+        result = runner.invoke(cli, [*args, "plan", str(workspace.campaigns)], env=env, color=True)
+        assert result.exit_code == 0, result.output
+        assert ESC not in result.output
+    coloured = runner.invoke(cli, ["plan", str(workspace.campaigns)], env=workspace.env, color=True)
+    assert coloured.exit_code == 0  # CliRunner is no terminal: no colour either
+    assert ESC not in coloured.output
+
+
+def test_a_connection_error_names_the_gateway_and_what_to_check(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    env = {**workspace.env, "TOP_GATEWAY": "http://127.0.0.1:9/router/rest?session=SECRETSESSION", "TOP_MAX_RETRIES": "0"}
+    result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
+    assert result.exit_code == 1
+    assert "at http://127.0.0.1:9/router/rest" in result.stderr
+    assert "SECRETSESSION" not in result.output
+    assert "hint: check the gateway URL (TOP_GATEWAY" in result.stderr
+
+
+def test_a_wrong_secret_hints_at_the_app_secret(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    env = {**workspace.env, "TOP_APP_SECRET": "not-the-secret"}
+    result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
+    assert result.exit_code == 1
+    assert "code 25" in result.stderr and "hint:" in result.stderr and "TOP_APP_SECRET" in result.stderr
+
+
+def test_a_refused_session_hints_at_the_session(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount())
+    env = {**workspace.env, "TOP_SESSION": "not-a-session"}
+    result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
+    assert result.exit_code == 1
+    assert "code 27" in result.stderr and "hint: TOP refuses the seller session: check TOP_SESSION" in result.stderr
+
+
+def test_target_names_other_managed_objects_as_not_targeted(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("discounts.yaml", item_discount("tea") + "---\n" + item_discount("coffee", items=["1009"]))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    workspace.write("discounts.yaml", item_discount("tea", rate="0.8") + "---\n" + item_discount("coffee", items=["1009"]))
+    planned = workspace.run("plan", str(workspace.campaigns), "--target", "ItemDiscount/tea")
+    assert planned.exit_code == 0, planned.output
+    assert "unmanaged (left alone)" not in planned.output
+    assert "demo-shop/ItemDiscount/coffee: not targeted" in planned.output
