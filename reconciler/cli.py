@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +28,9 @@ from reconciler.engine.apply import (
     resolve_by_hand,
     settle_interrupted_writes,
 )
+from reconciler.engine.codec import dumps
 from reconciler.engine.duplicates import ALLOW_FLAG, duplicate_problems
+from reconciler.engine.outputs import apply_to_data, prices_to_data, state_list_to_data, validate_to_data, with_where
 from reconciler.engine.drift import drift_to_data, find_drift, record_applied, render_drift_text
 from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
 from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file, write_checksum_file
@@ -308,10 +310,14 @@ def cli(verbose: int, no_color: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1)
-def validate(paths: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what is valid as JSON (schemas/output/validate.schema.json).")
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
     """Check manifests (syntax, schema, meaning) without calling TOP."""
     with _errors_reported([]):
         manifests, resources = _load(paths, _now(None))
+    if as_json:
+        click.echo(dumps(validate_to_data(resources, list(manifests.shops)), indent=2))
+        return
     click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
 
 
@@ -519,10 +525,12 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
               help="With --checksum: the reviewed plan file, to show how the new plan differs.")
 @click.option("--revision", default=None, metavar="GIT_SHA",
               help="Record in the state store that this git revision was applied (`state revision`; the schedule runs it).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was done as JSON on stdout (schemas/output/apply.schema.json); the rest goes to stderr.")
 @_safety_options
 def apply(
     paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None,
-    checksum_file: str | None, reviewed_plan: str | None, revision: str | None,
+    checksum_file: str | None, reviewed_plan: str | None, revision: str | None, as_json: bool,
     prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
     threshold_min_objects: int, allow_duplicates: bool,
 ) -> None:
@@ -535,8 +543,8 @@ def apply(
             raise click.UsageError("--checksum-file replaces --checksum, and re-plans from manifests (not a plan file)")
         with _errors_reported([]):
             checksum = read_checksum_file(checksum_file, env)
-    with Clients(read_only=False, env=env) as clients, _errors_reported([clients]), open_store(env) as store, \
-            _shop_locks(store, lock_timeout) as locks:
+    with _machine_stdout(as_json) as emit, Clients(read_only=False, env=env) as clients, \
+            _errors_reported([clients]), open_store(env) as store, _shop_locks(store, lock_timeout) as locks:
         watch = current_watch().attach(clients)
 
         def announce() -> None:
@@ -562,6 +570,7 @@ def apply(
             record_applied(store, resources, scope, unsettled=())
             if revision:
                 store.record_revision(revision, "apply")
+            emit(apply_to_data(ApplyReport(run_id=""), plan_checksum(result)))
             return
         _confirm(auto_approve or saved_file is not None)  # a saved plan is the approval (as Terraform)
         workers = parallelism or ClientSettings.from_env(env).concurrency
@@ -571,8 +580,26 @@ def apply(
         if revision:  # also after a failure: what was sent came from this revision's reviewed plan
             store.record_revision(revision, "apply")
         _print_report(report, clients)
+        emit(apply_to_data(report, plan_checksum(result)), [clients])
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def _machine_stdout(as_json: bool) -> Iterator[Callable[..., None]]:
+    """With --json: every line printed inside goes to stderr, and the `emit`ted document alone
+    to stdout (masked like everything else). Without: emit does nothing."""
+    real = sys.stdout
+
+    def emit(data: Mapping[str, Any], clients: Sequence[Clients] = ()) -> None:
+        if as_json:
+            click.echo(_redacted(dumps(data, indent=2), list(clients)), file=real)
+
+    if not as_json:
+        yield emit
+        return
+    with redirect_stdout(sys.stderr):
+        yield emit
 
 
 def _is_plan_file(path: str) -> bool:
@@ -747,7 +774,8 @@ def drift(paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--item", "item_ids", multiple=True, metavar="ID", help="Only this item (num_iid; repeatable).")
 @click.option("--at", "at", default=None, help="The moment to price (ISO 8601 with offset); default now.")
-def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="As JSON (schemas/output/price.schema.json).")
+def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_json: bool) -> None:
     """Show each item's worst-case price: the lowest unit price a buyer can reach when every
     declared promotion that can apply at that moment stacks, from TOP's list prices, with the
     promotions that produce it and the item's floor. Never writes to TOP."""
@@ -757,8 +785,11 @@ def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None) -> 
         # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
         manifests, resources = _load(paths, min(moment, _now(None)))
         clients.use_profiles(profile_settings(manifests.shops))
-        _say_where(project, clients, machine=False)
+        where = _say_where(project, clients, machine=as_json)
         reports = price_shops(resources, clients, moment, item_ids)
+        if as_json:
+            click.echo(dumps(with_where(prices_to_data(moment, reports), where.data()), indent=2))
+            return
         click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
                    "stacked; a unit, rounded down to the fen):")
         for report in reports:
@@ -860,9 +891,13 @@ def state_revision() -> None:
 
 
 @state.command("list")
-def state_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="As JSON (schemas/output/state-list.schema.json).")
+def state_list(as_json: bool) -> None:
     """One line per managed object: shop/kind/name and remote id."""
     with _errors_reported([]), _store_of_project() as store:
+        if as_json:
+            click.echo(dumps(state_list_to_data(store.links()), indent=2))
+            return
         for link in store.links():
             click.echo(f"{link.key}\t{link.remote_id}")
 

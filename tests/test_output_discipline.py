@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
 from click.testing import CliRunner
 
 from reconciler.cli import cli
@@ -19,7 +21,15 @@ from tests.test_e2e_discounts import item_discount
 ESC = "\x1b["
 
 
+def stock(sandbox: Sandbox) -> None:
+    """The items the discounts name, so the plan's item checks and `price` find them."""
+    items = [{"num_iid": int(i), "title": f"茶{i}", "price": "100.00"} for i in ("1001", "1002", "1003", "1004", "1009")]
+    httpx.post(f"{sandbox.server.url}/_sandbox/items", json={"shop": "demo-shop", "replace": True, "items": items}
+               ).raise_for_status()
+
+
 def test_plan_json_with_out_prints_only_json_on_stdout(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     out = workspace.root / "plan.json"
     planned = workspace.run("plan", str(workspace.campaigns), "--json", "--out", str(out))
@@ -31,6 +41,7 @@ def test_plan_json_with_out_prints_only_json_on_stdout(workspace: Workspace, san
 
 
 def test_output_paths_are_checked_before_any_read(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     a_file = workspace.root / "existing.txt"
     a_file.write_text("x", encoding="utf-8")
@@ -52,6 +63,7 @@ def test_output_path_checks(tmp_path: Path) -> None:
 
 
 def test_apply_of_a_saved_plan_needs_no_prompt(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     out = workspace.root / "plan.json"
     assert workspace.run("plan", str(workspace.campaigns), "--out", str(out)).exit_code == 0
@@ -78,6 +90,7 @@ def test_colour_only_on_a_terminal_and_never_against_no_color() -> None:
 
 
 def test_no_color_reaches_the_plan(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     runner = CliRunner()
     for args, env in ((["--no-color"], workspace.env), ([], {**workspace.env, "NO_COLOR": "1"})):
@@ -90,6 +103,7 @@ def test_no_color_reaches_the_plan(workspace: Workspace, sandbox: Sandbox) -> No
 
 
 def test_a_connection_error_names_the_gateway_and_what_to_check(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     env = {**workspace.env, "TOP_GATEWAY": "http://127.0.0.1:9/router/rest?session=SECRETSESSION", "TOP_MAX_RETRIES": "0"}
     result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
@@ -100,6 +114,7 @@ def test_a_connection_error_names_the_gateway_and_what_to_check(workspace: Works
 
 
 def test_a_wrong_secret_hints_at_the_app_secret(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     env = {**workspace.env, "TOP_APP_SECRET": "not-the-secret"}
     result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
@@ -108,6 +123,7 @@ def test_a_wrong_secret_hints_at_the_app_secret(workspace: Workspace, sandbox: S
 
 
 def test_a_refused_session_hints_at_the_session(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
     env = {**workspace.env, "TOP_SESSION": "not-a-session"}
     result = CliRunner().invoke(cli, ["plan", str(workspace.campaigns)], env=env)
@@ -116,6 +132,7 @@ def test_a_refused_session_hints_at_the_session(workspace: Workspace, sandbox: S
 
 
 def test_target_names_other_managed_objects_as_not_targeted(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
     workspace.write("discounts.yaml", item_discount("tea") + "---\n" + item_discount("coffee", items=["1009"]))
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
     workspace.write("discounts.yaml", item_discount("tea", rate="0.8") + "---\n" + item_discount("coffee", items=["1009"]))
@@ -123,3 +140,45 @@ def test_target_names_other_managed_objects_as_not_targeted(workspace: Workspace
     assert planned.exit_code == 0, planned.output
     assert "unmanaged (left alone)" not in planned.output
     assert "demo-shop/ItemDiscount/coffee: not targeted" in planned.output
+
+
+# ---- --json for validate, price, drift, state list and apply, each with its schema --------------
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "reconciler" / "schemas" / "output"
+
+
+def _valid(name: str, text: str) -> dict[str, Any]:
+    import jsonschema
+
+    data = json.loads(text)
+    jsonschema.validate(data, json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_command_json_is_alone_on_stdout_and_matches_its_schema(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount())
+    validated = _valid("validate", workspace.run("validate", str(workspace.campaigns), "--json").stdout)
+    assert [r["address"] for r in validated["resources"]] == ["demo-shop/ItemDiscount/tea"]
+
+    applied = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--json")
+    assert applied.exit_code == 0, applied.output
+    done = _valid("apply", applied.stdout)
+    assert done["ok"] is True and done["done"] == [{"address": "demo-shop/ItemDiscount/tea", "action": "create", "calls": 2}]
+    assert "Applied 1 change(s)" in applied.stderr  # the human lines went to stderr
+    nothing = _valid("apply", workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--json").stdout)
+    assert nothing["done"] == [] and nothing["write_calls_sent"] == 0
+
+    listed = _valid("state-list", workspace.run("state", "list", "--json").stdout)
+    assert [o["address"] for o in listed["objects"]] == ["demo-shop/ItemDiscount/tea"]
+
+    drifted = workspace.run("drift", str(workspace.campaigns), "--json")
+    assert _valid("drift", drifted.stdout)["drift"] == []
+
+    priced = workspace.run("price", str(workspace.campaigns), "--json", "--at", "2027-11-02T00:00:00+08:00")
+    assert priced.exit_code == 0, priced.output
+    prices = _valid("price", priced.stdout)
+    items = prices["shops"][0]["items"]
+    assert items and items[0]["steps"][0]["label"] == "8.5折"
+    assert items[0]["floor"]["default"] is True  # no PriceFloor declared: the default floor applies
