@@ -59,6 +59,7 @@ def runner(workspace: Workspace, state_url: str, receiver: Receiver) -> Runner: 
             "github.event.pull_request.head.sha": HEAD_SHA,
             "github.sha": MERGE_SHA,
             "github.run_id": "7",
+            "runner.temp": str(checkout.parent),
         }
         base_env = {"TOP_GATEWAY": workspace.env["TOP_GATEWAY"], "GITHUB_SERVER_URL": "https://github.com",
                     "GITHUB_REPOSITORY": "shop/campaigns", "GITHUB_RUN_ID": "7", "GITHUB_SHA": MERGE_SHA}

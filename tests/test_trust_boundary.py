@@ -96,6 +96,13 @@ def _attacks(marker: Path) -> dict[str, dict[str, str | Path]]:
             "campaigns/pools.yaml": pool("fresh", skus=["1001"]),
         },
         "campaigns-is-a-link": {"campaigns": Path("/proc/self")},
+        "project-file": {
+            # A project file of its own (reconciler/project.py) pointing the token file at the
+            # environment, and a session variable CI does not set, so the token file is read.
+            "campaigns/reconciler.toml": 'token_file = "/proc/self/environ"\nstate = "/tmp/elsewhere.db"\n',
+            "campaigns/shops.yaml": shops.replace("session: TOP_SESSION", "session: TOP_NOT_SET_IN_CI"),
+            "campaigns/pools.yaml": pool("fresh", skus=["1001"]),
+        },
         "template-git-config": {
             "campaigns/leak.yaml.j2": '# {% include ".git/config" %}\n',
             "campaigns/leak2.yaml.j2": '# {% include "../.git/config" %}\n',
@@ -218,7 +225,7 @@ def run_plan_job(runner: WorkflowRunner, origin: Path) -> JobRun:
 
 
 ATTACKS = ["code", "environ-nicks-file", "symlinked-buyers-file", "gateway-variable", "app-key-variable",
-           "campaigns-is-a-link", "template-git-config", "all-at-once"]
+           "campaigns-is-a-link", "project-file", "template-git-config", "all-at-once"]
 
 
 # What the job says instead: each attack reached the check meant for it.
@@ -229,6 +236,7 @@ EXPECTED = {
     "gateway-variable": ["spec.env.gateway names the environment variable RECONCILER_WEBHOOK_URL, which does not start"],
     "app-key-variable": ["spec.env.app_key names the environment variable RECONCILER_PLAN_SIGNING_KEY"],
     "campaigns-is-a-link": ["campaigns/ of the pull request is not a directory"],
+    "project-file": ["code 26 no session for shop 'demo-shop'"],  # the token file of CI's choosing: none
     "template-git-config": ["'.git/config' is a hidden file", "'../.git/config' goes up with '..'",
                             "'link/config' is a link to a place outside"],
     "all-at-once": ["'.git/config' is a hidden file"],  # template problems stop the load first
@@ -261,6 +269,7 @@ def test_a_pull_request_reaches_no_secret_and_runs_no_code(
         "github.event.pull_request.number": PR_NUMBER,
         "github.event.pull_request.head.sha": HEAD_SHA,
         "github.token": "canary-github-token-unused",
+        "runner.temp": str(tmp_path / "runner"),
     }
     base_env = {"TOP_GATEWAY": sandbox.gateway, "TOP_QPS": "1000", "GITHUB_SERVER_URL": "https://github.com",
                 "GITHUB_REPOSITORY": "shop/campaigns", "GITHUB_RUN_ID": "7", "RUNNER_TEMP": str(tmp_path / "runner")}
@@ -276,6 +285,7 @@ def test_a_pull_request_reaches_no_secret_and_runs_no_code(
     leaked = [secret for secret in secrets if secret in published]
     assert not leaked, f"{leaked} published:\n{published[:6000]}"
     assert sorted(os.listdir(marker)) == [], "a file of the pull request was executed"
+    assert "/proc/self/environ is not valid JSON" not in published  # never even opened
     # Nothing left for a host the pull request chose; the webhook got at most an alert.
     for _, target, body in receiver.requests:
         sent = f"{target} {body.decode('utf-8', 'replace')}"
