@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Problem
 from reconciler.manifest.document import FieldPath, Mark, format_path
+from reconciler.redaction import excerpt
 
 # The C loader parses the same YAML 1.1 as the pure-Python one, with the same marks.
 LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = (
@@ -205,7 +206,7 @@ class _Converter:
             if tag == BOOL:
                 return _SCALARS.construct_yaml_bool(node)
         except (ValueError, KeyError):
-            self.problem(node, path, f"{node.value!r} is not a valid {tag.removeprefix(_TAG)}")
+            self.problem(node, path, f"{excerpt(str(node.value))} is not a valid {tag.removeprefix(_TAG)}")
             return node.value
         self.problem(node, path, f"unsupported YAML tag {tag!r}; write a plain value")
         return node.value
@@ -220,7 +221,7 @@ class _Converter:
         if number is None or not number.is_finite():
             # .inf, .nan and base-60 floats have no place in a price; keep the text so the
             # schema does not also report a missing field here.
-            self.problem(node, path, f"{node.value!r} is not a finite decimal number")
+            self.problem(node, path, f"{excerpt(str(node.value))} is not a finite decimal number")
             return node.value
         return number
 
@@ -249,7 +250,7 @@ class _Converter:
                 continue
             if key in first_key_node:
                 first_line = _mark(first_key_node[key])[0]
-                self.problem(key_node, path + (key,), f"duplicate key {key!r} (first at line {first_line})")
+                self.problem(key_node, path + (key,), f"duplicate key {excerpt(str(key))} (first at line {first_line})")
                 continue
             first_key_node[key] = key_node
             self._entry(result, key_node, key, value_node, path)
@@ -292,6 +293,6 @@ class _Converter:
         self.problem(
             key_node,
             path + (key_node.value,),
-            f"key {key_node.value!r} is read as {kind}, not a string; quote it if it is meant as a name",
+            f"key {excerpt(str(key_node.value))} is read as {kind}, not a string; quote it if it is meant as a name",
         )
         return None
