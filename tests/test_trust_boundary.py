@@ -243,10 +243,9 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("attack", ATTACKS)
-def test_a_pull_request_reaches_no_secret_and_runs_no_code(
-    attack: str, sandbox: Sandbox, tmp_path: Path, receiver: Receiver  # noqa: F811
-) -> None:
+def _attacked_run(workflow: str, attack: str, sandbox: Sandbox, tmp_path: Path, receiver: Receiver) -> tuple[JobRun, Path]:  # noqa: F811
+    """Run `workflow`'s plan job on the pull request of `attack`: what it published, and where
+    executed files of the pull request would have left their mark."""
     marker = tmp_path / "executed"
     marker.mkdir()
     origin = _origin(tmp_path, _attacks(marker)[attack])
@@ -273,9 +272,18 @@ def test_a_pull_request_reaches_no_secret_and_runs_no_code(
     }
     base_env = {"TOP_GATEWAY": sandbox.gateway, "TOP_QPS": "1000", "GITHUB_SERVER_URL": "https://github.com",
                 "GITHUB_REPOSITORY": "shop/campaigns", "GITHUB_RUN_ID": "7", "RUNNER_TEMP": str(tmp_path / "runner")}
-    runner = WorkflowRunner("plan.yml", workspace, contexts, base_env)
+    runner = WorkflowRunner(workflow, workspace, contexts, base_env)
+    return run_plan_job(runner, origin), marker
 
-    run = run_plan_job(runner, origin)
+
+SECRETS = [DEMO_APP_SECRET, DEMO_SESSION, DEMO_ALIMAMA_APP_SECRET, SIGNING_KEY_CANARY, GIT_CONFIG_CANARY]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_pull_request_reaches_no_secret_and_runs_no_code(
+    attack: str, sandbox: Sandbox, tmp_path: Path, receiver: Receiver  # noqa: F811
+) -> None:
+    run, marker = _attacked_run("plan.yml", attack, sandbox, tmp_path, receiver)
 
     published = run.published()
     for words in EXPECTED[attack]:
@@ -295,3 +303,14 @@ def test_a_pull_request_reaches_no_secret_and_runs_no_code(
     assert SIGNING_KEY_CANARY not in str(sandbox.calls())
     assert all(call["method"] for call in sandbox.calls())  # the sandbox stayed readable
     assert sandbox.writes() == []
+
+
+def test_the_attack_succeeds_against_the_plan_job_before_issue_16(
+    sandbox: Sandbox, tmp_path: Path, receiver: Receiver  # noqa: F811
+) -> None:
+    """The test has teeth: on the old plan.yml (sparse checkout in cone mode, `python3 -c` run
+    inside the pull request's files) the root json.py ran and the secrets reached the artifact."""
+    old = REPO / "tests" / "fixtures" / "workflows" / "plan-before-issue-16.yml"
+    run, marker = _attacked_run(str(old), "code", sandbox, tmp_path, receiver)
+    assert "json.py" in os.listdir(marker)
+    assert any(secret in run.artifact.get("checksum.txt", b"").decode() for secret in SECRETS)
