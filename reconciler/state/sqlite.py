@@ -67,6 +67,23 @@ _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"""
 
 LOCK_POLL_SECONDS = 0.05
+OPEN_TIMEOUT_SECONDS = 30
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """PRAGMA journal_mode=WAL, retried while "database is locked". When several processes open a
+    new file at once (two applies started together), SQLite can refuse the switch at once rather
+    than after its busy timeout (seen about once in a hundred three-way opens); the mode is
+    stored in the file, so the first switch serves every later opener."""
+    deadline = time.monotonic() + OPEN_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 class SqliteStateStore(SqlStateStore):
@@ -79,8 +96,8 @@ class SqliteStateStore(SqlStateStore):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread off: apply sends changes from worker threads and serialises its
             # store calls itself (engine/apply.py), so the connection is never used concurrently.
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+            _use_wal(self._db)
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state store {path}: {exc}") from exc
         try:
