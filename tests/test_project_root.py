@@ -141,6 +141,10 @@ def test_init_writes_a_starter_that_validates_applies_and_converges(
              for doc in f.read_text(encoding="utf-8").split("\n---\n")}
     assert kinds == {"Shop", "ShopCoupon", "CouponGrant", "ItemDiscount", "FullDiscount", "ItemPoolActivity",
                      "TaokeCashGift", "ListingWindow", "PriceFloor"}
+    # Every manifest's editor comment points at a schema init wrote.
+    for manifest in (project / "campaigns").glob("*.yaml"):
+        comment = manifest.read_text(encoding="utf-8").splitlines()[0]
+        assert (manifest.parent / comment.split("$schema=")[1]).resolve().is_file(), comment
     validated = workspace.run("validate", str(project / "campaigns"))
     assert validated.exit_code == 0 and "8 resource(s) in 1 shop(s): valid" in validated.output, validated.output
 

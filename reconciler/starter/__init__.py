@@ -2,7 +2,7 @@
 
 The files are templates shipped inside the package (read through importlib.resources, so the
 command works from an installed wheel): a Shop profile pointing at the local sandbox and one
-commented example per kind. Their windows are filled in relative to the moment of `init`
+commented example per kind, and the JSON Schemas their editor comments point at. Their windows are filled in relative to the moment of `init`
 (from tomorrow, for WINDOW_DAYS days), because the kinds refuse windows that are over and a
 starter that fails `reconciler validate` on day one teaches the wrong thing. Existing files are
 never overwritten: init refuses before writing anything.
@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.schemas import schema_files
 
 GMT8 = timezone(timedelta(hours=8))
 # Well inside the shortest limit of the kinds: a new shop coupon must end within 6 months.
@@ -35,6 +36,9 @@ def write_starter(directory: Path, now: datetime) -> list[Path]:
     planned = [(directory / relative, _fill(template.read_text(encoding="utf-8"), values))
                for relative, template in _templates()]
     planned.append((directory / IGNORE_FILE, "# the state store and token file: never in git\n*\n"))
+    # The manifests' `yaml-language-server: $schema=../schemas/…` comments point here (editors).
+    planned += [(directory / "schemas" / relative, source.read_text(encoding="utf-8"))
+                for relative, source in schema_files().items()]
     existing = [path for path, _ in planned if path.exists()]
     if existing:
         raise InitError("refusing to overwrite existing files; nothing was written:\n  "
