@@ -122,7 +122,7 @@ def test_a_changed_rate_is_exactly_one_update_call(workspace: Workspace, sandbox
     [change] = planned["changes"]
     assert (change["name"], change["action"]) == ("tea", "update")
     assert "in place" in change["reason"]
-    assert change["details"] == ["discount_rate: 850 (rate 0.85) → 700 (rate 0.7)"]
+    assert change["details"] == ["discount_rate: 8.5折 → 7折"]
 
     apply(workspace)
     assert methods(sandbox.writes()) == {ITEM_UPDATE: 1}

@@ -87,7 +87,8 @@ def test_changing_one_stair_is_exactly_one_replace(workspace: Workspace, sandbox
     data = json.loads(planned.stdout)
     assert [(c["name"], c["action"]) for c in data["changes"]] == [("fresh", "replace")]
     assert "cannot update an item-pool activity in place" in data["changes"][0]["reason"]
-    assert any("cover_all_decrease_money: 1200 → 1500" in d for d in data["changes"][0]["details"])
+    # the stair in the seller's words, not wire units (issue 17.3)
+    assert "stairs: 满30.00元减12.00元；满3件6折 → 满30.00元减15.00元；满3件6折" in data["changes"][0]["details"]
 
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
     assert methods(sandbox.writes()) == {DELETE: 1, CREATE: 1, ADD: 4}

@@ -183,7 +183,7 @@ def test_a_changed_reward_is_one_update_without_type(tmp_path: Path) -> None:
     (call,) = change.calls
     assert call.method == UPDATE and "type" not in call.params  # update has no type parameter
     assert call.params["decrease_amount"] == 3000 and call.params["is_free_post"] is True
-    assert "decrease_amount: 2000 (20.00 yuan) → 3000 (30.00 yuan)" in change.details
+    assert "decrease_amount: 20.00元 → 30.00元" in change.details
 
 
 def test_a_changed_level_is_a_replace_that_says_why(tmp_path: Path) -> None:

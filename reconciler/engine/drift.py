@@ -73,6 +73,31 @@ def record_applied(
 
 # ---- renderings ---------------------------------------------------------------------------
 
+_GMT8 = " (GMT+8)"
+
+
+def on_top(details: Sequence[str]) -> list[str]:
+    """A drift change's lines say what the next apply would do (TOP → what was applied). Turned
+    around, they say what changed on TOP: "- item 99" (apply removes it) is "+ item 99" (added on
+    TOP), "price: 8折 → 9折" (apply sets 9折 back) is "price: 9折 → 8折". Lines of another form
+    stay as they are."""
+    return [_turned(detail) for detail in details]
+
+
+def _turned(detail: str) -> str:
+    prefix = "on TOP: " if detail.startswith("on TOP: ") else ""
+    body = detail.removeprefix(prefix)
+    if body.startswith("- item "):
+        return f"{prefix}+ item {body.removeprefix('- item ')} (added on TOP)"
+    if body.startswith("+ item "):
+        return f"{prefix}- item {body.removeprefix('+ item ')} (removed on TOP)"
+    field, colon, values = body.partition(": ")
+    if not colon or values.count(" → ") != 1:
+        return detail
+    suffix = _GMT8 if values.endswith(_GMT8) else ""
+    before, after = values.removesuffix(suffix).split(" → ")
+    return f"{prefix}{field}: {after.removesuffix(suffix)} → {before}{suffix}"
+
 
 def render_drift_text(report: DriftReport) -> str:
     lines: list[str] = []
@@ -87,7 +112,7 @@ def render_drift_text(report: DriftReport) -> str:
                          f"{change.action.value} it to restore what was applied")
             if change.reason:
                 lines.append(f"      why: {change.reason}")
-            lines.extend(f"      {detail}" for detail in change.details)
+            lines.extend(f"      {detail}" for detail in on_top(change.details))
         lines.append("")
     for key in report.not_checked:
         lines.append(f"not checked: {key} has no applied spec recorded yet; the next apply records it")
@@ -115,7 +140,8 @@ def drift_to_data(report: DriftReport) -> dict[str, Any]:
                 "name": change.key.name,
                 "action": change.action.value,
                 "reason": change.reason,
-                "details": list(change.details),
+                "details": on_top(change.details),
+                "restore_details": list(change.details),
                 "source": str(change.source) if change.source else None,
             }
             for change in report.drift

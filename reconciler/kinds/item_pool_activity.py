@@ -36,6 +36,7 @@ from reconciler.kinds.base import (
 )
 from reconciler.kinds.common import fen, permille
 from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
+from reconciler.kinds.wording import arrow, epoch_text, fen_field_text, items_text
 from reconciler.kinds.units import (
     UnitError,
     from_epoch_ms,
@@ -711,7 +712,7 @@ def _plan_create(desired: Resource, reason: str) -> Change:
         action=Action.CREATE,
         calls=tuple(_create_calls(desired)),
         reason=reason,
-        details=(f"{len(items)} item(s) in the pool",),
+        details=(_create_summary(desired.spec["activity"], items),),
         source=desired.source,
     )
 
@@ -849,15 +850,45 @@ def _describe_item(item: Mapping[str, Any] | None) -> str:
 
 
 def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """Readable field paths that differ, e.g. "rule_stairs[0].cover_all_discount_rule.cover_all_decrease_money: 1200 → 1500"."""
+    """What differs in the manifest's words: the stairs as sellers write them ("stairs: 满600.00元减90.00元
+    → 满600.00元减100.00元"), times in GMT+8, other fields by path with yuan and 折
+    ("limit_info.user_limit_cnt: 1 → 2")."""
     if before == after:  # the usual case. == already finds Decimal 990 equal to int 990; deepdiff
         return []  # (which would not, hence _ints) only words a difference, at ~1000x the cost of ==
-    diff = DeepDiff(_ints(dict(before)), _ints(dict(after)), ignore_order=False, view="tree")
+    old, new = _ints(dict(before)), _ints(dict(after))
     lines: list[str] = []
+    stairs_before, stairs_after = _stairs_text(old.get("rule_stairs")), _stairs_text(new.get("rule_stairs"))
+    if stairs_before != stairs_after:  # else the stairs differ where words do not show: by path below
+        lines.append(arrow("stairs", stairs_before, stairs_after))
+        old.pop("rule_stairs", None)
+        new.pop("rule_stairs", None)
+    diff = DeepDiff(old, new, ignore_order=False, view="tree")
     for _report_type, nodes in sorted(diff.items()):
         for node in nodes:
-            lines.append(f"{_path(node.path(output_format='list'))}: {_show(node.t1)} → {_show(node.t2)}")
+            path = node.path(output_format="list")
+            field = str(path[-1]) if path else ""
+            lines.append(arrow(_path(path), _show(field, node.t1), _show(field, node.t2)))
     return sorted(lines)
+
+
+def _create_summary(activity: Mapping[str, Any], items: Mapping[str, Any]) -> str:
+    """'满600.00元减90.00元 on 3 item(s): 6901, 6902, 6903, 2027-11-10 20:00 → 2027-11-11 00:00 (GMT+8)'."""
+    return (f"{_stairs_text(activity.get('rule_stairs'))} on {items_text(sorted(items))}, "
+            f"{epoch_text(int(activity['start_time']))} → {epoch_text(int(activity['end_time']))} (GMT+8)")
+
+
+def _stairs_text(stairs: Any) -> str:
+    """The wire rule_stairs in words, 满600.00元减90.00元；满3件8折 (a stair priced per item: 按商品定价)."""
+    if not stairs:
+        return "(none)"
+    words = []
+    try:
+        for wire in stairs:
+            stair = _price_stair(wire)
+            words.append(stair.label if stair is not None else threshold_text(_price_threshold(wire)) + "按商品定价")
+    except (KeyError, TypeError, ValueError, AttributeError):  # a shape the words do not know: shown by path
+        return "(not in words)"
+    return "；".join(words)
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -867,8 +898,8 @@ def _path(parts: Iterable[Any]) -> str:
     return text
 
 
-def _show(value: Any) -> str:
-    return "(absent)" if isinstance(value, NotPresent) else repr(value)
+def _show(field: str, value: Any) -> str:
+    return "(absent)" if isinstance(value, NotPresent) else fen_field_text(field, value)
 
 
 # ---- prices (the price guardrails) ---------------------------------------------------------

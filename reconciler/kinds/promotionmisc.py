@@ -25,18 +25,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext, ProblemCollector, new_id_ref
 from reconciler.kinds.common import activity_window
 from reconciler.top.answers import sub_code_is, top_rows
-from reconciler.kinds.units import (
-    fen_to_yuan,
-    parse_top_datetime,
-    permille_to_rate,
-    to_top_datetime,
-)
+from reconciler.kinds.price_terms import rate_text, yuan
+from reconciler.kinds.units import parse_top_datetime, to_top_datetime
+from reconciler.kinds.wording import arrow, items_text
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
 from reconciler.pricing.rules import Items, When, Window
 
@@ -324,13 +321,22 @@ class PromotionMiscActivity:
         )
         return [add, *range_add_calls(new_id, desired.spec["items"])]
 
+    def _create_summary(self, desired: Resource) -> str:
+        """'1折 on 3 item(s): 1001, 1002, 1003, 2027-11-10 20:00:00 → 2027-11-12 00:00:00 (GMT+8)'."""
+        rules = cast(Any, self).price_rules(desired)  # the family's Kind (a subclass) prices its activities
+        labels = [str(getattr(rule, "label", "")) for rule in rules]
+        words = "；".join(label for label in labels if label) or self.family.label
+        activity = desired.spec["activity"]
+        return (f"{words} on {_scope(desired.spec)}, "
+                f"{activity.get('start_time')} → {activity.get('end_time')} (GMT+8)")
+
     def _plan_create(self, desired: Resource, reason: str) -> Change:
         return Change(
             key=desired.key,
             action=Action.CREATE,
             calls=tuple(self._create_calls(desired)),
             reason=reason,
-            details=(_scope(desired.spec),),
+            details=(self._create_summary(desired),),
             source=desired.source,
         )
 
@@ -517,8 +523,8 @@ def range_delta_calls(
 
 def _scope(spec: Mapping[str, Any]) -> str:
     if spec["activity"].get("participate_range") == 0:
-        return "applies to the whole shop"
-    return f"{len(spec['items'])} participating item(s)"
+        return "the whole shop"
+    return items_text([str(item) for item in spec["items"]])
 
 
 def _describe_row(family: Family, row: Mapping[str, Any]) -> str:
@@ -530,20 +536,23 @@ def _describe_row(family: Family, row: Mapping[str, Any]) -> str:
 
 
 def _show(family: Family, name: str, value: Any) -> str:
+    """A field in the manifest's units: 5.00元, 8.5折, TOP's GMT+8 times; the wire values are in the calls."""
     if value is None:
         return "(absent)"
     unit = family.units.get(name)
     if unit == "fen" and isinstance(value, int):
-        return f"{value} ({fen_to_yuan(value)} yuan)"
+        return yuan(value)
     if unit == "permille" and isinstance(value, int):
-        return f"{value} (rate {permille_to_rate(value)})"
-    return repr(value)
+        return rate_text(value)
+    if name.endswith("_time") and isinstance(value, str):
+        return f"{value} (GMT+8)"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _differences(family: Family, have: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
-    """One readable line per field that differs, e.g. "decrease_amount: 500 (5.00 yuan) → 800 (8.00 yuan)"."""
+    """One readable line per field that differs, e.g. "discount_rate: 8.5折 → 8折"."""
     return [
-        f"{name}: {_show(family, name, have.get(name))} → {_show(family, name, want.get(name))}"
+        arrow(name, _show(family, name, have.get(name)), _show(family, name, want.get(name)))
         for name in family.fields
         if have.get(name) != want.get(name)
     ]

@@ -1,0 +1,87 @@
+"""A reviewer reads yuan, 折, GMT+8 times and names (issue 17.3), end to end against the sandbox
+over real HTTP: create summaries name the discount and its items, diff lines use the manifest's
+units, drift says what changed on TOP in that direction, and the wire values stay in the calls."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from reconciler.engine.drift import on_top
+from tests.conftest import Sandbox, Workspace
+from tests.test_e2e_discounts import RANGE_ADD, RANGE_REMOVE, apply, direct_call, item_discount
+from tests.test_e2e_item_pool import pool
+
+FLOOR_10 = """\
+apiVersion: campaigns/v1
+kind: PriceFloor
+metadata: {name: low, shop: demo-shop}
+spec: {min_share_of_list: 0.05}
+"""
+
+
+def stock(sandbox: Sandbox) -> None:
+    items = [{"num_iid": int(i), "title": f"茶{i}", "price": "100.00", "outer_id": i}
+             for i in ("1001", "1002", "1003", "1004", "1009")]
+    httpx.post(f"{sandbox.server.url}/_sandbox/items", json={"shop": "demo-shop", "replace": True, "items": items}
+               ).raise_for_status()
+
+
+def test_a_discount_create_names_its_rate_items_and_window(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", FLOOR_10 + "---\n" + item_discount("typo", rate="0.1", items=["1001", "1002", "1003"]))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 0, planned.output
+    assert ("1折 on 3 item(s): 1001, 1002, 1003, 2027-11-01 00:00:00 → 2027-11-12 00:00:00 (GMT+8)"
+            in planned.output)
+    # the wire values are still in the calls
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
+    add = data["changes"][0]["calls"][0]
+    assert add["params"]["discount_rate"] == 100
+
+
+def test_a_rate_change_reads_in_zhe(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount(rate="0.85"))
+    apply(workspace)
+    workspace.write("discounts.yaml", item_discount(rate="0.8"))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert "discount_rate: 8.5折 → 8折" in planned.output
+
+
+def test_a_pool_create_and_a_time_change_read_in_stairs_and_gmt8(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("pools.yaml", pool(skus=["1001", "1002"]))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert ("满30.00元减12.00元；满3件6折 on 2 item(s): 1001, 1002, 2027-06-18 00:00 → 2027-06-21 00:00 (GMT+8)"
+            in planned.output)
+    apply(workspace)
+    later = pool(skus=["1001", "1002"]).replace('end: "2027-06-21T00:00:00+08:00"', 'end: "2027-06-21T20:00:00+08:00"')
+    workspace.write("pools.yaml", later)
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert "end_time: 2027-06-21 00:00 → 2027-06-21 20:00 (GMT+8)" in planned.output
+    assert "1813" not in planned.output.split("why:")[1].split("1)")[0]  # no epoch ms in the diff lines
+
+
+def test_drift_says_what_changed_on_top_in_that_direction(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount(items=["1001", "1002"]))
+    apply(workspace)
+    activity_id = int(json.loads(workspace.run("state", "list", "--json").stdout)["objects"][0]["remote_id"])
+    # in the seller console: item 1009 added, item 1002 removed
+    direct_call(workspace, RANGE_ADD, {"activity_id": activity_id, "ids": "1009"})
+    direct_call(workspace, RANGE_REMOVE, {"activity_id": activity_id, "ids": "1002"})
+    drift = workspace.run("drift", str(workspace.campaigns))
+    assert "+ item 1009 (added on TOP)" in drift.output
+    assert "- item 1002 (removed on TOP)" in drift.output
+    data = json.loads(workspace.run("drift", str(workspace.campaigns), "--json").stdout)
+    assert "+ item 1009 (added on TOP)" in data["drift"][0]["details"]
+    assert "- item 1009" in data["drift"][0]["restore_details"]  # what the next apply does
+
+
+def test_on_top_turns_lines_around() -> None:
+    assert on_top(["discount_rate: 9折 → 8.5折", "end_time: 2027-11-10 20:00 → 2027-11-11 00:00 (GMT+8)",
+                   "on TOP: name: 'a' → 'b'", "was: something"]) == [
+        "discount_rate: 8.5折 → 9折", "end_time: 2027-11-11 00:00 → 2027-11-10 20:00 (GMT+8)",
+        "on TOP: name: 'b' → 'a'", "was: something"]
