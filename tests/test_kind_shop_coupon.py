@@ -183,7 +183,7 @@ def test_changed_coupon_is_a_new_coupon_and_the_plan_says_the_old_stays() -> Non
     assert [call.method for call in change.calls] == [ADD]  # no delete exists
     assert "cannot update or delete a shop coupon" in change.reason
     assert "old coupon 5 stays valid until 2027-03-31 23:59:59" in change.reason
-    assert "denomination (yuan): 10 → 20" in change.details
+    assert "denomination: 10.00 yuan → 20.00 yuan" in change.details
     effect = change.calls[0].effects[0]
     assert isinstance(effect, SetLink) and effect.record["retired"] == {"5": "2027-03-31 23:59:59"}
 
@@ -200,7 +200,7 @@ def test_imported_coupon_is_compared_by_what_top_shows() -> None:
     adopted = Link(coupon.key, "5", {})
     assert KIND.plan_change(coupon, adopted, row(5), ctx([coupon])) is None
     change = KIND.plan_change(coupon, adopted, row(5, condition=0), ctx([coupon]))
-    assert change is not None and "order threshold (fen): 0 → 9900" in change.details
+    assert change is not None and "order threshold: 0.00 yuan → 99.00 yuan" in change.details
 
 
 def test_coupon_gone_on_top_is_created_again() -> None:

@@ -57,6 +57,7 @@ from reconciler.kinds.base import (
 )
 from reconciler.kinds.common import normalised
 from reconciler.top.answers import top_rows
+from reconciler.kinds.wording import arrow
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
@@ -412,14 +413,26 @@ _LABELS = {
 
 
 def _differences(before: Mapping[str, Any], after: Mapping[str, Any], unit: str) -> list[str]:
-    """'denomination: 20 → 50' for each field that differs (start and end in GMT+8)."""
+    """'denomination: 20.00 yuan → 10.00 yuan' for each field that differs, whichever unit the
+    values come in (`unit`: " (yuan)" for coupon.add's whole yuan, " (fen)" for coupons.get's fen);
+    start and end in GMT+8."""
     lines = []
     for key in sorted(set(before) | set(after)):
         old, new = _comparable(before.get(key)), _comparable(after.get(key))
         if old != new:
-            suffix = unit if key in ("denominations", "condition") else ""
-            lines.append(f"{_LABELS.get(key, key)}{suffix}: {old or '(not set)'} → {new or '(not set)'}")
+            lines.append(arrow(_LABELS.get(key, key), _field_text(key, old, unit), _field_text(key, new, unit)))
     return lines
+
+
+def _field_text(key: str, value: str | None, unit: str) -> str:
+    if value is None or value == "":
+        return "(not set)"
+    if key in ("denominations", "condition") and value.lstrip("-").isdigit():
+        fen = int(value) * (100 if unit == " (yuan)" else 1)
+        return f"{fen_to_yuan(fen)} yuan"
+    if key.endswith("_time"):
+        return f"{value} (GMT+8)"
+    return value
 
 
 def _comparable(value: Any) -> str | None:
