@@ -129,7 +129,7 @@ def test_changing_one_item_price_is_one_remove_and_one_add(workspace: Workspace,
     workspace.write("all.yaml", body.replace('fix_price: "0.29"', 'fix_price: "0.39"'))
     sandbox.clear_calls()
     planned = workspace.run("plan", str(workspace.campaigns))
-    assert "~ item A1: fix_price=29" in planned.output and "fix_price=39" in planned.output
+    assert "~ item A1: 一口价0.29元" in planned.output and "→ 一口价0.39元" in planned.output  # yuan, not fen
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
     assert [c["method"].rsplit(".", 1)[1] for c in sandbox.writes()] == ["removeitem", "additem"]
 

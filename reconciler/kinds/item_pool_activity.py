@@ -845,7 +845,13 @@ def _normal(value: Any) -> Any:
 def _describe_item(item: Mapping[str, Any] | None) -> str:
     if not item:
         return "unknown (not applied by the reconciler)"
-    parts = [f"{k}={v}" for k, v in sorted(item.items()) if k != "sku_code" and not k.startswith("is_")]
+    try:  # the item's own price in the seller's words (一口价9.90元, 8.5折, 每件减5.00元)
+        own = _own_price(item)
+    except (KeyError, TypeError, ValueError):
+        own = None
+    priced = ("fix_price", "discount_rate", "decrease_money") if own is not None else ()
+    parts = [own.label] if own is not None else []
+    parts += [f"{k}={v}" for k, v in sorted(item.items()) if k != "sku_code" and k not in priced and not k.startswith("is_")]
     return ", ".join(parts) or "no item price"
 
 
