@@ -96,7 +96,7 @@ def test_changed_gift_is_stopped_then_created_again(workspace: Workspace, sandbo
     planned = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
     (change,) = planned["changes"]
     assert change["action"] == "replace" and [c["method"] for c in change["calls"]] == [STOP, CREATE]
-    assert "per_face: '5.00' → '6.00'" in change["details"]
+    assert "per_face: 5.00 yuan → 6.00 yuan" in change["details"]
     assert "gifts already claimed stay usable" in change["reason"]
 
     assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0

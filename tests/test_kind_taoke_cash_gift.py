@@ -166,7 +166,7 @@ def test_a_changed_gift_is_stopped_then_created_again() -> None:
     assert change is not None and change.action is Action.REPLACE
     assert [call.method for call in change.calls] == [STOP, CREATE]
     assert change.calls[0].params == {"rights_id": "tlj-old", "adzone_id": 110550123456}
-    assert "per_face: '5.00' → '6.00'" in change.details
+    assert "per_face: 5.00 yuan → 6.00 yuan" in change.details
     assert "already claimed stay usable" in change.reason
 
 

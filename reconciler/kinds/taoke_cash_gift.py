@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.errors import PlanError, TopError, TopPermanentError
+from reconciler.kinds.wording import arrow
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -474,13 +475,21 @@ def _plan_retire(link: Link, ctx: PlanContext) -> Change:
 
 
 def _differences(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[str, ...]:
+    """'per_face: 5.00 yuan → 8.00 yuan', 'send_end_time: … → … (GMT+8)': tlj.create's own units
+    (yuan as text, GMT+8 times), said so."""
     keys = sorted(set(applied) | set(desired))
     return tuple(
-        f"{key}: {_show(applied.get(key))} → {_show(desired.get(key))}"
+        arrow(key, _show(key, applied.get(key)), _show(key, desired.get(key)))
         for key in keys
         if applied.get(key) != desired.get(key)
     )
 
 
-def _show(value: Any) -> str:
-    return "(absent)" if value is None else repr(value)
+def _show(key: str, value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    if key == "per_face":
+        return f"{value} yuan"
+    if key.endswith("_time") and isinstance(value, str) and ":" in value:
+        return f"{value} (GMT+8)"
+    return str(value)
