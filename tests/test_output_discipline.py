@@ -182,3 +182,12 @@ def test_every_command_json_is_alone_on_stdout_and_matches_its_schema(workspace:
     items = prices["shops"][0]["items"]
     assert items and items[0]["steps"][0]["label"] == "8.5折"
     assert items[0]["floor"]["default"] is True  # no PriceFloor declared: the default floor applies
+
+
+def test_a_failed_change_of_an_apply_gets_the_same_hints() -> None:
+    from reconciler.top.hints import advice_for_message
+
+    assert "TOP_APP_SECRET" in (advice_for_message("taobao.x.add: code 25 Invalid signature") or "")
+    assert "TOP_SESSION" in (advice_for_message("taobao.x.add: code 27 Invalid session") or "")
+    assert "TOP_GATEWAY" in (advice_for_message("taobao.x.add: transport error ReadTimeout at http://h/r") or "")
+    assert advice_for_message("taobao.x.add: code 15 Remote service error [isv.x]") is None
