@@ -385,6 +385,16 @@ def _safety_problems(
     return prevent_destroy_violations(plan, desired) + threshold_violations(plan, safety) + duplicates
 
 
+def _no_color_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`plan --no-color` and `apply --no-color` too (Terraform's habit), besides `reconciler --no-color`."""
+    def remember_choice(context: click.Context, _: click.Parameter, value: bool) -> None:
+        if value:
+            context.find_root().meta["no_color"] = True
+
+    return click.option("--no-color", is_flag=True, expose_value=False, callback=remember_choice,
+                        help="No colour escape codes (also: NO_COLOR set).")(f)
+
+
 def _safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--force", is_flag=True, help="Allow a plan above the update/delete thresholds.")(f)
     f = click.option("--update-threshold", type=float, default=0.3, show_default=True,
@@ -419,6 +429,7 @@ def _safety(force: bool, update_threshold: float, delete_threshold: float, thres
               help=f"Write the plan's checksum here, signed when {KEY_VARIABLE} is set (for `apply --checksum-file`).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when changes are planned.")
 @click.option("--at", "at", default=None, help="Plan for another moment (ISO 8601 with offset), e.g. to preview listing windows.")
+@_no_color_option
 @_safety_options
 def plan(
     paths: tuple[str, ...], as_json: bool, markdown_dir: str | None, link_base: str | None, out_file: str | None,
@@ -527,6 +538,7 @@ def _write_markdown(directory: str, comments: list[str]) -> None:
               help="Record in the state store that this git revision was applied (`state revision`; the schedule runs it).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print what was done as JSON on stdout (schemas/output/apply.schema.json); the rest goes to stderr.")
+@_no_color_option
 @_safety_options
 def apply(
     paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None,
@@ -704,7 +716,8 @@ def _fail(message: str) -> NoReturn:
 
 def _styler() -> Callable[..., str]:
     context = click.get_current_context(silent=True)
-    no_color = bool(context and context.find_root().params.get("no_color"))
+    root = context.find_root() if context else None
+    no_color = bool(root and (root.params.get("no_color") or root.meta.get("no_color")))
     return click.style if colour_wanted(sys.stdout, os.environ, no_color) else (lambda text, **_: text)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
@@ -191,3 +192,21 @@ def test_a_failed_change_of_an_apply_gets_the_same_hints() -> None:
     assert "TOP_SESSION" in (advice_for_message("taobao.x.add: code 27 Invalid session") or "")
     assert "TOP_GATEWAY" in (advice_for_message("taobao.x.add: transport error ReadTimeout at http://h/r") or "")
     assert advice_for_message("taobao.x.add: code 15 Remote service error [isv.x]") is None
+
+
+def test_no_color_on_the_command_or_the_group_reaches_the_styler(
+    workspace: Workspace, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As if on a terminal (CliRunner is none): colour unless --no-color, wherever it is written."""
+    import reconciler.cli
+
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount())
+    monkeypatch.setattr(reconciler.cli, "colour_wanted", lambda stream, env, no_color: not no_color and "NO_COLOR" not in env)
+    runner = CliRunner()
+    coloured = runner.invoke(cli, ["plan", str(workspace.campaigns)], env=workspace.env, color=True)
+    assert ESC in coloured.output
+    for args in (["--no-color", "plan", str(workspace.campaigns)], ["plan", "--no-color", str(workspace.campaigns)]):
+        plain = runner.invoke(cli, args, env=workspace.env, color=True)
+        assert plain.exit_code == 0, plain.output
+        assert ESC not in plain.output, args
