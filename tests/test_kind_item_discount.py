@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.errors import ManifestError, PlanError
 from reconciler.kinds import KINDS
-from reconciler.kinds.base import NormaliseContext, PlanContext
+from reconciler.kinds.base import NormaliseContext, Phase, PlanContext
 from reconciler.kinds.promotionmisc import RANGE_ADD, RANGE_ALL_REMOVE, RANGE_REMOVE
 from reconciler.manifest import load_manifests
 from reconciler.model import Action, Link, Ref, Resource
@@ -140,8 +140,14 @@ def test_schema_refuses(tmp_path: Path, text: str, where: str) -> None:
 def test_a_backwards_window_is_refused_and_one_that_is_over_is_only_ended(tmp_path: Path) -> None:
     backwards = '{start: "2027-11-12T00:00:00+08:00", end: "2027-11-01T00:00:00+08:00"}'
     assert any("must be after start" in p for p in problems(tmp_path, manifest(window=backwards)))
+    # Time moves while the file stays: a window that is over is the plan's business (Kind.phase).
     late = datetime(2028, 1, 1, tzinfo=timezone.utc)
-    assert any("spec.window.end" in p and "ended" in p for p in problems(tmp_path, manifest(), now=late))
+    resource = normalise(tmp_path, manifest(), now=late)
+    moments = {late: Phase.ENDED, datetime(2027, 11, 5, tzinfo=timezone.utc): Phase.LIVE,
+               datetime(2027, 1, 1, tzinfo=timezone.utc): Phase.NOT_STARTED}
+    for moment, phase in moments.items():
+        context = PlanContext(shop="demo-shop", now=moment, desired={resource.key: resource}, links={})
+        assert KIND.phase(resource, context) is phase, moment
 
 
 # ---- planning (pure) ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ManifestError, PlanError
-from reconciler.kinds.base import LiveState, NormaliseContext, PlanContext
+from reconciler.kinds.base import LiveState, NormaliseContext, Phase, PlanContext
 from reconciler.kinds.shop_coupon import ADD, LIST, ShopCoupon, add_months, content_of, list_view
 from reconciler.kinds.units import GMT8, UnitError, parse_top_datetime, whole_yuan
 from reconciler.manifest import load_manifest_texts
@@ -125,9 +125,14 @@ def test_denomination_and_threshold_rules_name_the_field() -> None:
     assert no_threshold.spec["add"]["condition"] == 0
 
 
-def test_an_ended_coupon_or_a_window_without_offset_is_refused() -> None:
-    ended = problems(manifest(window='{end: "2026-11-01T00:00:00+08:00"}'))
-    assert any("ended" in p for p in ended), ended
+def test_an_ended_coupon_is_no_manifest_problem_but_a_window_without_offset_is() -> None:
+    # Time moves while the file stays: an ended coupon is the plan's business (Kind.phase).
+    (ended,) = normalise(manifest(window='{end: "2026-11-01T00:00:00+08:00"}'))
+    assert KIND.phase(ended, ctx([ended])) is Phase.ENDED
+    (live,) = normalise(manifest(window='{end: "2026-11-23T12:00:00+08:00"}'))  # its end second still counts
+    assert KIND.phase(live, ctx([live])) is Phase.LIVE
+    (later,) = normalise(manifest())
+    assert KIND.phase(later, ctx([later])) is Phase.NOT_STARTED
     naive = problems(manifest(window='{end: "2027-03-31T23:59:59"}'))
     assert any("spec.window.end" in p for p in naive), naive
 

@@ -15,7 +15,7 @@ import simplejson
 
 from reconciler.errors import ManifestError, PlanError, Problem
 from reconciler.kinds import KINDS
-from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext
+from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext
 from reconciler.manifest import ManifestSet
 from reconciler.model import Action, Change, Link, Plan, Resource, ResourceKey
 from reconciler.state import StateStore
@@ -168,7 +168,15 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
             if desired is None and not options.prune:
                 result.warnings.append(f"{key}: would delete (its manifest was removed) — prune is off")
                 continue
-            change = kind.plan_change(desired, link, live.by_name.get(key.name), ctx)
+            if desired is not None and kind.phase(desired, ctx) is Phase.ENDED:
+                # Time moved past the object while its manifest stayed: never a failure. One that
+                # exists is the kind's to leave alone or stop; one that never did is not created.
+                if link is None:
+                    result.notes.append(f"{key}: ended before it was created: nothing to do")
+                    continue
+                change = kind.plan_ended(desired, link, live.by_name.get(key.name), ctx)
+            else:
+                change = kind.plan_change(desired, link, live.by_name.get(key.name), ctx)
             if change is not None:
                 kind_changes.append(change)
                 ctx.planned[key] = change

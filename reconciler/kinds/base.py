@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
@@ -82,6 +83,14 @@ class LiveState:
     unmanaged_rows: dict[str, Any] = field(default_factory=dict)
 
 
+class Phase(Enum):
+    """Where a declared object is in its life at a moment (Kind.phase)."""
+
+    NOT_STARTED = "not started"
+    LIVE = "live"
+    ENDED = "ended"
+
+
 def new_id_ref(key: ResourceKey) -> Ref:
     """The plan-wide name of the id a create of `key` returns."""
     return Ref(f"{key}#id")
@@ -128,6 +137,21 @@ class Kind(ABC):
         self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
     ) -> Change | None:
         """The change that brings TOP from `live` to `desired`, or None when they agree."""
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """What `resource` (as normalised) is at ctx.now. Time is an input of every plan: the engine
+        never plans a create of an ENDED object (it notes "ended before it was created: nothing to
+        do"), and asks plan_ended, not plan_change, about an ENDED object that exists. Objects
+        without an end are LIVE by default."""
+        return Phase.LIVE
+
+    def plan_ended(
+        self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        """The change for an object that exists (it has a link) and has ENDED. Left alone by
+        default: TOP ends it by itself, and most objects cannot be changed once over. A kind whose
+        objects can and should be stopped (a cash gift still issuing) overrides this."""
+        return None
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         """Adopt an existing object (`reconciler import`): read it on TOP and return the state record

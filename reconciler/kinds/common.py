@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from reconciler.kinds.base import NormaliseContext, ProblemCollector, resource_key, source_of
+from reconciler.kinds.base import NormaliseContext, Phase, ProblemCollector, resource_key, source_of
 from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, yuan_to_fen
 from reconciler.manifest import Document
 from reconciler.model import Resource
@@ -65,19 +65,24 @@ def activity_window(
     window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext
 ) -> tuple[datetime, datetime] | None:
     """An activity's spec.window (start and end both required): its bounds, or None when they cannot
-    be read. An end not after the start, or already past (TOP refuses such activities), is a problem."""
+    be read. An end not after the start is a problem. A window already over is not: time moves while
+    the manifest stays, so an ended activity is the plan's business (Kind.phase), not the file's."""
     bounds = window_bounds({"start": window["start"], "end": window["end"]}, "window", problems)
     if bounds is None:
         return None
     start, end = bounds
     assert start is not None and end is not None
-    if start < end <= ctx.now:
-        problems.add(
-            ("spec", "window", "end"),
-            f"the window ended at {window['end']}; TOP refuses activities that are over "
-            "(move the window or remove the manifest)",
-        )
     return start, end
+
+
+def phase_at(start: datetime | None, end: datetime | None, now: datetime) -> Phase:
+    """Where a window [start, end) is at `now`: an object is live from its start (or from when it is
+    made, without one) until its end (for ever, without one)."""
+    if end is not None and end <= now:
+        return Phase.ENDED
+    if start is not None and now < start:
+        return Phase.NOT_STARTED
+    return Phase.LIVE
 
 
 def normalised(doc: Document, problems: ProblemCollector, spec: dict[str, Any], *, guarded: bool = True) -> Resource:

@@ -56,10 +56,12 @@ from reconciler.kinds.base import (
     Kind,
     LiveState,
     NormaliseContext,
+    Phase,
     PlanContext,
     ProblemCollector,
 )
 from reconciler.kinds.common import normalised
+from reconciler.kinds.shop_coupon import coupon_phase
 from reconciler.manifest import Document, format_path
 from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.redaction import excerpt
@@ -117,6 +119,11 @@ class CouponGrant(Kind):
         return LiveState()
 
     # ---- diff → calls ----------------------------------------------------------------------
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """A grant lives as long as its coupon: once the coupon has ended nothing can be sent."""
+        coupon = ctx.desired.get(coupon_key(resource))
+        return coupon_phase(coupon.spec["add"], ctx.now) if coupon is not None else Phase.LIVE
 
     def plan_change(
         self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext

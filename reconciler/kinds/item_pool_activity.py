@@ -28,13 +28,14 @@ from reconciler.kinds.base import (
     ensure_success,
     LiveState,
     NormaliseContext,
+    Phase,
     PlanContext,
     ProblemCollector,
     new_id_ref,
     resource_key,
     source_of,
 )
-from reconciler.kinds.common import fen, permille
+from reconciler.kinds.common import fen, permille, phase_at
 from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
 from reconciler.kinds.wording import arrow, epoch_text, fen_field_text, items_text
 from reconciler.kinds.units import (
@@ -214,6 +215,11 @@ class ItemPoolActivity(Kind):
         return _plan_existing(desired, link, live)
 
 
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """TOP refuses to create an activity that is over; one that exists is left alone."""
+        activity = resource.spec["activity"]
+        return phase_at(from_epoch_ms(activity["start_time"]), from_epoch_ms(activity["end_time"]), ctx.now)
+
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         if not remote_id.isdigit():
             raise PlanError(f"an item-pool activity id is a number, not {remote_id!r}")
@@ -287,12 +293,7 @@ def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: Normalis
         return {}
     if end <= start:
         problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
-    elif end <= ctx.now:
-        problems.add(
-            ("spec", "window", "end"),
-            f"the window ended at {window['end']}; TOP refuses activities that are over "
-            "(move the window or remove the manifest)",
-        )
+    # A window already over is no problem of the file: the plan skips or leaves it (phase).
     return {"start_time": to_epoch_ms(start), "end_time": to_epoch_ms(end)}
 
 

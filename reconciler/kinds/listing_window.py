@@ -31,10 +31,11 @@ from reconciler.kinds.base import (
     Kind,
     LiveState,
     NormaliseContext,
+    Phase,
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.common import normalised
+from reconciler.kinds.common import normalised, phase_at
 from reconciler.kinds.schedule import (
     Schedule,
     ScheduleError,
@@ -116,6 +117,17 @@ class ListingWindow(Kind):
         live.extra["missing"] = missing
         live.extra["claims"] = {item_id: names for item_id, names in claims.items() if len(names) > 1}
         return live
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """Ended once its last date range is over (a window without dates never ends). A window
+        that was applied keeps being planned after its end (plan_ended): its items go off sale."""
+        dates = schedule_from_spec(resource.spec["schedule"]).dates
+        if not dates:
+            return Phase.LIVE
+        return phase_at(min(r.start for r in dates), max(r.end for r in dates), ctx.now)
+
+    def plan_ended(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return self.plan_change(desired, link, live, ctx)
 
     # ---- diff → calls ---------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
-from reconciler.kinds.base import Caller, LiveState, NormaliseContext, PlanContext, ProblemCollector, new_id_ref
-from reconciler.kinds.common import activity_window
+from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext, ProblemCollector, new_id_ref
+from reconciler.kinds.common import activity_window, phase_at
 from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.price_terms import rate_text, yuan
 from reconciler.kinds.units import parse_top_datetime, to_top_datetime
@@ -291,6 +291,12 @@ class PromotionMiscActivity:
         if found is None:
             raise PlanError(f"shop {desired.key.shop} has no {self.family.label} {remote_id} on TOP")
         return {"activity": None, "items": {item: True for item in found["items"]}, "imported": True}
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """TOP refuses to add an activity that is over; one that exists is left alone."""
+        activity = resource.spec["activity"]
+        start, end = (parse_top_datetime(str(activity[name])) for name in ("start_time", "end_time"))
+        return phase_at(start, end, ctx.now)
 
     # ---- diff → calls ------------------------------------------------------------------------
 

@@ -51,11 +51,12 @@ from reconciler.kinds.base import (
     Kind,
     LiveState,
     NormaliseContext,
+    Phase,
     PlanContext,
     ProblemCollector,
     new_id_ref,
 )
-from reconciler.kinds.common import normalised
+from reconciler.kinds.common import normalised, phase_at
 from reconciler.top.answers import top_rows
 from reconciler.kinds.wording import arrow
 from reconciler.kinds.units import (
@@ -97,6 +98,11 @@ class ShopCoupon(Kind):
         problems = ProblemCollector(doc)
         add = _add_params(doc.spec, problems, ctx)
         return normalised(doc, problems, {"add": add})
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """A coupon is valid through its end second (coupons.get's rule, `_is_valid`); an ended
+        coupon that exists is left alone: TOP can neither change nor delete it."""
+        return coupon_phase(resource.spec["add"], ctx.now)
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A shop coupon: any item, one coupon an order, once the order reaches its threshold."""
@@ -254,12 +260,6 @@ def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: Normalis
         return {}
     if start is not None and end <= start:
         problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
-    if end <= ctx.now:
-        problems.add(
-            ("spec", "window", "end"),
-            f"the coupon ended at {window['end']}; it can no longer be created or used "
-            "(move the end or remove the manifest)",
-        )
     times = {"end_time": to_top_datetime(end)}
     if start is not None:
         times["start_time"] = to_top_datetime(start)
@@ -307,6 +307,12 @@ def describe_view(view: Mapping[str, Any]) -> str:
     condition = int(content["condition"])
     threshold = f"orders from {fen_to_yuan(condition)} yuan" if condition else "any order"
     return f"{fen_to_yuan(int(content['denominations']))} yuan off {threshold}, ends {content['end_time']}"
+
+
+def coupon_phase(add: Mapping[str, Any], now: datetime) -> Phase:
+    """Where a coupon added with `add` is at `now` (its end second still counts)."""
+    start = parse_top_datetime(str(add["start_time"])) if add.get("start_time") else None
+    return phase_at(start, parse_top_datetime(str(add["end_time"])) + timedelta(seconds=1), now)
 
 
 def _is_valid(row: Mapping[str, Any], now: datetime) -> bool:

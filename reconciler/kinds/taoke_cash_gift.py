@@ -45,15 +45,17 @@ from reconciler.kinds.base import (
     Kind,
     LiveState,
     NormaliseContext,
+    Phase,
     PlanContext,
     ProblemCollector,
     ensure_success,
     new_id_ref,
 )
-from reconciler.kinds.common import normalised, window_bounds
+from reconciler.kinds.common import normalised, phase_at, window_bounds
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
+    from_epoch_ms,
     gmt8_day,
     parse_date,
     parse_top_datetime,
@@ -146,6 +148,17 @@ class TaokeCashGift(Kind):
         if link is None:
             return _plan_create(desired, Action.CREATE, reason="", old=None)
         return _plan_existing(desired, link, ctx)
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """A gift is issued during its send window; once it is over TOP refuses to create it."""
+        params, end_ms = resource.spec["params"], resource.spec["send_end_ms"]
+        start = parse_top_datetime(str(params["send_start_time"])) if params.get("send_start_time") else None
+        return phase_at(start, from_epoch_ms(end_ms) if end_ms is not None else None, ctx.now)
+
+    def plan_ended(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        """A gift past its send end stops issuing by itself; if its end was moved into the past
+        while it still issued, it is stopped (`_plan_existing`)."""
+        return self.plan_change(desired, link, live, ctx)
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         errors = []

@@ -5,9 +5,15 @@ Routes:
     GET      /_sandbox/calls       {"calls": [{method, params, session (shop nick), ok, at, app,
                                    session_sent}, ...]}
     POST     /_sandbox/calls/clear clear the call log only
-    POST     /_sandbox/reset       clear all state and the call log
+    POST     /_sandbox/reset       clear all state, the call log and a fixed business clock
     GET      /_sandbox/state       the whole store, for debugging tests
     GET|POST /_sandbox/faults      read / replace the injected faults (JSON; see faults.py)
+    GET|POST /_sandbox/clock       read / set the business clock: {"at": "2027-11-10T20:00:00+08:00"}
+                                   fixes the moment the business rules see (an end time in the
+                                   past, a coupon's six months, a gift's send window), {"at": null}
+                                   returns them to the real clock. Signatures, timestamps, tokens,
+                                   time.get and the call log keep the protocol clock (faults'
+                                   clock_offset), so a client needs no change to run on it.
     POST     /_sandbox/items       set up a shop's items (JSON body; see items.setup_items)
     POST     /_sandbox/tlj/usage   set a Taoke cash gift's figures (JSON body; see tbk.record_usage)
 Anything else is 404.
@@ -32,6 +38,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
@@ -81,6 +88,8 @@ SESSIONS: Mapping[str, str] = {DEMO_SESSION: "demo-shop", OTHER_SESSION: "other-
 
 GATEWAY_PATH = "/router/rest"
 FAULTS_PATH = "/_sandbox/faults"
+CLOCK_PATH = "/_sandbox/clock"
+TIME_GET = "taobao.time.get"  # answers the protocol clock: clients measure their skew with it
 
 
 class Dispatcher:
@@ -104,6 +113,8 @@ class Dispatcher:
         self.taoke_apps = taoke_apps
         self.clock = clock  # replaceable so tests can move the sandbox's time
         self.faults = Faults()
+        # The moment business rules see (epoch seconds), when a test fixed one; None: the protocol clock.
+        self.business_at: float | None = None
         self.sessions = SessionTable(sessions, self.now_ms)
         self.set_faults(faults or FaultSettings())
 
@@ -117,6 +128,10 @@ class Dispatcher:
 
     def now_ms(self) -> int:
         return int(self.now() * 1000)
+
+    def business_now_ms(self) -> int:
+        """The clock of the business rules: the fixed business moment, else the protocol clock."""
+        return int(self.business_at * 1000) if self.business_at is not None else self.now_ms()
 
     def serve(self, params: Mapping[str, str]) -> tuple[dict[str, Any] | None, str | None]:
         """One gateway request with the connection faults applied: (body, None) to answer, or
@@ -183,8 +198,10 @@ class Dispatcher:
         """Check the params against TOP's page, run the handler, answer its refusal the way the
         method's family does, and shape the fields (handlers return the simplify=true form).
         Returns the fields and whether they are a refusal reported in the body."""
+        business_ms = now_ms if spec.name == TIME_GET else self.business_now_ms()
         ctx = CallContext(
-            spec.name, business_params(params), shop, now_ms, self.store, self.sessions, app_key=_value(params, "app_key")
+            spec.name, business_params(params), shop, business_ms, self.store, self.sessions,
+            app_key=_value(params, "app_key"),
         )
         try:
             check_request_params(spec.name, ctx.params)
@@ -233,6 +250,7 @@ class Dispatcher:
             self.store.reset()
             self.calls.clear()
             self.sessions.reset()
+            self.business_at = None  # a fixed business moment is test state like the shops
 
 
 def _value(params: Mapping[str, str], name: str) -> str:
@@ -295,6 +313,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if url.path == FAULTS_PATH:
             self._faults(verb, body)
             return
+        if url.path == CLOCK_PATH:
+            self._clock(verb, body)
+            return
         setup = _SETUP_ROUTES.get(url.path)
         if setup is not None and verb == "POST":
             self._set_up(setup, body)
@@ -344,6 +365,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _clock(self, verb: str, body: bytes) -> None:
+        dispatcher = self.server.dispatcher
+        if verb == "POST":
+            try:
+                payload = json.loads(body.decode("utf-8") or "{}")
+                at = payload.get("at") if isinstance(payload, dict) else None
+                if at is None:
+                    moment = None
+                else:
+                    parsed = datetime.fromisoformat(str(at))
+                    if parsed.tzinfo is None:
+                        raise ValueError(f"{at!r} needs a UTC offset, e.g. 2027-11-10T20:00:00+08:00")
+                    moment = parsed.timestamp()
+            except ValueError as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
+            with dispatcher.store.lock:
+                dispatcher.business_at = moment
+        at_ms = dispatcher.business_at
+        shown = datetime.fromtimestamp(at_ms, timezone.utc).isoformat() if at_ms is not None else None
+        self._send_json(200, {"at": shown})
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
