@@ -318,6 +318,7 @@ def test_without_a_price_floor_a_1zhe_typo_is_blocked_by_the_default_floor(works
     assert ("demo-shop item 101 龙井: the worst-case price would drop to 10.00, below its floor 30.00 "
             "(the default floor: 30% of list, as no PriceFloor covers the item)") in planned.output
     assert "allow_below_floor" in planned.output
+    assert "demo-shop: 2 item(s) checked against the default floor, 30% of list" in planned.output
     assert ITEM_ADD not in methods(sandbox.calls())  # nothing was sent
     # the default floor reads nothing of its own: the list prices read are those of the named items
     assert methods(sandbox.calls())[SELLER_GET] == 2

@@ -38,7 +38,7 @@ from reconciler.engine.price_report import floor_text, item_text, stack_text, yu
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
-from reconciler.pricing.floors import FloorPrice, default_floor, floor_of
+from reconciler.pricing.floors import DEFAULT_SHARE, FloorPrice, default_floor, floor_of, is_default
 from reconciler.pricing.rules import (
     Floor,
     ListedItem,
@@ -258,6 +258,10 @@ def _check_shop(
         if reached.covers(item)
     ]
     result.impacts.extend(impact for impact in priced if impact.after.unit_price != impact.before.unit_price)
+    defaulted = sum(1 for impact in priced if impact.floor is not None and is_default(impact.floor))
+    if defaulted:
+        result.notes.append(f"{shop}: {defaulted} item(s) checked against the default floor, {DEFAULT_SHARE // 10}% of list "
+                            "(no PriceFloor covers them; declare one to set another)")
     _check_floors(shop, priced, sides, changed, result)
 
 
