@@ -738,7 +738,9 @@ def _plan_delete(link: Link, live: Any | None) -> Change:
 def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
     activity = desired.spec["activity"]
     applied = link.record.get("activity")
-    drifted = _differences(live_view(live["activity"]), query_view(activity))
+    # Drift is TOP against what was last applied (the manifest may have moved since); an imported
+    # activity has no record, so TOP is compared with the manifest.
+    drifted = _differences(live_view(live["activity"]), query_view(applied if applied is not None else activity))
     if applied is None and not drifted:
         return _plan_adopt(desired, link, _plan_items(desired, link, live))
     changed = _differences(applied or {}, activity)

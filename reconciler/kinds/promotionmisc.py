@@ -367,7 +367,7 @@ class PromotionMiscActivity:
         want = canonical(family, desired.spec["activity"])
         have = canonical(family, live["activity"])
         differences = _differences(family, have, want)
-        why = self._why(link, want)
+        why = self._why(link, want, have)
         fixed = [name for name in family.fixed if have.get(name) != want.get(name)]
         if fixed:
             return self._plan_replace(desired, link, fixed, differences, why)
@@ -394,13 +394,18 @@ class PromotionMiscActivity:
             source=desired.source,
         )
 
-    def _why(self, link: Link, want: Mapping[str, Any]) -> str:
+    def _why(self, link: Link, want: Mapping[str, Any], have: Mapping[str, Any]) -> str:
+        """Which side moved since the last apply: the manifest, TOP (drift), or both."""
         applied = link.record.get("activity")
-        if applied and canonical(self.family, applied) == want:
-            return "TOP differs from what was applied (changed outside the reconciler)"
         if link.record.get("imported") and not applied:
             return "the imported activity differs from the manifest"
-        return "the manifest changed"
+        was = canonical(self.family, applied) if applied else None
+        why = []
+        if was is None or was != want:
+            why.append("the manifest changed")
+        if was is not None and was != have:
+            why.append("TOP differs from what was applied (changed outside the reconciler)")
+        return " and ".join(why) or "the manifest changed"
 
     def _update_call(self, activity_id: int, activity: Mapping[str, Any]) -> Call:
         params = {"activity_id": activity_id}

@@ -375,7 +375,10 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
         old_fate = f"the old coupon {link.remote_id} stays valid until {old_end} and buyers who hold it can still use it"
     else:
         old_fate = f"the old coupon {link.remote_id} ended at {old_end}"
-    why = "the manifest changed" if changed else "TOP shows other content than was applied"
+    why = " and ".join(
+        (["the manifest changed"] if changed else [])
+        + (["TOP shows other content than was applied (changed outside the reconciler)"] if drifted else [])
+    )
     reason = (
         f"{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is created and "
         f"{old_fate}"
