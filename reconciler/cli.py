@@ -562,16 +562,17 @@ def apply(
         def announce() -> None:
             _say_where(project, clients, machine=False)
 
+        # One clock per run: a saved plan's moment (`plan --at T --out F`), else now, read once.
+        saved = read_saved_plan(saved_file) if saved_file else None
+        now = saved.now if saved else datetime.now(timezone.utc)
         if saved_file:
             result, resources = _saved_plan_if_fresh(saved_file, clients, store, locks, announce)
         else:
             result, resources = _fresh_plan_for_apply(
-                paths, clients, store, PlanOptions(prune=prune, targets=targets), locks, announce)
+                paths, clients, store, PlanOptions(prune=prune, now=now, targets=targets), locks, announce)
             if checksum:
                 _require_checksum(result, checksum, reviewed_plan)
-        saved = read_saved_plan(saved_file) if saved_file else None
         scope = saved.targets if saved else targets
-        now = saved.now if saved else datetime.now(timezone.utc)
         result, prices = _check_prices(result, resources, store, clients, now, scope)
         manifest_paths = paths if not saved_file else ()
         problems = _safety_problems(result, resources, safety, manifest_paths, allow_duplicates)
