@@ -39,7 +39,7 @@ def test_console_change_is_reported_with_exit_2_and_nothing_written(workspace: W
     assert checked.exit_code == 2, checked.output
     assert "Drift: 1 managed object(s) on TOP differ from what was last applied" in checked.output
     assert "demo-shop/ItemPoolActivity/fresh" in checked.output
-    assert "7777" in checked.output
+    assert "+ item 7777 (added on TOP)" in checked.output  # what happened on TOP, in that direction
     assert "dairy" not in checked.output.split("Drift in")[0].split("differ")[1]  # only the drifted one is listed
     assert sandbox.writes() == []
 

@@ -84,4 +84,4 @@ def test_on_top_turns_lines_around() -> None:
     assert on_top(["discount_rate: 9折 → 8.5折", "end_time: 2027-11-10 20:00 → 2027-11-11 00:00 (GMT+8)",
                    "on TOP: name: 'a' → 'b'", "was: something"]) == [
         "discount_rate: 8.5折 → 9折", "end_time: 2027-11-11 00:00 → 2027-11-10 20:00 (GMT+8)",
-        "on TOP: name: 'b' → 'a'", "was: something"]
+        "on TOP: name: 'a' → 'b'", "was: something"]  # a kind's "on TOP" lines are TOP's direction already

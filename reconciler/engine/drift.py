@@ -79,24 +79,25 @@ _GMT8 = " (GMT+8)"
 def on_top(details: Sequence[str]) -> list[str]:
     """A drift change's lines say what the next apply would do (TOP → what was applied). Turned
     around, they say what changed on TOP: "- item 99" (apply removes it) is "+ item 99" (added on
-    TOP), "price: 8折 → 9折" (apply sets 9折 back) is "price: 9折 → 8折". Lines of another form
-    stay as they are."""
+    TOP), "price: 8折 → 9折" (apply sets 9折 back) is "price: 9折 → 8折". Lines a kind already
+    words from TOP's side ("on TOP: …", "on TOP, not as applied: …") and lines of another form stay
+    as they are."""
     return [_turned(detail) for detail in details]
 
 
 def _turned(detail: str) -> str:
-    prefix = "on TOP: " if detail.startswith("on TOP: ") else ""
-    body = detail.removeprefix(prefix)
-    if body.startswith("- item "):
-        return f"{prefix}+ item {body.removeprefix('- item ')} (added on TOP)"
-    if body.startswith("+ item "):
-        return f"{prefix}- item {body.removeprefix('+ item ')} (removed on TOP)"
-    field, colon, values = body.partition(": ")
+    if detail.startswith("on TOP"):  # a kind's own words for TOP's side: already in TOP's direction
+        return detail
+    if detail.startswith("- item "):
+        return f"+ item {detail.removeprefix('- item ')} (added on TOP)"
+    if detail.startswith("+ item "):
+        return f"- item {detail.removeprefix('+ item ')} (removed on TOP)"
+    field, colon, values = detail.partition(": ")
     if not colon or values.count(" → ") != 1:
         return detail
     suffix = _GMT8 if values.endswith(_GMT8) else ""
     before, after = values.removesuffix(suffix).split(" → ")
-    return f"{prefix}{field}: {after.removesuffix(suffix)} → {before}{suffix}"
+    return f"{field}: {after.removesuffix(suffix)} → {before}{suffix}"
 
 
 def render_drift_text(report: DriftReport) -> str:

@@ -740,7 +740,8 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Ch
     applied = link.record.get("activity")
     # Drift is TOP against what was last applied (the manifest may have moved since); an imported
     # activity has no record, so TOP is compared with the manifest.
-    drifted = _differences(live_view(live["activity"]), query_view(applied if applied is not None else activity))
+    # Its lines read in TOP's direction, what was applied → what TOP shows ("on TOP: …").
+    drifted = _differences(query_view(applied if applied is not None else activity), live_view(live["activity"]))
     if applied is None and not drifted:
         return _plan_adopt(desired, link, _plan_items(desired, link, live))
     changed = _differences(applied or {}, activity)
