@@ -114,6 +114,9 @@ class Change:
     source: SourceRef | None = None
     # State-only effects applied after the calls, e.g. forgetting an object someone deleted on TOP.
     effects: tuple[StateEffect, ...] = ()
+    # The fields `details` words in the manifest's units, with their exact wire values:
+    # {"field": "discount_rate", "before": 850, "after": 800} (plan --json; not in the text).
+    wire_changes: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

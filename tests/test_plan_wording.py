@@ -5,6 +5,7 @@ units, drift says what changed on TOP in that direction, and the wire values sta
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
@@ -28,6 +29,13 @@ def stock(sandbox: Sandbox) -> None:
                ).raise_for_status()
 
 
+def _valid_plan(data: object) -> None:
+    import jsonschema
+
+    schema = Path(__file__).resolve().parent.parent / "reconciler" / "schemas" / "output" / "plan.schema.json"
+    jsonschema.validate(data, json.loads(schema.read_text(encoding="utf-8")))
+
+
 def test_a_discount_create_names_its_rate_items_and_window(workspace: Workspace, sandbox: Sandbox) -> None:
     stock(sandbox)
     workspace.write("discounts.yaml", FLOOR_10 + "---\n" + item_discount("typo", rate="0.1", items=["1001", "1002", "1003"]))
@@ -48,6 +56,14 @@ def test_a_rate_change_reads_in_zhe(workspace: Workspace, sandbox: Sandbox) -> N
     workspace.write("discounts.yaml", item_discount(rate="0.8"))
     planned = workspace.run("plan", str(workspace.campaigns))
     assert "discount_rate: 8.5折 → 8折" in planned.output
+    # the wire values behind the words, in --json only (schema: output/plan.schema.json)
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
+    _valid_plan(data)
+    assert data["changes"][0]["wire_changes"] == [{"field": "discount_rate", "before": 850, "after": 800}]
+    # a saved plan keeps them and still verifies
+    out = workspace.root / "plan.json"
+    assert workspace.run("plan", str(workspace.campaigns), "--out", str(out)).exit_code == 0
+    assert workspace.run("apply", str(out)).exit_code == 0
 
 
 def test_a_pool_create_and_a_time_change_read_in_stairs_and_gmt8(workspace: Workspace, sandbox: Sandbox) -> None:
@@ -61,6 +77,9 @@ def test_a_pool_create_and_a_time_change_read_in_stairs_and_gmt8(workspace: Work
     workspace.write("pools.yaml", later)
     planned = workspace.run("plan", str(workspace.campaigns))
     assert "end_time: 2027-06-21 00:00 → 2027-06-21 20:00 (GMT+8)" in planned.output
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
+    _valid_plan(data)
+    assert {"field": "end_time", "before": 1813507200000, "after": 1813579200000} in data["changes"][0]["wire_changes"]
     assert "1813" not in planned.output.split("why:")[1].split("1)")[0]  # no epoch ms in the diff lines
 
 

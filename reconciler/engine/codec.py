@@ -121,6 +121,8 @@ def change_to_data(change: Change) -> dict[str, Any]:
     }
     if change.effects:
         data["effects"] = [effect_to_data(e) for e in change.effects]
+    if change.wire_changes:  # only when a kind reports them: older plans stay byte for byte the same
+        data["wire_changes"] = [value_to_data(dict(w)) for w in change.wire_changes]
     return data
 
 
@@ -133,6 +135,7 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
         details=tuple(data.get("details") or ()),
         source=_source_from_text(data.get("source")),
         effects=tuple(effect_from_data(e) for e in data.get("effects") or ()),
+        wire_changes=tuple(value_from_data(w) for w in data.get("wire_changes") or ()),
     )
 
 

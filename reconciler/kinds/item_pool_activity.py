@@ -15,6 +15,7 @@ What TOP allows, and so what the plan can do:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -746,7 +747,9 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any]) -> Ch
         return _plan_adopt(desired, link, _plan_items(desired, link, live))
     changed = _differences(applied or {}, activity)
     if changed or drifted:
-        return _plan_replace(desired, link, changed, drifted)
+        wire = _wire_changes(applied or {}, activity) + _wire_changes(
+            query_view(applied if applied is not None else activity), live_view(live["activity"]), on_top=True)
+        return replace(_plan_replace(desired, link, changed, drifted), wire_changes=tuple(wire))
     return _plan_items(desired, link, live)
 
 
@@ -885,6 +888,24 @@ def _create_summary(activity: Mapping[str, Any], items: Mapping[str, Any]) -> st
     """'满600.00元减90.00元 on 3 item(s): 6901, 6902, 6903, 2027-11-10 20:00 → 2027-11-11 00:00 (GMT+8)'."""
     return (f"{_stairs_text(activity.get('rule_stairs'))} on {items_text(sorted(items))}, "
             f"{epoch_text(int(activity['start_time']))} → {epoch_text(int(activity['end_time']))} (GMT+8)")
+
+
+def _wire_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, on_top: bool = False) -> list[dict[str, Any]]:
+    """The wire values behind _differences' words (plan --json): {"field": path, "before", "after"};
+    `on_top` marks what differs on TOP from what was applied."""
+    if before == after:
+        return []
+    diff = DeepDiff(_ints(dict(before)), _ints(dict(after)), ignore_order=False, view="tree")
+    found = []
+    for _report_type, nodes in sorted(diff.items()):
+        for node in nodes:
+            found.append({
+                "field": _path(node.path(output_format="list")),
+                "before": None if isinstance(node.t1, NotPresent) else node.t1,
+                "after": None if isinstance(node.t2, NotPresent) else node.t2,
+                **({"on_top": True} if on_top else {}),
+            })
+    return sorted(found, key=lambda entry: str(entry["field"]))
 
 
 def _stairs_text(stairs: Any) -> str:

@@ -22,7 +22,7 @@ What TOP allows, and so what the plan does:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, cast
@@ -314,7 +314,12 @@ class PromotionMiscActivity:
                 reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
                 "it will be created again",
             )
-        return self._plan_existing(desired, link, live)
+        change = self._plan_existing(desired, link, live)
+        if change is None:
+            return None
+        # The fields its details word in yuan and 折, with their wire values (plan --json).
+        want, have = canonical(self.family, desired.spec["activity"]), canonical(self.family, live["activity"])
+        return replace(change, wire_changes=tuple(_wire_changes(self.family, have, want)))
 
     def _create_calls(self, desired: Resource) -> list[Call]:
         activity = dict(desired.spec["activity"])
@@ -558,6 +563,12 @@ def _show(family: Family, name: str, value: Any) -> str:
     if name.endswith("_time") and isinstance(value, str):
         return f"{value} (GMT+8)"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _wire_changes(family: Family, have: Mapping[str, Any], want: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """_differences' fields with their wire values: {"field": "discount_rate", "before": 850, "after": 800}."""
+    return [{"field": name, "before": have.get(name), "after": want.get(name)}
+            for name in family.fields if have.get(name) != want.get(name)]
 
 
 def _differences(family: Family, have: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
