@@ -189,6 +189,7 @@ def test_changed_coupon_is_a_new_coupon_and_the_plan_says_the_old_stays() -> Non
     assert "cannot update or delete a shop coupon" in change.reason
     assert "old coupon 5 stays valid until 2027-03-31 23:59:59" in change.reason
     assert "denomination: 10.00 yuan → 20.00 yuan" in change.details
+    assert change.wire_changes == ({"field": "denominations", "before": 10, "after": 20},)  # whole yuan, as sent
     effect = change.calls[0].effects[0]
     assert isinstance(effect, SetLink) and effect.record["retired"] == {"5": "2027-03-31 23:59:59"}
 

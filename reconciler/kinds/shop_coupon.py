@@ -363,9 +363,11 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
     if applied is not None:
         changed = _differences(applied, add, " (yuan)")
         drifted = _differences(list_view(applied), content_of(live), " (fen)")
+        wire = _wire_changes(applied, add) + _wire_changes(list_view(applied), content_of(live), on_top=True)
     else:  # adopted without a record of what was sent: TOP's view is all there is to compare
         changed = _differences(content_of(live), list_view(add), " (fen)")
         drifted = []
+        wire = _wire_changes(content_of(live), list_view(add))
     if not changed and not drifted:
         return None
     old_end = str(live["end_time"])
@@ -392,6 +394,7 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
         reason=change.reason,
         details=tuple(details) + change.details,
         source=change.source,
+        wire_changes=tuple(wire),
     )
 
 
@@ -431,6 +434,13 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any], unit: str)
         if old != new:
             lines.append(arrow(_LABELS.get(key, key), _field_text(key, old, unit), _field_text(key, new, unit)))
     return lines
+
+
+def _wire_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, on_top: bool = False) -> list[dict[str, Any]]:
+    """_differences' fields with their values as sent or listed (coupon.add whole yuan, coupons.get fen)."""
+    return [{"field": key, "before": before.get(key), "after": after.get(key), **({"on_top": True} if on_top else {})}
+            for key in sorted(set(before) | set(after))
+            if _comparable(before.get(key)) != _comparable(after.get(key))]
 
 
 def _field_text(key: str, value: str | None, unit: str) -> str:
