@@ -499,6 +499,9 @@ def _stop_if_blocked(problems: Sequence[str], prices: PriceCheck, outcome: str) 
     if prices.blocked:
         sections.append(f"the plan would take items below their price floor; {outcome}:\n  "
                         + "\n  ".join(prices.blocked))
+    if prices.unknown_items:
+        sections.append(f"the plan names items the shop does not have; {outcome}:\n  "
+                        + "\n  ".join(prices.unknown_items))
     if sections:
         _fail("\nerror: ".join(sections))
 

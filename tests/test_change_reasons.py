@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_coupons import coupon
+from tests.test_e2e_discounts import known_items  # noqa: F401  (an autouse fixture)
 from tests.test_e2e_discounts import ITEM_UPDATE, apply, direct_call, full_discount, item_discount, remote_id
 from tests.test_e2e_item_pool import pool
 from tests.test_e2e_taoke import gift

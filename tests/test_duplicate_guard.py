@@ -10,6 +10,7 @@ from collections import Counter
 
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_coupons import coupon
+from tests.test_e2e_discounts import known_items  # noqa: F401  (an autouse fixture)
 from tests.test_e2e_discounts import full_discount, item_discount
 
 IMPORT_COMMAND = re.compile(r"`(reconciler import [^`]+)`")

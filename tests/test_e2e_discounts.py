@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.top import Credentials, TopClient
 from tests.conftest import Sandbox, Workspace
@@ -22,6 +23,17 @@ RANGE_ADD = "taobao.promotionmisc.activity.range.add"
 RANGE_REMOVE = "taobao.promotionmisc.activity.range.remove"
 RANGE_ALL_REMOVE = "taobao.promotionmisc.activity.range.all.remove"
 WINDOW = '{start: "2027-11-01T00:00:00+08:00", end: "2027-11-12T00:00:00+08:00"}'
+
+
+# The item ids these tests name; the plan checks each against the shop's items (issue 17.4).
+TEST_ITEMS = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1009, 9999, *(600000000000 + n for n in range(120))]
+
+
+@pytest.fixture(autouse=True)
+def known_items(sandbox: Sandbox) -> None:
+    """Adds the ids the tests name to the demo shop's generated catalogue."""
+    items = [{"num_iid": num_iid, "title": f"item {num_iid}", "price": "100.00"} for num_iid in TEST_ITEMS]
+    httpx.post(f"{sandbox.server.url}/_sandbox/items", json={"shop": "demo-shop", "items": items}).raise_for_status()
 
 
 def item_discount(name: str = "tea", rate: str = "0.85", items: list[str] | str | None = None) -> str:

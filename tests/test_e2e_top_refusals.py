@@ -18,6 +18,7 @@ from tests.conftest import Sandbox, Workspace
 from tests.fault_tools import set_faults
 from tests.test_drift import _activity_id
 from tests.test_e2e_discounts import ITEM_DELETE, direct_call, item_discount, remote_id
+from tests.test_e2e_discounts import known_items  # noqa: F401  (an autouse fixture: the ids item_discount names)
 from tests.test_e2e_item_pool import pool
 
 ITEM_GET = "taobao.promotionmisc.item.activity.get"

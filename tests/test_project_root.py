@@ -16,6 +16,7 @@ from reconciler.where import public_url
 from tests.conftest import REPO, Sandbox, Workspace
 from tests.test_e2e_coupons import coupon
 from tests.test_e2e_discounts import item_discount
+from tests.test_e2e_discounts import known_items  # noqa: F401  (an autouse fixture: the ids item_discount names)
 
 PLAN_SCHEMA = REPO / "reconciler" / "schemas" / "output" / "plan.schema.json"
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from difflib import get_close_matches
 from fractions import Fraction
 from typing import Any
 
 from reconciler.engine.codec import resource_from_data
-from reconciler.engine.list_prices import read_list_prices
+from reconciler.engine.list_prices import known_item_ids, read_list_prices
 from reconciler.engine.price_report import floor_text, item_text, stack_text, yuan
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
@@ -82,6 +83,8 @@ class PriceCheck:
     warnings: tuple[str, ...] = ()  # allowed drops, with their reasons; items already below a floor
     notes: tuple[str, ...] = ()
     read_calls: int = 0
+    # Item ids a changed promotion names that the shop does not have: the plan must not be applied.
+    unknown_items: tuple[str, ...] = ()
 
 
 def check_prices(
@@ -111,6 +114,7 @@ def check_prices(
         warnings=tuple(result.warnings),
         notes=tuple(result.notes),
         read_calls=result.read_calls,
+        unknown_items=tuple(result.unknown_items),
     )
 
 
@@ -121,6 +125,7 @@ class _Result:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     read_calls: int = 0
+    unknown_items: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -247,6 +252,8 @@ def _check_shop(
     ids, whole_shop = named_items(touched)
     reads_before = _reads(client)
     listed = read_list_prices(client, ids, whole_shop=whole_shop)
+    if listed.unknown:
+        _unknown_references(shop, sides, changed, listed.unknown, client, result)
     result.read_calls += _reads(client) - reads_before
     result.notes.extend(f"{shop}: {note}" for note in sides.notes + listed.notes)
     before, after = Pricer(tuple(sides.promotions_before())), Pricer(tuple(sides.promotions_after()))
@@ -263,6 +270,31 @@ def _check_shop(
         result.notes.append(f"{shop}: {defaulted} item(s) checked against the default floor, {DEFAULT_SHARE // 10}% of list "
                             "(no PriceFloor covers them; declare one to set another)")
     _check_floors(shop, priced, sides, changed, result)
+
+
+def _unknown_references(
+    shop: str, sides: _Sides, changed: set[ResourceKey], unknown: Sequence[str], client: Caller, result: _Result
+) -> None:
+    """Item ids a changed promotion names (spec.items: ItemDiscount, FullDiscount) that TOP says the
+    shop does not have, from the reads the price check makes anyway. Each is an error at its
+    manifest's file:line with the nearest ids the shop has: those are read (paged list calls) only
+    on this error path, so a plan of a big shop pays nothing for the check."""
+    named: list[tuple[Resource, Any]] = []
+    for key in sorted(changed):
+        for resource in sides.after.get(key, [])[:1]:  # the declared resource (an old one follows it)
+            items = resource.spec.get("items")
+            if isinstance(items, list):
+                named.extend((resource, item_id) for item_id in items if str(item_id) in unknown)
+    if not named:
+        return
+    known = known_item_ids(client)
+    for resource, item_id in named:
+        nearest = get_close_matches(str(item_id), known, n=3, cutoff=0.6)
+        hint = f"; nearest ids the shop has: {', '.join(nearest)}" if nearest else ""
+        result.unknown_items.append(
+            f"{resource.source}: {resource.key.kind}/{resource.key.name} names item {item_id}, which shop {shop} "
+            f"does not have on TOP{hint}"
+        )
 
 
 def _reads(client: Caller) -> int:

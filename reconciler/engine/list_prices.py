@@ -40,6 +40,7 @@ FIELDS = "num_iid,title,price,outer_id"
 class ListPrices:
     items: dict[str, ListedItem] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # ids TOP says the shop does not have
 
 
 def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: bool) -> ListPrices:
@@ -61,12 +62,25 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
             continue
         answer = asked[item_id]
         if isinstance(answer, TopPermanentError) and is_business_refusal(answer):
+            found.unknown.append(item_id)
             found.notes.append(f"item {item_id}: TOP does not know it ({answer.sub_msg or answer.msg}); not priced")
         elif isinstance(answer, Exception):
             raise answer
         else:
             _add(found, answer.get("item") or {})
     return found
+
+
+def known_item_ids(client: Caller) -> list[str]:
+    """Every item id the shop lists, on sale and in the warehouse, with the paged list calls; for
+    suggesting the nearest ids when a manifest names one TOP does not know (an error path only)."""
+    ids = {str(row.get("num_iid")) for row in _on_sale(client, ListPrices())}
+    for banner in WAREHOUSE_BANNERS:
+        first = client.call(INVENTORY, _warehouse_page(banner, 1))
+        pages = min(-(-int(first.get("total_results") or 0) // PAGE_SIZE), INVENTORY_MAX_PAGE_NO)
+        answers = [first, *client.call_many(INVENTORY, [_warehouse_page(banner, n) for n in range(2, pages + 1)])]
+        ids.update(str(row.get("num_iid")) for answer in answers for row in _rows(answer))
+    return sorted(ids - {"None", ""}, key=_numeric)
 
 
 def _on_sale(client: Caller, found: ListPrices) -> list[Mapping[str, Any]]:
