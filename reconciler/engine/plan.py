@@ -175,6 +175,8 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopP
                     result.notes.append(f"{key}: ended before it was created: nothing to do")
                     continue
                 change = kind.plan_ended(desired, link, live.by_name.get(key.name), ctx)
+                if change is None:
+                    result.notes.append(f"{key}: ended: left alone on TOP")
             else:
                 change = kind.plan_change(desired, link, live.by_name.get(key.name), ctx)
             if change is not None:
