@@ -46,7 +46,7 @@ def test_item_discount_is_a_special_price(demo: dict[str, Resource]) -> None:
     (rule,) = rules_of(demo["double11-tea-85"])
     assert isinstance(rule, SpecialPrice)
     assert (rule.price.form, rule.price.value, rule.price.label) == (Form.RATE, 850, "8.5折")
-    assert rule.items == Items(ids=frozenset({"600000000101", "600000000102", "600000000103"}))
+    assert rule.items == Items(ids=frozenset({"220000000101", "220000000102", "220000000103"}))
     # TOP's end_time is the last second that counts
     assert rule.when.window.start == datetime(2027, 11, 1, tzinfo=GMT8)
     assert rule.when.window.end == datetime(2027, 11, 12, tzinfo=GMT8) + timedelta(seconds=1)
