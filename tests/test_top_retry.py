@@ -28,7 +28,7 @@ from reconciler.top.ratelimit import Budgets, QpsBudget
 from reconciler.top.retry import RetryPolicy, SettingError
 from reconciler.top.settings import ClientSettings
 from tests.conftest import Sandbox
-from tests.fault_tools import FAST_RETRY, QUERY_ITEMS, client_for, set_faults
+from tests.fault_tools import FAST_RETRY, client_for, set_faults
 
 SECRET = "retry-secret-VALUE"
 SESSION = "retry-session-VALUE"
