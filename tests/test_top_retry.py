@@ -271,10 +271,6 @@ def test_bad_settings_name_the_variable(name: str, value: str) -> None:
 # ---- concurrent reads ------------------------------------------------------------------------
 
 
-def items_query(activity_id: int) -> dict[str, Any]:
-    return {"param": {"activity_id": activity_id, "page": {"page_size": 10, "current": 1}}}
-
-
 def test_call_many_reads_concurrently_and_keeps_order(sandbox: Sandbox) -> None:
     set_faults(sandbox, latency=0.05)
     with client_for(sandbox, concurrency=10) as client:
