@@ -16,7 +16,6 @@ remember to tell the alerting code.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ import click
 
 from reconciler.alerts import Alert, ci_context, mask, send_alert
 from reconciler.metrics import RunMetrics
-from reconciler.redaction import environment_secrets
+from reconciler.redaction import PassThroughStream, environment_secrets
 
 _CURRENT: ContextVar["RunWatch | None"] = ContextVar("reconciler_run_watch", default=None)
 
@@ -170,28 +169,17 @@ class RunWatch:
         return cast(TextIO, _Tee(stream, self._errors))  # stands in for sys.stderr: write, flush, isatty
 
 
-class _Tee(io.TextIOBase):
+class _Tee(PassThroughStream):
     """Writes through to the real stream and keeps a copy of the text."""
 
     def __init__(self, stream: TextIO, sink: list[str]) -> None:
-        super().__init__()
-        self._stream = stream
+        super().__init__(stream)
         self._sink = sink
 
     def write(self, text: Any) -> int:
         if isinstance(text, str):
             self._sink.append(text)
         return self._stream.write(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._stream, "encoding", None) or "utf-8"
 
 
 def _lines(chunks: Sequence[str]) -> list[str]:

@@ -87,20 +87,13 @@ def current_secrets(env: Mapping[str, str]) -> set[str]:
     return values
 
 
-class RedactingStream(io.TextIOBase):
-    """Stands in for sys.stdout / sys.stderr: masks, then writes through. It has no `buffer`, so
-    click writes to it as text and cannot go around it."""
+class PassThroughStream(io.TextIOBase):
+    """A text stream standing in for another (sys.stdout, sys.stderr): subclasses change write();
+    flushing, terminal detection and the encoding are the wrapped stream's."""
 
-    def __init__(self, stream: TextIO, secrets: Callable[[], Iterable[str]]) -> None:
+    def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self._stream = stream
-        self._secrets = secrets
-
-    def write(self, text: Any) -> int:
-        if not isinstance(text, str):
-            raise TypeError("write() argument must be str")  # click's test for a binary stream
-        self._stream.write(redact(text, self._secrets()))
-        return len(text)
 
     def flush(self) -> None:
         # Also called when this object is garbage collected (IOBase closes itself), possibly after
@@ -114,6 +107,21 @@ class RedactingStream(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", None) or "utf-8"
+
+
+class RedactingStream(PassThroughStream):
+    """Stands in for sys.stdout / sys.stderr: masks, then writes through. It has no `buffer`, so
+    click writes to it as text and cannot go around it."""
+
+    def __init__(self, stream: TextIO, secrets: Callable[[], Iterable[str]]) -> None:
+        super().__init__(stream)
+        self._secrets = secrets
+
+    def write(self, text: Any) -> int:
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str")  # click's test for a binary stream
+        self._stream.write(redact(text, self._secrets()))
+        return len(text)
 
 
 @contextmanager
