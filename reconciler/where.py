@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from reconciler.project import Project, describe_state
+from reconciler.top.gateways import public_url
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,3 @@ class Where:
             "state_store": describe_state(self.project.state),
             "shops": [{"shop": shop, "gateway": public_url(url)} for shop, url in sorted(self.gateways.items())],
         }
-
-
-def public_url(url: str) -> str:
-    """scheme://host[:port]/path: a URL's user, password, query and fragment are dropped."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a port that is not a number
-        return "(not a URL)"
-    if not parts.scheme or not parts.hostname:
-        return "(not a URL)"
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"

@@ -41,7 +41,7 @@ from reconciler.errors import (
 from reconciler.top.clock import INVALID_TIMESTAMP_CODE, SkewedClock, parse_http_date, parse_top_time
 from reconciler.top.credentials import Credentials
 from reconciler.top.encoding import encode_params, format_epoch_seconds
-from reconciler.top.hints import gateway_text
+from reconciler.top.gateways import public_url
 from reconciler.top.envelope import parse_response
 from reconciler.top.methods import is_write
 from reconciler.top.ratelimit import QpsBudget
@@ -318,12 +318,12 @@ class TopClient:
             )
         except _NOT_SENT as exc:
             raise TopNotSentError(method, msg=f"transport error {type(exc).__name__} at "
-                                  f"{gateway_text(self._credentials.gateway)}; the request was not sent") from exc
+                                  f"{public_url(self._credentials.gateway)}; the request was not sent") from exc
         except httpx.HTTPError as exc:
             # Only the class name and the gateway without its query: httpx messages can quote the
             # URL, whose query holds the session.
             raise TopTransportError(method, msg=f"transport error {type(exc).__name__} at "
-                                    f"{gateway_text(self._credentials.gateway)}") from exc
+                                    f"{public_url(self._credentials.gateway)}") from exc
         if response.status_code != 200:
             raise TopTransportError(method, msg=f"HTTP {response.status_code}")
         return response

@@ -25,3 +25,16 @@ def manifest_gateway_allowed(url: str) -> bool:
     if host in LOOPBACK_HOSTS:
         return parts.scheme in ("http", "https")
     return parts.scheme == "https" and host in TOP_GATEWAY_HOSTS
+
+
+def public_url(url: str) -> str:
+    """scheme://host[:port]/path, for messages and headers: a URL's user, password, query (TOP's
+    system params, the session among them) and fragment are dropped."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        return "(not a URL)"
+    if not parts.scheme or not parts.hostname:
+        return "(not a URL)"
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"

@@ -9,25 +9,10 @@ Codes from TOP's platform error list (/work/shared/TOP-PROTOCOL.md): 25 invalid 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
-
 from reconciler.errors import TopError, TopTransportError
 
 INVALID_SIGNATURE = 25
 SESSION_CODES = frozenset({26, 27})
-
-
-def gateway_text(url: str) -> str:
-    """scheme://host[:port]/path of a gateway: never its query, user or password (which may hold
-    a session or a secret)."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    if not parts.scheme or not parts.hostname:
-        return "(a gateway that is not a URL)"
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def advice(exc: TopError) -> str | None:
