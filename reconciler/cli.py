@@ -53,7 +53,7 @@ from reconciler.top import Credentials, TopClient
 from reconciler.top.apps import ShopCaller
 from reconciler.top.credentials import DEFAULT_GATEWAY, CredentialsError, redact_values
 from reconciler.top.env_names import read_only_gateway_problem, variable_problems
-from reconciler.top.hints import advice, advice_for_message
+from reconciler.top.hints import advice
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.settings import ClientSettings
 from reconciler.top.run import TopRun
@@ -759,9 +759,9 @@ def _listener(plan: Plan) -> ApplyListener:
 def _print_report(report: ApplyReport, clients: Clients) -> None:
     click.echo(f"Applied {len(report.done)} change(s) with {report.calls_sent} write call(s) (run {report.run_id}).")
     for change, error in report.failed:
-        click.echo(f"FAILED {change.key}: {_redacted(error, [clients])}", err=True)
+        click.echo(f"FAILED {change.key}: {_redacted(str(error), [clients])}", err=True)
         click.echo("  the state store holds every call that succeeded before it", err=True)
-        hint = advice_for_message(error)
+        hint = advice(error) if isinstance(error, TopError) else None
         if hint:
             click.echo(f"  hint: {hint}", err=True)
     for change in report.not_tried:

@@ -186,12 +186,14 @@ def test_every_command_json_is_alone_on_stdout_and_matches_its_schema(workspace:
 
 
 def test_a_failed_change_of_an_apply_gets_the_same_hints() -> None:
-    from reconciler.top.hints import advice_for_message
+    """The apply report keeps each failure as raised, so its hint comes from TOP's code, not its text."""
+    from reconciler.errors import TopPermanentError, TopTransportError
+    from reconciler.top.hints import advice
 
-    assert "TOP_APP_SECRET" in (advice_for_message("taobao.x.add: code 25 Invalid signature") or "")
-    assert "TOP_SESSION" in (advice_for_message("taobao.x.add: code 27 Invalid session") or "")
-    assert "TOP_GATEWAY" in (advice_for_message("taobao.x.add: transport error ReadTimeout at http://h/r") or "")
-    assert advice_for_message("taobao.x.add: code 15 Remote service error [isv.x]") is None
+    assert "TOP_APP_SECRET" in (advice(TopPermanentError("taobao.x.add", code=25, msg="Invalid signature")) or "")
+    assert "TOP_SESSION" in (advice(TopPermanentError("taobao.x.add", code=27, msg="Invalid session")) or "")
+    assert "TOP_GATEWAY" in (advice(TopTransportError("taobao.x.add", msg="transport error ReadTimeout at http://h/r")) or "")
+    assert advice(TopPermanentError("taobao.x.add", code=15, msg="Remote service error", sub_code="isv.x")) is None
 
 
 def test_no_color_on_the_command_or_the_group_reaches_the_styler(

@@ -39,7 +39,7 @@ STATE_ONLY = "(state only)"
 class ApplyReport:
     run_id: str
     done: list[Change] = field(default_factory=list)
-    failed: list[tuple[Change, str]] = field(default_factory=list)
+    failed: list[tuple[Change, ReconcilerError]] = field(default_factory=list)  # the error as raised, for hints
     not_tried: list[Change] = field(default_factory=list)
     calls_sent: int = 0
 
@@ -127,7 +127,7 @@ class _Run:
         except ReconcilerError as exc:
             with self.lock:
                 self.stopped = True
-                self.report.failed.append((change, str(exc)))
+                self.report.failed.append((change, exc))
             return
         with self.lock:
             self.report.done.append(change)

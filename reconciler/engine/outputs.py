@@ -57,7 +57,7 @@ def apply_to_data(report: ApplyReport, checksum: str) -> dict[str, Any]:
         "ok": report.ok,
         "write_calls_sent": report.calls_sent,
         "done": [_change_ref(change) for change in report.done],
-        "failed": [{**_change_ref(change), "error": error} for change, error in report.failed],
+        "failed": [{**_change_ref(change), "error": str(error)} for change, error in report.failed],
         "not_tried": [_change_ref(change) for change in report.not_tried],
     }
 

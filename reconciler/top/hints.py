@@ -8,7 +8,6 @@ Codes from TOP's platform error list (/work/shared/TOP-PROTOCOL.md): 25 invalid 
 
 from __future__ import annotations
 
-import re
 from reconciler.errors import TopError, TopTransportError
 
 INVALID_SIGNATURE = 25
@@ -17,23 +16,13 @@ SESSION_CODES = frozenset({26, 27})
 
 def advice(exc: TopError) -> str | None:
     """What to check for `exc`, or None when TOP's own message is all there is to say."""
-    return _advice(isinstance(exc, TopTransportError) and exc.msg.startswith("transport error"), exc.code)
-
-
-def advice_for_message(message: str) -> str | None:
-    """The same for an error kept as text (a failed change of an apply report: str(TopError))."""
-    code = re.search(r": code (\d+)\b", message)
-    return _advice(" transport error " in f" {message}", int(code.group(1)) if code else None)
-
-
-def _advice(unreachable: bool, code: int | None) -> str | None:
-    if unreachable:
+    if isinstance(exc, TopTransportError) and exc.msg.startswith("transport error"):
         return ("check the gateway URL (TOP_GATEWAY, or the variable the Shop profile's env.gateway names) "
                 "and that it is reachable from here: proxy, firewall, the sandbox running for a local URL")
-    if code == INVALID_SIGNATURE:
+    if exc.code == INVALID_SIGNATURE:
         return ("TOP could not verify the signature: check the app secret (TOP_APP_SECRET, or the variable "
                 "the Shop profile's env.app_secret names) belongs to the app key, and the sign method")
-    if code in SESSION_CODES:
+    if exc.code in SESSION_CODES:
         return ("TOP refuses the seller session: check TOP_SESSION (or the variable the Shop profile's "
                 "env.session names) is this shop's, and authorise the app again if it expired")
     return None
