@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from reconciler.kinds.base import NormaliseContext, Phase, ProblemCollector, resource_key, source_of
+from reconciler.kinds.base import Phase, ProblemCollector, resource_key, source_of
 from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, yuan_to_fen
 from reconciler.manifest import Document
 from reconciler.model import Resource
@@ -61,9 +61,7 @@ def window_bounds(
     return start, end
 
 
-def activity_window(
-    window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext
-) -> tuple[datetime, datetime] | None:
+def activity_window(window: Mapping[str, str], problems: ProblemCollector) -> tuple[datetime, datetime] | None:
     """An activity's spec.window (start and end both required): its bounds, or None when they cannot
     be read. An end not after the start is a problem. A window already over is not: time moves while
     the manifest stays, so an ended activity is the plan's business (Kind.phase), not the file's."""

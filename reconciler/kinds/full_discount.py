@@ -98,7 +98,7 @@ class FullDiscount(PromotionMiscActivity, Kind):
             "type": LEVELS[spec["level"]],
             "participate_range": participate_range,
         }
-        activity.update(window_params(spec["window"], problems, ctx))
+        activity.update(window_params(spec["window"], problems))
         activity.update(_condition(spec, problems))
         if "members" in spec:
             activity.update(is_shop_member=True, shop_member_level=MEMBER_LEVELS[spec["members"]])

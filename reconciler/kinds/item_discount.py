@@ -58,7 +58,7 @@ class ItemDiscount(PromotionMiscActivity, Kind):
         spec = doc.spec
         participate_range, items = range_params(spec["items"])
         activity: dict[str, object] = {"name": spec["title"], "participate_range": participate_range}
-        activity.update(window_params(spec["window"], problems, ctx))
+        activity.update(window_params(spec["window"], problems))
         if "user_tag" in spec:
             activity.update(is_user_tag=True, user_tag=spec["user_tag"])
         discount = spec["discount"]

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
-from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext, ProblemCollector, new_id_ref
+from reconciler.kinds.base import Caller, LiveState, Phase, PlanContext, ProblemCollector, new_id_ref
 from reconciler.kinds.common import activity_window, phase_at
 from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.price_terms import rate_text, yuan
@@ -96,9 +96,9 @@ class Family:
 # ---- manifest → wire (helpers the kind modules use) --------------------------------------------
 
 
-def window_params(window: Mapping[str, str], problems: ProblemCollector, ctx: NormaliseContext) -> dict[str, str]:
+def window_params(window: Mapping[str, str], problems: ProblemCollector) -> dict[str, str]:
     """start_time / end_time as TOP's Date: `yyyy-MM-dd HH:mm:ss` in GMT+8, whatever offset was written."""
-    bounds = activity_window(window, problems, ctx)
+    bounds = activity_window(window, problems)
     if bounds is None:
         return {}
     start, end = bounds
