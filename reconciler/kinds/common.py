@@ -83,6 +83,17 @@ def phase_at(start: datetime | None, end: datetime | None, now: datetime) -> Pha
     return Phase.LIVE
 
 
+MANIFEST_MOVED = "the manifest changed"
+TOP_MOVED = "TOP differs from what was applied (changed outside the reconciler)"
+
+
+def which_side_moved(manifest_changed: bool, top_changed: bool) -> str:
+    """Why an object needs a change, told true (issue 17): the manifest, TOP, or both moved since
+    the last apply. Neither (nothing applied to compare with) counts as the manifest."""
+    sides = ([MANIFEST_MOVED] if manifest_changed else []) + ([TOP_MOVED] if top_changed else [])
+    return " and ".join(sides) or MANIFEST_MOVED
+
+
 def normalised(doc: Document, problems: ProblemCollector, spec: dict[str, Any], *, guarded: bool = True) -> Resource:
     """The document's resource once no problem was found (else ManifestError with them all).
     `guarded`: the kind honours metadata.prevent_destroy."""

@@ -36,7 +36,7 @@ from reconciler.kinds.base import (
     resource_key,
     source_of,
 )
-from reconciler.kinds.common import fen, permille, phase_at
+from reconciler.kinds.common import fen, permille, phase_at, which_side_moved
 from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
 from reconciler.kinds.wording import arrow, epoch_text, fen_field_text, items_text
 from reconciler.kinds.units import (
@@ -788,11 +788,7 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
 
 def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: list[str]) -> Change:
     old_id = int(link.remote_id)
-    why = []
-    if changed:
-        why.append("the manifest changed")
-    if drifted:
-        why.append("TOP differs from what was applied (changed outside the reconciler)")
+    why = which_side_moved(bool(changed), bool(drifted))
     calls = [Call(DELETE, {"param": _activity_ref(old_id)}, effects=(DropLink(),))]
     calls.extend(_create_calls(desired))
     return Change(
@@ -800,7 +796,7 @@ def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: li
         action=Action.REPLACE,
         calls=tuple(calls),
         reason=(
-            f"{' and '.join(why)}; TOP cannot update an item-pool activity in place, so activity "
+            f"{why}; TOP cannot update an item-pool activity in place, so activity "
             f"{old_id} is deleted first (two copies would stack for buyers) and created again "
             f"with its {len(desired.spec['items'])} item(s)"
         ),

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
 from reconciler.kinds.base import Caller, LiveState, Phase, PlanContext, ProblemCollector, new_id_ref
-from reconciler.kinds.common import activity_window, phase_at
+from reconciler.kinds.common import activity_window, phase_at, which_side_moved
 from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.price_terms import rate_text, yuan
 from reconciler.kinds.units import parse_top_datetime, to_top_datetime
@@ -405,12 +405,7 @@ class PromotionMiscActivity:
         if link.record.get("imported") and not applied:
             return "the imported activity differs from the manifest"
         was = canonical(self.family, applied) if applied else None
-        why = []
-        if was is None or was != want:
-            why.append("the manifest changed")
-        if was is not None and was != have:
-            why.append("TOP differs from what was applied (changed outside the reconciler)")
-        return " and ".join(why) or "the manifest changed"
+        return which_side_moved(was is None or was != want, was is not None and was != have)
 
     def _update_call(self, activity_id: int, activity: Mapping[str, Any]) -> Call:
         params = {"activity_id": activity_id}

@@ -56,7 +56,7 @@ from reconciler.kinds.base import (
     ProblemCollector,
     new_id_ref,
 )
-from reconciler.kinds.common import normalised, phase_at
+from reconciler.kinds.common import normalised, phase_at, which_side_moved
 from reconciler.top.answers import top_rows
 from reconciler.kinds.wording import arrow
 from reconciler.kinds.units import (
@@ -377,10 +377,7 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
         old_fate = f"the old coupon {link.remote_id} stays valid until {old_end} and buyers who hold it can still use it"
     else:
         old_fate = f"the old coupon {link.remote_id} ended at {old_end}"
-    why = " and ".join(
-        (["the manifest changed"] if changed else [])
-        + (["TOP shows other content than was applied (changed outside the reconciler)"] if drifted else [])
-    )
+    why = which_side_moved(bool(changed), bool(drifted))
     reason = (
         f"{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is created and "
         f"{old_fate}"
