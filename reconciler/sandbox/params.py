@@ -15,7 +15,7 @@ from decimal import Decimal
 from reconciler.sandbox.protocol import GMT8, TIME_FORMAT, ApiError, CallContext, invalid_argument
 
 _LONG = re.compile(r"-?[0-9]{1,18}")
-_YUAN = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+YUAN_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # a Price: yuan, at most 2 decimals
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -68,7 +68,7 @@ def yuan(ctx: CallContext, name: str, *, required: bool = False) -> Decimal | No
     raw = text(ctx, name, required=required)
     if raw is None:
         return None
-    if not _YUAN.fullmatch(raw):
+    if not YUAN_TEXT.fullmatch(raw):
         raise invalid_argument(name, f"must be an amount in yuan with at most 2 decimals, got {raw!r}")
     return Decimal(raw)
 

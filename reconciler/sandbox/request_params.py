@@ -49,7 +49,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.sandbox.params import missing_argument
+from reconciler.sandbox.params import YUAN_TEXT, missing_argument
 from reconciler.sandbox.protocol import TIME_FORMAT, invalid_argument, json_loads
 from reconciler.sandbox.specs import request_params
 
@@ -58,7 +58,6 @@ from reconciler.sandbox.specs import request_params
 COMMA_LIST_STRINGS = frozenset({"fields", "seller_cids", "ids"})
 PLAIN_TYPES = frozenset({"Number", "String", "Boolean", "Date", "Price"})
 _WHOLE = re.compile(r"-?[0-9]{1,19}")
-_PRICE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 
 
 def check_request_params(method: str, params: Mapping[str, str]) -> None:
@@ -113,7 +112,7 @@ def _check_plain_text(text: str, kind: str, path: str) -> None:
         raise invalid_argument(path, f"must be true or false (Boolean), got {_short(text)}")
     if kind == "Date":
         _check_date(text, path)
-    if kind == "Price" and not _PRICE.fullmatch(text):
+    if kind == "Price" and not YUAN_TEXT.fullmatch(text):
         raise invalid_argument(path, f"must be yuan with at most 2 decimals (Price), got {_short(text)}")
 
 
@@ -175,7 +174,7 @@ def _check_json_plain(value: Any, kind: str, path: str) -> None:
         raise invalid_argument(path, f"must be a JSON string ({kind}), got {_json_kind(value)} {_short(value)}")
     elif kind == "Date":
         _check_date(value, path)
-    elif kind == "Price" and not _PRICE.fullmatch(value):
+    elif kind == "Price" and not YUAN_TEXT.fullmatch(value):
         raise invalid_argument(path, f"must be yuan with at most 2 decimals (Price), got {_short(value)}")
 
 
