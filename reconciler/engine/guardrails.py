@@ -42,7 +42,6 @@ from reconciler.model import Action, Plan, Resource, ResourceKey
 from reconciler.pricing.floors import DEFAULT_SHARE, FloorPrice, default_floor, floor_of, is_default
 from reconciler.pricing.rules import (
     Floor,
-    ListedItem,
     PriceRule,
     Promotion,
     floors,
@@ -50,30 +49,11 @@ from reconciler.pricing.rules import (
     promotions,
     reach,
 )
+from reconciler.pricing.impact import PriceImpact
 from reconciler.pricing.stacking import Pricer, Quote
 from reconciler.state import StateStore
 
 BLOCKED_SHOWN = 10  # items named per cause when a plan is blocked; a shop-wide typo would name thousands
-
-
-@dataclass(frozen=True)
-class PriceImpact:
-    """One item whose worst-case price the plan changes."""
-
-    shop: str
-    before: Quote
-    after: Quote
-    floor: FloorPrice | None
-
-    @property
-    def item(self) -> ListedItem:
-        return self.after.item
-
-    @property
-    def depth(self) -> Fraction:
-        """The change as a share of the old price: -0.5 is a cut by half."""
-        before = self.before.unit_price
-        return Fraction(self.after.unit_price - before, before) if before else Fraction(0)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from reconciler.kinds.units import fen_text, fen_to_yuan, to_top_datetime
 from reconciler.pricing.floors import FloorPrice, is_default
+from reconciler.pricing.impact import PriceImpact
 from reconciler.pricing.stacking import Quote
-
-if TYPE_CHECKING:
-    from reconciler.engine.guardrails import PriceImpact
 
 MARKDOWN_ROWS = 50  # a shop-wide change touches thousands of items; the table shows the deepest
 TEXT_ROWS = 10
