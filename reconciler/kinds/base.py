@@ -15,7 +15,18 @@ from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
 from reconciler.manifest import Document, ShopProfile
-from reconciler.model import Action, Call, Change, Link, Ref, Resource, ResourceKey, SourceRef, StateEffect
+from reconciler.model import (
+    Action,
+    Call,
+    Change,
+    DropLink,
+    Link,
+    Ref,
+    Resource,
+    ResourceKey,
+    SourceRef,
+    StateEffect,
+)
 from reconciler.pricing.rules import PriceRule
 
 
@@ -112,7 +123,23 @@ class ProblemCollector:
 
 
 class Kind(ABC):
+    """A template (issue 18): the base owns the workflow steps every kind shares, a kind fills in
+    its own. `normalise` checks the common metadata once and asks `normalise_spec` for the spec;
+    `plan_change` sorts a key into create / existing / gone and asks `plan_create`,
+    `plan_existing` or `plan_gone`, writing the "already gone on TOP" change itself.
+    docs/adding-a-kind.md walks through a new kind."""
+
     kind: ClassVar[str]
+    # The kind's JSON Schema file in reconciler/schemas (the manifest check finds it by that name;
+    # the editor's dispatcher schema is generated from these: reconciler/kinds/schemas.py).
+    schema: ClassVar[str] = ""
+    # What the plan calls one of the kind's objects on TOP ("activity 42 is already gone on TOP").
+    noun: ClassVar[str] = "object"
+    # read_live reports every linked object, None when it is gone on TOP. False for kinds TOP
+    # cannot show (a grant's ledger lives only in the state store): None then says nothing.
+    reads_back: ClassVar[bool] = True
+    # metadata.prevent_destroy applies: False for kinds whose removal sends nothing that destroys.
+    guarded: ClassVar[bool] = True
     # Kinds whose objects this kind refers to; they are planned and created first, deleted last.
     depends_on: ClassVar[tuple[str, ...]] = ()
     # TOP methods this kind uses; documentation, and the read-only checks in tests.
@@ -124,19 +151,60 @@ class Kind(ABC):
     # coupon stays valid until its end, a claimed cash gift stays usable), so the old rules count too.
     prices_outlive_changes: ClassVar[bool] = False
 
-    @abstractmethod
     def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        """Check the document's meaning and convert it to wire units; raise ManifestError."""
+        """Check the document's meaning and convert it to wire units; raise ManifestError with
+        every problem found. The metadata every kind shares (identity, source, prevent_destroy,
+        allow_below_floor) is read here; the spec is the kind's (normalise_spec)."""
+        problems = ProblemCollector(doc)
+        spec = self.normalise_spec(doc, ctx, problems)
+        problems.raise_if_any()
+        below_floor = doc.metadata.get("allow_below_floor")
+        return Resource(
+            key=resource_key(doc),
+            spec=spec,
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)) if self.guarded else False,
+            allow_below_floor=str(below_floor) if below_floor else None,
+        )
+
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
+        """doc.spec checked and in wire units. Report each problem to `problems` and go on (return
+        any placeholder for what cannot be read): the base raises them all together."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither normalise_spec nor normalise")
 
     @abstractmethod
     def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
         """Read this kind's objects of ctx.shop: every linked one (None when gone) and unmanaged ones."""
 
-    @abstractmethod
     def plan_change(
         self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
     ) -> Change | None:
-        """The change that brings TOP from `live` to `desired`, or None when they agree."""
+        """The change that brings TOP from `live` to `desired`, or None when they agree: the
+        manifest was removed (plan_gone, or forget_gone when TOP no longer has the object), it
+        names an object not linked yet (plan_create), or one that is linked (plan_existing)."""
+        if desired is None:
+            assert link is not None, "the engine plans a key only when it is declared or linked"
+            if live is None and self.reads_back:
+                return forget_gone(link, self.noun)
+            return self.plan_gone(link, live, ctx)
+        if link is None:
+            return self.plan_create(desired, live, ctx)
+        return self.plan_existing(desired, link, live, ctx)
+
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        """A declared object with no link yet. `live` is whatever read_live put under its name
+        (usually None; a kind may put facts there, e.g. lookalike coupons)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither plan_create nor plan_change")
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        """A declared object that is linked: update, replace, or None when TOP agrees. `live` is
+        None when TOP no longer has it (reads_back kinds): the kind says how it is made again."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither plan_existing nor plan_change")
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        """A linked object whose manifest was removed (planned only with prune) and that TOP still
+        has (or that TOP cannot show: reads_back False). Delete it, stop it, or forget it."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither plan_gone nor plan_change")
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """What `resource` (as normalised) is at ctx.now. Time is an input of every plan: the engine
@@ -190,6 +258,17 @@ class Kind(ABC):
     def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:
         """What to record after `call` succeeded; a kind overrides this when it depends on the answer."""
         return call.effects
+
+
+def forget_gone(link: Link, noun: str) -> Change:
+    """The manifest was removed and TOP no longer has the object either: no call, only the link goes."""
+    return Change(
+        key=link.key,
+        action=Action.DELETE,
+        calls=(),
+        reason=f"{noun} {link.remote_id} is already gone on TOP; only the state entry is removed",
+        effects=(DropLink(),),
+    )
 
 
 def resource_key(doc: Document) -> ResourceKey:
