@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.project import ProjectError, describe_state, find_project
 from reconciler.sandbox.server import DEMO_ALIMAMA_APP_SECRET
-from reconciler.sandbox.tbk import DEMO_ALIMAMA_APP_KEY
+from reconciler.sandbox.families.tbk import DEMO_ALIMAMA_APP_KEY
 from reconciler.top.gateways import public_url
 from tests.conftest import REPO, Sandbox, Workspace
 from tests.test_e2e_coupons import coupon

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox.items import CATALOGUE_SIZE, category_ids, generate_catalogue, shop_prefix
+from reconciler.sandbox.families.items import CATALOGUE_SIZE, category_ids, generate_catalogue, shop_prefix
 from reconciler.sandbox.server import SandboxServer
 from tests.sandbox_calls import OTHER_SESSION, RawTop
 

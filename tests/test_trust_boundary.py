@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox.server import DEMO_ALIMAMA_APP_SECRET, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
-from reconciler.sandbox.tbk import DEMO_ALIMAMA_APP_KEY
+from reconciler.sandbox.families.tbk import DEMO_ALIMAMA_APP_KEY
 from tests.conftest import REPO, Sandbox
 from tests.test_alerts_metrics import Receiver, receiver  # noqa: F401  (fixture)
 from tests.test_e2e_item_pool import pool

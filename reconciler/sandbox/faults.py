@@ -54,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox.protocol import ApiError
+from reconciler.sandbox.errors import ApiError
 
 TRANSIENT_ISP_SUB_CODES = (
     "isp.top-remote-connection-timeout",

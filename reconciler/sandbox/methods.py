@@ -1,20 +1,20 @@
 """The method registry: TOP method name → handler.
 
-A new method family (coupons, promotionmisc, tbk, listing…) is one module in this package
+A new method family (coupons, promotionmisc, tbk, listing…) is one module in ``families/``
 exposing ``METHODS: tuple[MethodSpec, ...]``; it is found by itself, nothing else changes.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import importlib
-import pkgutil
-
-import reconciler.sandbox as sandbox_package
-from reconciler.sandbox.protocol import CallContext, MethodSpec, format_gmt8
+from reconciler.sandbox import families
+from reconciler.sandbox.codec import format_gmt8
+from reconciler.sandbox.context import CallContext, MethodSpec
 
 
 def time_get(ctx: CallContext) -> dict[str, Any]:
@@ -25,15 +25,10 @@ def time_get(ctx: CallContext) -> dict[str, Any]:
 SYSTEM_METHODS: tuple[MethodSpec, ...] = (MethodSpec("taobao.time.get", time_get, needs_session=False),)
 
 
-_NOT_FAMILIES = {"methods", "protocol", "server", "store"}
-
-
 def _all_specs() -> Iterable[MethodSpec]:
     yield from SYSTEM_METHODS
-    for module_info in sorted(pkgutil.iter_modules(sandbox_package.__path__), key=lambda m: m.name):
-        if module_info.name in _NOT_FAMILIES:
-            continue
-        module = importlib.import_module(f"{sandbox_package.__name__}.{module_info.name}")
+    for module_info in sorted(pkgutil.iter_modules(families.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{families.__name__}.{module_info.name}")
         yield from getattr(module, "METHODS", ())
 
 

@@ -12,16 +12,14 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from reconciler.sandbox.protocol import GMT8, TIME_FORMAT, ApiError, CallContext, invalid_argument
+from reconciler.sandbox.codec import GMT8, TIME_FORMAT
+from reconciler.sandbox.context import CallContext
+from reconciler.sandbox.errors import invalid_argument, missing_argument
 
 _LONG = re.compile(r"-?[0-9]{1,18}")
 YUAN_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # a Price: yuan, at most 2 decimals
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def missing_argument(name: str) -> ApiError:
-    return ApiError(40, "Missing Required Arguments", "isv.missing-parameter", f"{name}: is required")
 
 
 def text(ctx: CallContext, name: str, *, required: bool = False) -> str | None:

@@ -1,4 +1,4 @@
-"""The TOP gateway protocol as the sandbox speaks it: checks, signatures, envelopes, errors.
+"""The TOP gateway protocol as the sandbox speaks it: checks, signatures, envelopes.
 
 Written from /work/shared/TOP-PROTOCOL.md, independently of ``reconciler.top`` (the client):
 a mistake on either side must surface as a failing contract test, not cancel out.
@@ -30,10 +30,11 @@ code  msg                    when
 27    Invalid session        unknown ``session`` (sub_code ``invalid-sessionkey``)
 ====  =====================  ==========================================================
 
-Business errors are raised by method handlers with :func:`invalid_argument` (code 41) and
-:func:`business_error` (code 15, or in the body for the item-pool family; see
-``MethodSpec.refusal_in_body``); see the handler modules for which is used when. Request params
-are checked against TOP's pages before any handler runs (``request_params.py``).
+Business errors are raised by method handlers with ``errors.missing_argument`` (code 40),
+``errors.invalid_argument`` (code 41) and ``errors.business_error`` (code 15, or in the body for
+the item-pool family; see ``MethodSpec.refusal_in_body`` in context.py); see the family modules
+(``families/``) for which is used when. Request params are checked against TOP's pages before any
+handler runs (``request_params.py``). The JSON codec and the GMT+8 wall-time format are codec.py's.
 
 Success bodies: handlers return the ``simplify=true`` form (lists as bare arrays); without
 ``simplify=true`` the server wraps every list first (``shapes.wrap_lists``), then
@@ -44,22 +45,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import string
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
-if TYPE_CHECKING:  # only for annotations: store.py and auth.py import this module at run time
-    from reconciler.sandbox.auth import SessionTable
-    from reconciler.sandbox.store import Store
+from reconciler.sandbox.codec import GMT8, TIME_FORMAT, format_gmt8
+from reconciler.sandbox.context import MethodSpec
+from reconciler.sandbox.errors import ApiError
 
-GMT8 = timezone(timedelta(hours=8))
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 SUPPORTED_SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 
@@ -81,136 +77,7 @@ SYSTEM_PARAMS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class ApiError(Exception):
-    """An answer of the form ``error_response {code, msg, sub_code, sub_msg}``."""
-
-    def __init__(self, code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None) -> None:
-        super().__init__(f"{code} {msg} {sub_code or ''} {sub_msg or ''}".strip())
-        self.code = code
-        self.msg = msg
-        self.sub_code = sub_code
-        self.sub_msg = sub_msg
-
-    def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"code": self.code, "msg": self.msg}
-        if self.sub_code is not None:
-            fields["sub_code"] = self.sub_code
-        if self.sub_msg is not None:
-            fields["sub_msg"] = self.sub_msg
-        return fields
-
-
-def invalid_argument(field: str, problem: str) -> ApiError:
-    """A request parameter is missing, malformed or out of range (the caller must fix it)."""
-    return ApiError(41, "Invalid Arguments", "isv.invalid-parameter", f"{field}: {problem}")
-
-
-class BusinessError(ApiError):
-    """A well-formed request broke a business rule. Answered as ``error_response`` code 15 with
-    sub_code ``isv.<rule>``, unless the method reports refusals inside a successful envelope
-    (``MethodSpec.refusal_in_body``, the item-pool family) or a fault turns it into code 50."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(15, "Remote service error", f"isv.{rule}", message)
-        self.rule = rule
-        self.message = message
-
-
-def business_error(rule: str, message: str) -> BusinessError:
-    """A well-formed request broke a business rule; ``rule`` becomes sub_code ``isv.<rule>``."""
-    return BusinessError(rule, message)
-
-
-def internal_error(message: str) -> ApiError:
-    """A sandbox bug: answered the way TOP answers its own faults (isp.*, retryable)."""
-    return ApiError(15, "Remote service error", "isp.top-remote-unknown-error", message)
-
-
-# --------------------------------------------------------------------------- handler contract
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What a method handler gets: the business params of one call and the shop it acts for."""
-
-    method: str
-    params: Mapping[str, str]  # business params only, raw strings as received
-    shop: str | None  # seller nick resolved from the session; None for session-less methods
-    now_ms: int  # the sandbox clock, shared with the timestamp check
-    store: Store
-    sessions: SessionTable | None = None  # the gateway's session table (token methods issue into it)
-    app_key: str = ""  # the calling app: session-less account methods (Taoke) keep state per app
-
-    def namespace(self, name: str) -> dict[str, Any]:
-        """The shop's own slice of state for one method family (e.g. "itempool")."""
-        if self.shop is None:
-            raise internal_error(f"{self.method} has no session, so it has no shop state")
-        return self.store.namespace(self.shop, name)
-
-
-Handler = Callable[[CallContext], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One TOP method the sandbox implements."""
-
-    name: str
-    handler: Handler
-    needs_session: bool = True
-    writes: bool = False  # True: a successful call changed state, so the data file is rewritten
-    secret_params: tuple[str, ...] = ()  # business params the call log masks (auth codes, refresh tokens)
-    # When set, a BusinessError is answered as these fields in a successful envelope (TOP's
-    # item-pool family: result.success=false + error_code/message), not as error_response.
-    refusal_in_body: Callable[[BusinessError], dict[str, Any]] | None = None
-    taoke_app: bool = False  # only a Taoke (Alimama) app may call it; any other app gets code 11
-
-
-# --------------------------------------------------------------------------- JSON codec
-
-_NUMBER_CONSTANTS = ("NaN", "Infinity", "-Infinity")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def json_loads(text: str) -> Any:
-    """Parse JSON keeping every fraction exact: money is never a float here."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-
-
-def json_dumps(value: Any) -> str:
-    """Serialise JSON with Decimals written as plain numbers (the stdlib encoder cannot)."""
-    if isinstance(value, dict):
-        members = (f"{_dump_key(key)}:{json_dumps(item)}" for key, item in value.items())
-        return "{" + ",".join(members) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(json_dumps(item) for item in value) + "]"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot write {value} as JSON")
-        return format(value, "f")
-    if value is None or isinstance(value, (bool, int, str)):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _dump_key(key: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
-    return json.dumps(key, ensure_ascii=False)
-
-
 # --------------------------------------------------------------------------- time
-
-
-def format_gmt8(epoch_ms: int) -> str:
-    """``yyyy-MM-dd HH:mm:ss`` in GMT+8, TOP's wall clock."""
-    return datetime.fromtimestamp(epoch_ms / 1000, GMT8).strftime(TIME_FORMAT)
 
 
 _EPOCH_MS = re.compile(r"[0-9]{1,16}")

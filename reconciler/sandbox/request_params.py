@@ -49,8 +49,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.sandbox.params import YUAN_TEXT, missing_argument
-from reconciler.sandbox.protocol import TIME_FORMAT, invalid_argument, json_loads
+from reconciler.sandbox.codec import TIME_FORMAT, json_loads
+from reconciler.sandbox.errors import invalid_argument, missing_argument
+from reconciler.sandbox.params import YUAN_TEXT
 from reconciler.sandbox.specs import request_params
 
 # String params whose pages describe a comma-joined list (fields, seller_cids: "多个之间用“,”分隔";

@@ -14,15 +14,15 @@ Routes:
                                    returns them to the real clock. Signatures, timestamps, tokens,
                                    time.get and the call log keep the protocol clock (faults'
                                    clock_offset), so a client needs no change to run on it.
-    POST     /_sandbox/items       set up a shop's items (JSON body; see items.setup_items)
-    POST     /_sandbox/tlj/usage   set a Taoke cash gift's figures (JSON body; see tbk.record_usage)
+    POST     /_sandbox/items       set up a shop's items (JSON body; see families/items.setup_items)
+    POST     /_sandbox/tlj/usage   set a Taoke cash gift's figures (JSON body; see families/tbk.record_usage)
 Anything else is 404.
 
 A gateway call runs: the gateway checks (protocol.check_request), faults, the strict request
 check against TOP's page (request_params.py), the handler, then the answer's shape: handlers
 answer the ``simplify=true`` form and, without ``simplify=true``, shapes.wrap_lists wraps every
-list. A business refusal (protocol.BusinessError) is code 15, or in the body for the families
-that report it there (itempool.py), or code 50 under the ``refusal_code_50`` fault.
+list. A business refusal (errors.BusinessError) is code 15, or in the body for the families
+that report it there (families/itempool.py), or code 50 under the ``refusal_code_50`` fault.
 
 Only ``application/x-www-form-urlencoded`` bodies are read (multipart uploads are not needed by
 any emulated method). Every call is handled under the store lock, so calls are serialised and
@@ -45,29 +45,18 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from reconciler.sandbox.items import setup_items
-from reconciler.sandbox.auth import DEFAULT_ACCESS_TTL_S, SessionTable
+from reconciler.sandbox.codec import json_dumps, json_loads
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import ApiError, BusinessError, internal_error
+from reconciler.sandbox.families.items import setup_items
+from reconciler.sandbox.families.tbk import DEMO_ALIMAMA_APP_KEY, record_usage
 from reconciler.sandbox.faults import HANG, FaultError, Faults, FaultSettings
 from reconciler.sandbox.methods import REGISTRY
-from reconciler.sandbox.protocol import (
-    ApiError,
-    BusinessError,
-    CallContext,
-    MethodSpec,
-    business_params,
-    check_request,
-    error_body,
-    internal_error,
-    json_dumps,
-    json_loads,
-    new_request_id,
-    success_body,
-    wants_simplify,
-)
+from reconciler.sandbox.protocol import business_params, check_request, error_body, new_request_id, success_body, wants_simplify
 from reconciler.sandbox.request_params import check_request_params
+from reconciler.sandbox.sessions import DEFAULT_ACCESS_TTL_S, SessionTable
 from reconciler.sandbox.shapes import wrap_lists
 from reconciler.sandbox.store import CallLog, CallRecord, Store
-from reconciler.sandbox.tbk import DEMO_ALIMAMA_APP_KEY, record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +66,8 @@ DEMO_APP_SECRET = "sandbox-app-secret"
 DEMO_SESSION = "sandbox-session-demo-shop"
 OTHER_SESSION = "sandbox-session-other-shop"
 # A second app, the demo promoter's Alimama (Taoke) app: taobao.tbk.dg.vegas.tlj.* are called with
-# it and no session (see tbk.py); the seller's app above is refused for them (code 11). Its key,
-# DEMO_ALIMAMA_APP_KEY ("23456789"), lives in tbk.py, whose usage endpoint defaults to it.
+# it and no session (see families/tbk.py); the seller's app above is refused for them (code 11). Its key,
+# DEMO_ALIMAMA_APP_KEY ("23456789"), lives in families/tbk.py, whose usage endpoint defaults to it.
 DEMO_ALIMAMA_APP_SECRET = "sandbox-alimama-secret"
 
 APP_SECRETS: Mapping[str, str] = {DEMO_APP_KEY: DEMO_APP_SECRET, DEMO_ALIMAMA_APP_KEY: DEMO_ALIMAMA_APP_SECRET}

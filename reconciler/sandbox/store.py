@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.sandbox.protocol import json_dumps, json_loads
+from reconciler.sandbox.codec import json_dumps, json_loads
 
 STATE_VERSION = 1
 

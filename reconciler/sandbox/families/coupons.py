@@ -57,16 +57,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from reconciler.sandbox.protocol import (
-    GMT8,
-    TIME_FORMAT,
-    ApiError,
-    CallContext,
-    MethodSpec,
-    business_error,
-    invalid_argument,
-    json_loads,
-)
+from reconciler.sandbox.codec import GMT8, TIME_FORMAT, json_loads
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import ApiError, business_error, invalid_argument
 
 NAMESPACE = "coupons"
 COUPON_ID_SEQUENCE = "coupons.coupon"

@@ -50,15 +50,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.sandbox.params import missing_argument
-from reconciler.sandbox.protocol import (
-    GMT8,
-    TIME_FORMAT,
-    CallContext,
-    MethodSpec,
-    business_error,
-    invalid_argument,
-)
+from reconciler.sandbox.codec import GMT8, TIME_FORMAT
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import business_error, invalid_argument, missing_argument
 
 NAMESPACE = "promotionmisc"
 ACTIVITY_ID_SEQUENCE = "promotionmisc.activity"

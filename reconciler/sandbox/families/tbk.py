@@ -71,7 +71,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.sandbox import params
-from reconciler.sandbox.protocol import GMT8, CallContext, MethodSpec, business_error, invalid_argument
+from reconciler.sandbox.codec import GMT8
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import business_error, invalid_argument
 from reconciler.sandbox.store import Store
 
 NAMESPACE = "tbk"

@@ -1,22 +1,18 @@
-"""Seller authorisation as the sandbox emulates it: ``taobao.top.auth.token.create`` and
-``taobao.top.auth.token.refresh``, and the table of sessions the gateway accepts.
+"""The table of sessions the gateway accepts, and the tokens it issues and refreshes.
 
 * The fixed demo sessions (``sandbox-session-demo-shop`` …) are always valid unless a fault
   expires them; tokens issued here are valid until their ``expires_in`` runs out or a fault
   expires them.
-* ``token.create`` takes one of the demo authorisation codes in :data:`DEMO_AUTH_CODES`. Unlike
-  TOP's one-time codes they can be used again, so the README demo can be repeated.
-* ``token.refresh`` rotates the refresh token: the old one stops working, the old access token
-  stays valid until it expires.
-* Both answer ``token_result`` as a JSON *string* inside the envelope (TOP-PROTOCOL.md "Tokens").
-* A code or refresh token that is unknown, used up or expired answers code 15 with
-  ``isv.invalid-code`` / ``isv.refresh-token-invalid`` (TOP documents no sub_code; these are ours).
-* Codes and refresh tokens are secrets: the call log masks them (``MethodSpec.secret_params``).
+* Refreshing rotates the refresh token: the old one stops working, the old access token stays
+  valid until it expires.
+
+The token methods that issue into it are ``families/auth.py``; the gateway (server.py) reads it
+as a Mapping of valid sessions. Its own module so the handler context (context.py) can name it
+without importing a method family.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -24,12 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.sandbox.protocol import CallContext, MethodSpec, business_error, internal_error, invalid_argument
+from reconciler.sandbox.errors import business_error
 
-DEMO_AUTH_CODES: Mapping[str, str] = {
-    "sandbox-code-demo-shop": "demo-shop",
-    "sandbox-code-other-shop": "other-shop",
-}
 DEFAULT_ACCESS_TTL_S = 24 * 3600
 DEFAULT_REFRESH_TTL_S = 30 * 24 * 3600
 _USER_IDS = {"demo-shop": "2200000000001", "other-shop": "2200000000002"}
@@ -140,37 +132,3 @@ def _token_result(
         "taobao_user_nick": quote(shop, safe=""),
         "taobao_open_uid": "AAH" + secrets.token_hex(8),
     }
-
-
-def _sessions(ctx: CallContext) -> SessionTable:
-    if ctx.sessions is None:
-        raise internal_error(f"{ctx.method}: the sandbox was started without a session table")
-    return ctx.sessions
-
-
-def _answer(result: Mapping[str, Any]) -> dict[str, Any]:
-    # A JSON string inside the JSON envelope, as TOP sends it: clients must decode twice.
-    return {"token_result": json.dumps(result, ensure_ascii=False, separators=(",", ":"))}
-
-
-def token_create(ctx: CallContext) -> dict[str, Any]:
-    code = ctx.params.get("code", "").strip()
-    if not code:
-        raise invalid_argument("code", "is required")
-    shop = DEMO_AUTH_CODES.get(code)
-    if shop is None:
-        raise business_error("invalid-code", "the authorisation code is unknown or expired")
-    return _answer(_sessions(ctx).issue(shop))
-
-
-def token_refresh(ctx: CallContext) -> dict[str, Any]:
-    refresh_token = ctx.params.get("refresh_token", "").strip()
-    if not refresh_token:
-        raise invalid_argument("refresh_token", "is required")
-    return _answer(_sessions(ctx).refresh(refresh_token))
-
-
-METHODS: tuple[MethodSpec, ...] = (
-    MethodSpec("taobao.top.auth.token.create", token_create, needs_session=False, secret_params=("code",)),
-    MethodSpec("taobao.top.auth.token.refresh", token_refresh, needs_session=False, secret_params=("refresh_token",)),
-)

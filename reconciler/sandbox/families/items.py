@@ -65,14 +65,9 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.sandbox import params
-from reconciler.sandbox.protocol import (
-    GMT8,
-    CallContext,
-    MethodSpec,
-    business_error,
-    format_gmt8,
-    invalid_argument,
-)
+from reconciler.sandbox.codec import GMT8, format_gmt8
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import business_error, invalid_argument
 from reconciler.sandbox.store import Store
 
 NAMESPACE = "items"

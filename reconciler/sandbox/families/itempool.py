@@ -42,15 +42,9 @@ import zlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.sandbox.params import missing_argument
-from reconciler.sandbox.protocol import (
-    BusinessError,
-    CallContext,
-    MethodSpec,
-    business_error,
-    invalid_argument,
-    json_loads,
-)
+from reconciler.sandbox.codec import json_loads
+from reconciler.sandbox.context import CallContext, MethodSpec
+from reconciler.sandbox.errors import BusinessError, business_error, invalid_argument, missing_argument
 
 NAMESPACE = "itempool"
 ACTIVITY_ID_SEQUENCE = "itempool.activity"
