@@ -11,10 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from reconciler.kinds.base import Phase, ProblemCollector, resource_key, source_of
+from reconciler.kinds.base import Phase, ProblemCollector
 from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, yuan_to_fen
-from reconciler.manifest import Document
-from reconciler.model import Resource
 
 T = TypeVar("T")
 
@@ -92,15 +90,3 @@ def which_side_moved(manifest_changed: bool, top_changed: bool) -> str:
     the last apply. Neither (nothing applied to compare with) counts as the manifest."""
     sides = ([MANIFEST_MOVED] if manifest_changed else []) + ([TOP_MOVED] if top_changed else [])
     return " and ".join(sides) or MANIFEST_MOVED
-
-
-def normalised(doc: Document, problems: ProblemCollector, spec: dict[str, Any], *, guarded: bool = True) -> Resource:
-    """The document's resource once no problem was found (else ManifestError with them all).
-    `guarded`: the kind honours metadata.prevent_destroy."""
-    problems.raise_if_any()
-    return Resource(
-        key=resource_key(doc),
-        spec=spec,
-        source=source_of(doc),
-        prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)) if guarded else False,
-    )

@@ -60,7 +60,6 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.common import normalised
 from reconciler.kinds.shop_coupon import coupon_phase
 from reconciler.manifest import Document, format_path
 from reconciler.manifest.confine import ConfinementError, confined
@@ -99,18 +98,19 @@ _ANSWER_FIELDS = {"buyer_nick": "nick", "open_uid": "open_uid"}
 
 class CouponGrant(Kind):
     kind = KIND
+    schema = "coupon-grant.schema.json"
+    reads_back = False  # no TOP method lists who holds a coupon: the ledger is all there is
+    guarded = False  # a removed grant only forgets its ledger; coupons cannot be taken back
     depends_on = (COUPON_KIND,)
     write_methods = (SEND, SNS_SEND)
 
     # ---- manifest → wire -------------------------------------------------------------------
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         buyers = _buyers(doc, problems)
         if not buyers and not problems.problems:
             problems.add(("spec", "buyers"), "names no buyer; list nicks or open uids (inline or in a file)")
-        spec = {"coupon": doc.spec["coupon"], "audience": doc.spec.get("audience", "members"), "buyers": buyers}
-        return normalised(doc, problems, spec, guarded=False)
+        return {"coupon": doc.spec["coupon"], "audience": doc.spec.get("audience", "members"), "buyers": buyers}
 
     # ---- live state ------------------------------------------------------------------------
 
@@ -125,16 +125,19 @@ class CouponGrant(Kind):
         coupon = ctx.desired.get(coupon_key(resource))
         return coupon_phase(coupon.spec["add"], ctx.now) if coupon is not None else Phase.LIVE
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            return _plan_forget(link)
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return self.plan_existing(desired, None, live, ctx)
+
+    def plan_existing(self, desired: Resource, link: Link | None, live: Any | None, ctx: PlanContext) -> Change | None:
+        """A first grant and a later one are planned alike: send to every listed buyer the ledger
+        does not show as granted (all of them for a first grant or a new coupon)."""
         coupon_id = ctx.remote_id(coupon_key(desired))
         if coupon_id is None:
             return None  # check_plan reports it: nothing can be sent without a coupon
         return _plan_sends(desired, link, coupon_id)
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return _plan_forget(link)
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         return [

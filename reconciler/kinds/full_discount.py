@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
-from reconciler.kinds.common import fen, normalised, permille
+from reconciler.kinds.common import fen, permille
 from reconciler.kinds.price_terms import reward_text, threshold_text
 from reconciler.kinds.promotionmisc import (
     Family,
@@ -85,12 +85,12 @@ FAMILY = Family(
 
 class FullDiscount(PromotionMiscActivity, Kind):
     kind = "FullDiscount"
+    schema = "full-discount.schema.json"
     family = FAMILY
     read_methods = FAMILY.read_methods()
     write_methods = FAMILY.write_methods()
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         spec = doc.spec
         participate_range, items = range_params(spec["items"])
         activity: dict[str, Any] = {
@@ -106,7 +106,7 @@ class FullDiscount(PromotionMiscActivity, Kind):
             activity.update(is_user_tag=True, user_tag=spec["user_tag"])
         activity.update(_reward(spec["reward"], problems))
         _check_reward_against_condition(spec, activity, problems)
-        return normalised(doc, problems, {"activity": activity, "items": items})
+        return {"activity": activity, "items": items}
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A basket-level discount: an amount and/or a rate off once the threshold is reached.

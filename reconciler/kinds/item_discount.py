@@ -11,8 +11,10 @@ range deltas and recovery).
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
-from reconciler.kinds.common import fen, normalised, permille
+from reconciler.kinds.common import fen, permille
 from reconciler.kinds.price_terms import unit_price
 from reconciler.kinds.promotionmisc import (
     Family,
@@ -49,12 +51,12 @@ FAMILY = Family(
 
 class ItemDiscount(PromotionMiscActivity, Kind):
     kind = "ItemDiscount"
+    schema = "item-discount.schema.json"
     family = FAMILY
     read_methods = FAMILY.read_methods()
     write_methods = FAMILY.write_methods()
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         spec = doc.spec
         participate_range, items = range_params(spec["items"])
         activity: dict[str, object] = {"name": spec["title"], "participate_range": participate_range}
@@ -68,7 +70,7 @@ class ItemDiscount(PromotionMiscActivity, Kind):
         else:
             path = ("spec", "discount", "decrease")
             activity.update(is_decrease_money=True, decrease_amount=fen(discount["decrease"], path, problems, positive=True))
-        return normalised(doc, problems, {"activity": activity, "items": items})
+        return {"activity": activity, "items": items}
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """An item discount is an item-level special price; one with a user tag reaches only some buyers."""

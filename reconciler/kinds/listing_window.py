@@ -35,7 +35,7 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.common import normalised, phase_at
+from reconciler.kinds.common import phase_at
 from reconciler.kinds.schedule import (
     Schedule,
     ScheduleError,
@@ -65,13 +65,14 @@ REMOTE_ID = "(item set)"  # a window is no object on TOP; its link holds the ite
 
 class ListingWindow(Kind):
     kind = "ListingWindow"
+    schema = "listing-window.schema.json"
+    reads_back = False  # a window is the reconciler's own rule, never an object TOP could lose
     read_methods = (ONSALE, INVENTORY, SELLER_GET)
     write_methods = (LISTING, DELISTING)
 
     # ---- manifest → normalised spec -------------------------------------------------------------
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         spec = doc.spec
         items = sorted({int(i) for i in spec.get("items") or ()})
         categories = sorted({str(c) for c in spec.get("seller_categories") or ()})
@@ -79,19 +80,15 @@ class ListingWindow(Kind):
             problems.add(("spec",), "select items with items (ids) and/or seller_categories (ids); none given")
         schedule = _schedule(spec.get("on_sale") or {}, problems)
         stock = spec.get("stock") or {}
-        return normalised(
-            doc,
-            problems,
-            {
-                "items": items,
-                "seller_categories": categories,
-                "schedule": schedule,
-                "stock": {
-                    "delist_when_out_of_stock": bool(stock.get("delist_when_out_of_stock", True)),
-                    "relist_on_restock": bool(stock.get("relist_on_restock", True)),
-                },
+        return {
+            "items": items,
+            "seller_categories": categories,
+            "schedule": schedule,
+            "stock": {
+                "delist_when_out_of_stock": bool(stock.get("delist_when_out_of_stock", True)),
+                "relist_on_restock": bool(stock.get("relist_on_restock", True)),
             },
-        )
+        }
 
     # ---- live state -----------------------------------------------------------------------------
 
@@ -131,21 +128,21 @@ class ListingWindow(Kind):
 
     # ---- diff → calls ---------------------------------------------------------------------------
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            managed = link.record.get("items") or []
-            return Change(
-                key=link.key,
-                action=Action.DELETE,
-                calls=(),
-                reason=f"its manifest was removed; its {len(managed)} item(s) are left as they are (no call)",
-                effects=(DropLink(),),
-            )
-        items: Mapping[str, Mapping[str, Any]] = (live or {}).get("items") or {}
-        return plan_window(desired, link, items, ctx)
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return plan_window(desired, None, _selected(live), ctx)
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return plan_window(desired, link, _selected(live), ctx)
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        managed = link.record.get("items") or []
+        return Change(
+            key=link.key,
+            action=Action.DELETE,
+            calls=(),
+            reason=f"its manifest was removed; its {len(managed)} item(s) are left as they are (no call)",
+            effects=(DropLink(),),
+        )
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         errors = []
@@ -175,6 +172,12 @@ class ListingWindow(Kind):
         if item.get("approve_status") != wanted:
             return None
         return {"item": {"num_iid": item.get("num_iid", params["num_iid"]), "modified": item.get("modified")}}
+
+
+def _selected(live: Any | None) -> Mapping[str, Mapping[str, Any]]:
+    """The items read_live found the window selecting, by id."""
+    items: Mapping[str, Mapping[str, Any]] = (live or {}).get("items") or {}
+    return items
 
 
 # ---- normalisation helpers -------------------------------------------------------------------

@@ -26,7 +26,7 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.common import converted, normalised
+from reconciler.kinds.common import converted
 from reconciler.kinds.units import share_to_permille, yuan_to_fen
 from reconciler.manifest import Document
 from reconciler.model import Change, Link, Resource
@@ -35,9 +35,11 @@ from reconciler.pricing.rules import Floor, PriceRule
 
 class PriceFloor(Kind):
     kind = "PriceFloor"
+    schema = "price-floor.schema.json"
+    reads_back = False  # a floor is no object on TOP
+    guarded = False  # removing a floor sends nothing
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         spec = doc.spec
         share = None
         if "min_share_of_list" in spec:
@@ -47,15 +49,20 @@ class PriceFloor(Kind):
             fen = converted(yuan_to_fen, price, ("spec", "items", str(item_id)), problems, None)
             if fen is not None:
                 items[str(item_id)] = fen
-        return normalised(doc, problems, {"min_share_permille": share, "items": dict(sorted(items.items()))}, guarded=False)
+        return {"min_share_permille": share, "items": dict(sorted(items.items()))}
 
     def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
         return LiveState()  # a floor is no object on TOP
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        return None  # never a call: floors are checked against the plan's prices instead
+    # Never a call: floors are checked against the plan's prices instead, so no floor is ever linked.
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return None
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return None
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return None
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         spec = resource.spec

@@ -224,10 +224,11 @@ def canonical(family: Family, fields: Mapping[str, Any], *, skip: Sequence[str] 
 
 class PromotionMiscActivity:
     """Reading, planning and recovery for a promotionmisc family. Mixed into a Kind that sets
-    `kind`, `family` and implements `normalise` (its spec: {"activity": add params, "items": ids})."""
+    `kind`, `family` and implements `normalise_spec` (its spec: {"activity": add params, "items": ids})."""
 
     kind: ClassVar[str]
     family: ClassVar[Family]
+    noun: ClassVar[str] = "activity"
     # The list call reads the whole shop in a few paged calls, so unmanaged activities are
     # reported even when no manifest of this kind exists.
     always_read: ClassVar[bool] = True
@@ -300,14 +301,10 @@ class PromotionMiscActivity:
 
     # ---- diff → calls ------------------------------------------------------------------------
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            return self._plan_delete(link, live)
-        if link is None:
-            return self._plan_create(desired, reason="")
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return self._plan_create(desired, reason="")
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         if live is None:
             return self._plan_create(
                 desired,
@@ -351,15 +348,7 @@ class PromotionMiscActivity:
             source=desired.source,
         )
 
-    def _plan_delete(self, link: Link, live: Any | None) -> Change:
-        if live is None:
-            return Change(
-                key=link.key,
-                action=Action.DELETE,
-                calls=(),
-                reason=f"activity {link.remote_id} is already gone on TOP; only the state entry is removed",
-                effects=(DropLink(),),
-            )
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         return Change(
             key=link.key,
             action=Action.DELETE,

@@ -56,7 +56,7 @@ from reconciler.kinds.base import (
     ProblemCollector,
     new_id_ref,
 )
-from reconciler.kinds.common import normalised, phase_at, which_side_moved
+from reconciler.kinds.common import phase_at, which_side_moved
 from reconciler.top.answers import top_rows
 from reconciler.kinds.wording import arrow
 from reconciler.kinds.units import (
@@ -87,6 +87,8 @@ PAGE_SIZE = 20  # coupons.get serves at most 20 per page
 
 class ShopCoupon(Kind):
     kind = KIND
+    schema = "shop-coupon.schema.json"
+    noun = "coupon"
     read_methods = (LIST,)
     write_methods = (ADD,)
     always_read = True  # one paged list shows every coupon, so unmanaged ones are cheap to report
@@ -94,10 +96,8 @@ class ShopCoupon(Kind):
 
     # ---- manifest → wire -------------------------------------------------------------------
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
-        add = _add_params(doc.spec, problems, ctx)
-        return normalised(doc, problems, {"add": add})
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
+        return {"add": _add_params(doc.spec, problems, ctx)}
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """A coupon is valid through its end second (coupons.get's rule, `_is_valid`); an ended
@@ -149,15 +149,11 @@ class ShopCoupon(Kind):
 
     # ---- diff → calls ----------------------------------------------------------------------
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            return _plan_forget(link, live, ctx.now)
-        if link is None:
-            lookalikes = list(live["lookalikes"]) if live else []
-            return _plan_create(desired, Action.CREATE, "", lookalikes, retired={})
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        lookalikes = list(live["lookalikes"]) if live else []
+        return _plan_create(desired, Action.CREATE, "", lookalikes, retired={})
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         if live is None:
             reason = (
                 f"coupon {link.remote_id} is no longer on TOP (removed outside the reconciler); "
@@ -165,6 +161,10 @@ class ShopCoupon(Kind):
             )
             return _plan_create(desired, Action.CREATE, reason, [], retired={})
         return _plan_existing(desired, link, live, ctx.now)
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        assert live is not None  # a coupon gone on TOP was forgotten by Kind.plan_change
+        return _plan_forget(link, live, ctx.now)
 
     def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
         """The lookalikes read_live found: valid coupons no link owns with this denomination,
@@ -395,10 +395,9 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
     )
 
 
-def _plan_forget(link: Link, live: Mapping[str, Any] | None, now: datetime) -> Change:
-    if live is None:
-        reason = f"coupon {link.remote_id} is already gone on TOP; only the state entry is removed"
-    elif parse_top_datetime(str(live["end_time"])) < now:
+def _plan_forget(link: Link, live: Mapping[str, Any], now: datetime) -> Change:
+    """The manifest was removed and the coupon is still listed (Kind.plan_change forgets a gone one)."""
+    if parse_top_datetime(str(live["end_time"])) < now:
         reason = f"its manifest was removed and coupon {link.remote_id} ended at {live['end_time']}; the state entry is forgotten"
     else:
         reason = (

@@ -51,7 +51,7 @@ from reconciler.kinds.base import (
     ensure_success,
     new_id_ref,
 )
-from reconciler.kinds.common import normalised, phase_at, window_bounds
+from reconciler.kinds.common import phase_at, window_bounds
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
@@ -81,14 +81,15 @@ _REPORT_FIELDS = (
 
 class TaokeCashGift(Kind):
     kind = "TaokeCashGift"
+    schema = "taoke-cash-gift.schema.json"
+    reads_back = False  # tlj.report shows figures, not whether a gift exists: the link is all there is
     read_methods = (REPORT,)
     write_methods = (CREATE, STOP)
     prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
 
     # ---- manifest → wire ------------------------------------------------------------------------
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         spec = doc.spec
         params: dict[str, Any] = {
             "adzone_id": _adzone_id(doc, ctx, problems),
@@ -108,7 +109,7 @@ class TaokeCashGift(Kind):
         if end is not None:
             params["send_end_time"] = to_top_datetime(end)
         params.update(_use(spec["use"], start, problems))
-        return normalised(doc, problems, {"params": params, "send_end_ms": to_epoch_ms(end) if end is not None else None})
+        return {"params": params, "send_end_ms": to_epoch_ms(end) if end is not None else None}
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A cash gift for one item, usable from the first claim (send start) until its use days end."""
@@ -139,15 +140,14 @@ class TaokeCashGift(Kind):
 
     # ---- diff → calls ---------------------------------------------------------------------------
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            return _plan_retire(link, ctx)
-        if link is None:
-            return _plan_create(desired, Action.CREATE, reason="", old=None)
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return _plan_create(desired, Action.CREATE, reason="", old=None)
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         return _plan_existing(desired, link, ctx)
+
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        return _plan_retire(link, ctx)
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """A gift is issued during its send window; once it is over TOP refuses to create it."""
