@@ -1,5 +1,6 @@
-"""The fast worst-case search (reconciler.pricing.stacking) against the one it replaced, which tried
-every combination in full (tests/pricing_reference.py): on hundreds of seeded random shops — item
+"""The fast worst-case search (reconciler.pricing.stacking and the moment, basket and steps modules
+it uses) against the one it replaced, which tried every combination in full
+(tests/pricing_reference.py): on hundreds of seeded random shops — item
 discounts, pool activities with stairs, own prices, logic groups and every combination flag, full
 discounts, coupons, cash gifts, windows and weekly periods, shop-wide rules and item lists — every
 item's worst case must be the same to the fraction of a fen, reached by the same basket at the same
@@ -15,8 +16,10 @@ from fractions import Fraction
 import pytest
 
 from reconciler.model import ResourceKey
-from reconciler.pricing import stacking
+from reconciler.pricing.basket import MAX_ORDERED_STEPS, Basket, BasketRules, Parts
 from reconciler.pricing.floors import floor_of
+from reconciler.pricing.moment import basket_price
+from reconciler.pricing.quote import Quote
 from reconciler.pricing.rules import (
     GMT8,
     NO_THRESHOLD,
@@ -39,13 +42,7 @@ from reconciler.pricing.rules import (
     When,
     Window,
 )
-from reconciler.pricing.stacking import (
-    MAX_ORDERED_STEPS,
-    Pricer,
-    Quote,
-    basket_price,
-    quote,
-)
+from reconciler.pricing.stacking import Pricer, quote
 from tests import pricing_reference as reference
 
 NOW = datetime(2027, 11, 5, 10, 0, tzinfo=GMT8)  # a Friday
@@ -221,9 +218,9 @@ def test_the_cheapest_order_of_up_to_six_basket_steps() -> None:
         unit = Fraction(rng.randint(0, item.list_price), rng.choice([1, 3, 1_000]))
         old_rules = reference._BasketRules(orders, coupons, gifts)
         expected_total, expected_steps = reference._basket(item, units, unit, pool, old_rules)
-        rules = stacking._BasketRules(orders, coupons, gifts)
-        parts = stacking._Parts()
-        basket = stacking._Basket(item, units, pool, rules, parts, parts.coupons(rules, item.list_price))
+        rules = BasketRules(orders, coupons, gifts)
+        parts = Parts()
+        basket = Basket(item, units, pool, rules, parts, parts.coupons(rules, item.list_price))
         total, steps = basket.priced(unit)
         assert (total, steps) == (expected_total, expected_steps), f"seed {seed}"
         assert basket.total(unit) == expected_total, f"seed {seed}"

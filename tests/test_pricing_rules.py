@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from reconciler.model import ResourceKey
 from reconciler.pricing.floors import floor_of
+from reconciler.pricing.moment import basket_price
 from reconciler.pricing.rules import (
     GMT8,
     NO_THRESHOLD,
@@ -39,7 +40,7 @@ from reconciler.pricing.rules import (
     Window,
     covers,
 )
-from reconciler.pricing.stacking import Pricer, basket_price, moments, quote
+from reconciler.pricing.stacking import Pricer, moments, quote
 
 FRIDAY_10AM = datetime(2027, 11, 5, 10, 0, tzinfo=GMT8)  # a Friday
 TEA = ListedItem("1", "tea", 10_000, outer_id="6901")  # 100.00

@@ -40,6 +40,8 @@ from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
 from reconciler.pricing.floors import DEFAULT_SHARE, FloorPrice, default_floor, floor_of, is_default
+from reconciler.pricing.impact import PriceImpact
+from reconciler.pricing.quote import Quote
 from reconciler.pricing.rules import (
     Floor,
     PriceRule,
@@ -49,8 +51,7 @@ from reconciler.pricing.rules import (
     promotions,
     reach,
 )
-from reconciler.pricing.impact import PriceImpact
-from reconciler.pricing.stacking import Pricer, Quote
+from reconciler.pricing.stacking import Pricer
 from reconciler.state import StateStore
 
 BLOCKED_SHOWN = 10  # items named per cause when a plan is blocked; a shop-wide typo would name thousands

@@ -15,7 +15,7 @@ from reconciler.engine.price_report import yuan
 from reconciler.kinds.units import fen_text
 from reconciler.model import Change, Link, Resource
 from reconciler.pricing.floors import FloorPrice, is_default
-from reconciler.pricing.stacking import Quote
+from reconciler.pricing.quote import Quote
 
 FORMAT_VERSION = 1
 

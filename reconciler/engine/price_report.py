@@ -11,7 +11,7 @@ from decimal import Decimal
 from reconciler.kinds.units import fen_text, fen_to_yuan, to_top_datetime
 from reconciler.pricing.floors import FloorPrice, is_default
 from reconciler.pricing.impact import PriceImpact
-from reconciler.pricing.stacking import Quote
+from reconciler.pricing.quote import Quote
 
 MARKDOWN_ROWS = 50  # a shop-wide change touches thousands of items; the table shows the deepest
 TEXT_ROWS = 10

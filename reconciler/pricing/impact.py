@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from reconciler.pricing.floors import FloorPrice
+from reconciler.pricing.quote import Quote
 from reconciler.pricing.rules import ListedItem
-from reconciler.pricing.stacking import Quote
 
 
 @dataclass(frozen=True)
