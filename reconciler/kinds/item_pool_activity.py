@@ -132,6 +132,7 @@ _ITEM_PRICE_FIELDS = ("fix_price", "rate", "decrease")
 
 class ItemPoolActivity(Kind):
     kind = "ItemPoolActivity"
+    schema = "item-pool-activity.schema.json"
     read_methods = (QUERY, QUERY_ITEMS)
     write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
 
