@@ -206,8 +206,11 @@ def test_a_send_reaches_at_most_one_hundred_buyers(top: TopClient) -> None:
 
 
 def test_send_needs_a_buyer(top: TopClient) -> None:
+    """No buyer at all is a missing parameter: code 40, as everywhere (each list alone is optional)."""
     coupon_id = top.call(ADD, coupon())["coupon_id"]
-    invalid(top, SEND, {"coupon_id": coupon_id}, "buyer_nick")
+    error = refused(top, SEND, {"coupon_id": coupon_id})
+    assert (error.code, error.sub_code) == (40, "isv.missing-parameter"), error
+    assert (error.sub_msg or "").startswith("buyer_nick: is required"), error.sub_msg
 
 
 def test_unknown_or_foreign_coupon_is_refused(top: TopClient, other_shop: TopClient) -> None:

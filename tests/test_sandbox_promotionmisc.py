@@ -156,10 +156,7 @@ def test_a_value_without_its_flag_means_nothing_and_is_dropped(top: TopClient) -
         ({"discount_rate": 1000}, "discount_rate"),  # 10折 would be no discount at all
         ({"discount_rate": 0}, "discount_rate"),
         ({"discount_rate": "8.5"}, "discount_rate"),  # 800 = 8折: a yuan-like value is a unit mistake
-        ({"discount_rate": None}, "discount_rate"),
         ({"is_decrease_money": True, "decrease_amount": 500}, "is_discount"),  # both benefits at once
-        ({"is_discount": None, "is_decrease_money": True}, "decrease_amount"),
-        ({"is_user_tag": True}, "user_tag"),
         ({"is_discount": "yes"}, "is_discount"),
     ],
 )
@@ -172,6 +169,27 @@ def test_malformed_item_activity_is_code_41_naming_the_field(
 @pytest.mark.parametrize("field", ["name", "participate_range", "start_time", "end_time"])
 def test_a_required_item_activity_field_absent_is_code_40(top: TopClient, field: str) -> None:
     missing(top, f"{ITEM}.add", item_params(**{field: None}), field)
+
+
+def missing_for_flag(client: TopClient, method: str, params: dict[str, Any], field: str, flag: str) -> None:
+    """A value its flag needs, absent: code 40 like any missing parameter (issue 18.4: one code)."""
+    error = refused(client, method, params)
+    assert (error.code, error.sub_code) == (40, "isv.missing-parameter"), error
+    assert (error.sub_msg or "") == f"{field}: is required when {flag} is true", error.sub_msg
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "flag"),
+    [
+        ({"discount_rate": None}, "discount_rate", "is_discount"),
+        ({"is_discount": None, "is_decrease_money": True}, "decrease_amount", "is_decrease_money"),
+        ({"is_user_tag": True}, "user_tag", "is_user_tag"),
+    ],
+)
+def test_an_item_activity_value_its_flag_needs_absent_is_code_40(
+    top: TopClient, changes: dict[str, Any], field: str, flag: str
+) -> None:
+    missing_for_flag(top, f"{ITEM}.add", item_params(**changes), field, flag)
 
 
 def test_a_32_character_name_is_accepted(top: TopClient) -> None:
@@ -259,11 +277,9 @@ def test_full_discount_round_trip(top: TopClient) -> None:
     ("changes", "field"),
     [
         ({"type": 3}, "type"),
-        ({"total_price": None}, "total_price"),
         ({"total_price": "199.00"}, "total_price"),  # fen, not yuan
         ({"is_item_count_over": True, "item_count": 3}, "is_item_count_over"),
         ({"is_shop_member": True, "shop_member_level": 5}, "shop_member_level"),
-        ({"is_send_gift": True}, "gift_name"),
         ({"is_send_gift": True, "gift_name": "赠" * 33}, "gift_name"),
         ({"is_free_post": True, "exclude_area": "650000,540000"}, "exclude_area"),  # joined by *, not ,
         ({"is_discount": True, "discount_rate": 900}, "is_discount"),
@@ -271,6 +287,16 @@ def test_full_discount_round_trip(top: TopClient) -> None:
 )
 def test_malformed_full_discount_is_code_41(top: TopClient, changes: dict[str, Any], field: str) -> None:
     invalid(top, f"{MJS}.add", mjs_params(**changes), field)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "flag"),
+    [({"total_price": None}, "total_price", "is_amount_over"), ({"is_send_gift": True}, "gift_name", "is_send_gift")],
+)
+def test_a_full_discount_value_its_flag_needs_absent_is_code_40(
+    top: TopClient, changes: dict[str, Any], field: str, flag: str
+) -> None:
+    missing_for_flag(top, f"{MJS}.add", mjs_params(**changes), field, flag)
 
 
 @pytest.mark.parametrize(

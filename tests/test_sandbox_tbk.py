@@ -89,18 +89,31 @@ def test_required_fields(top: RawTop, missing: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
+        ({"use_end_time_mode": None}, "use_end_time_mode: is required"),
+        ({"use_end_time": None}, "use_end_time: is required"),
+        ({"use_end_time_mode": 2, "use_end_time": "2030-01-02"}, "use_start_time: is required with use_end_time_mode 2"),
+    ],
+)
+def test_fields_the_mode_needs_are_missing_parameters_code_40(top: RawTop, overrides: dict[str, Any], says: str) -> None:
+    """The page marks neither required, but a gift needs a validity: absent is code 40 like any
+    missing parameter (one code for a missing parameter in every family, issue 18.4)."""
+    error = top.error(CREATE, gift(**overrides), **AS_PROMOTER)
+    assert (error["code"], error["sub_code"]) == (40, "isv.missing-parameter") and error["sub_msg"].startswith(says), error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
         ({"security_switch": False}, "security_switch: must be true"),
         ({"security_level": 1}, "security_level: must be 0"),
         ({"name": "一二三四五六七八九十一"}, "name: at most 10 characters"),
         ({"total_num": 0}, "total_num: must be at least 1"),
         ({"send_start_time": "1800000000000"}, "send_start_time: must be yyyy-MM-dd HH:mm:ss"),
         ({"send_start_time": "2026-11-11T00:00:00+08:00"}, "send_start_time: must be yyyy-MM-dd HH:mm:ss"),
-        ({"use_end_time_mode": None}, "use_end_time_mode: is required"),
         ({"use_end_time_mode": 3}, "use_end_time_mode: must be 1"),
         ({"use_end_time": "8"}, "use_end_time: must be at most 7"),
         ({"use_end_time": "2026-12-01"}, "use_end_time: must be a whole number"),
         ({"use_start_time": "2026-12-01"}, "use_start_time: must not be sent"),
-        ({"use_end_time_mode": 2, "use_end_time": "2030-01-02"}, "use_start_time: is required"),
         ({"use_end_time_mode": 2, "use_start_time": "2030/01/01", "use_end_time": "2030-01-02"}, "yyyy-MM-dd"),
     ],
 )

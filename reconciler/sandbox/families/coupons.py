@@ -1,8 +1,9 @@
 """Shop coupons (``taobao.promotion.coupon*``) as the sandbox emulates them.
 
 Rules, from the method pages (``top-api/methods/*.json`` and the error tables of TOP's pages).
-A required parameter that is missing answers code 40 (``isv.missing-parameter``), a malformed one
-code 41 (``isv.invalid-parameter``), both naming the parameter first in ``sub_msg``; a broken
+Parameters are read with params.py: a required parameter that is missing answers code 40
+(``isv.missing-parameter``), a malformed one code 41 (``isv.invalid-parameter``), both naming the
+parameter first in ``sub_msg``; a broken
 business rule answers code 15 with the page's ``isv.*`` sub_code.
 
 ``taobao.promotion.coupon.add``
@@ -32,7 +33,8 @@ business rule answers code 15 with the page's ``isv.*`` sub_code.
     (优惠券不存在或者优惠券已经过期).
   * ``buyer_nick`` (comma-joined) holds at most 100 nicks; ``buyer_ids`` / ``ouid_data`` (send)
     and ``open_uids`` (sns.send) at most 999 each; but one call sends at most 100 coupons, so all
-    buyers of one call together are at most 100. Code 41 otherwise, and for a call without buyers.
+    buyers of one call together are at most 100: code 41 otherwise; a call naming no buyer at all is
+    code 40 (each list is optional on the page, but one must be there).
   * Per buyer: a nick or id starting with ``fail-`` does not exist (reason 买家不存在); the sandbox
     has no other buyers to refuse, so tests can make any buyer fail on purpose. A buyer may get
     the same coupon more than once (TOP does not refuse it), which lets tests see double sends.
@@ -53,13 +55,13 @@ keeps what add stored and ``grants``: one entry per coupon sent, for tests to in
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import datetime
 from typing import Any
 
-from reconciler.sandbox.codec import GMT8, TIME_FORMAT, json_loads
+from reconciler.sandbox import params
+from reconciler.sandbox.codec import GMT8, TIME_FORMAT
 from reconciler.sandbox.context import CallContext, MethodSpec
-from reconciler.sandbox.errors import ApiError, business_error, invalid_argument
+from reconciler.sandbox.errors import business_error, invalid_argument, missing_argument
 
 NAMESPACE = "coupons"
 COUPON_ID_SEQUENCE = "coupons.coupon"
@@ -77,62 +79,18 @@ FAILING_PREFIX = "fail-"
 NO_SUCH_BUYER = "买家不存在"
 SELF_CREATED = "自己创建"
 
-_LONG = re.compile(r"[0-9]{1,18}")
-
 
 # --------------------------------------------------------------------------- parameter parsing
 
 
-def _missing(name: str) -> ApiError:
-    """A required parameter absent or empty: code 40, as TOP checks declared required fields first."""
-    return ApiError(40, "Missing Required Arguments", "isv.missing-parameter", f"{name}: is required")
-
-
 def _long(ctx: CallContext, name: str, *, required: bool = False) -> int | None:
-    raw = ctx.params.get(name, "").strip()
-    if raw == "":
-        if required:
-            raise _missing(name)
-        return None
-    if not _LONG.fullmatch(raw):
-        raise invalid_argument(name, f"must be a whole number (a Long), got {raw!r}")
-    return int(raw)
-
-
-def _time(ctx: CallContext, name: str, *, required: bool = False) -> datetime | None:
-    raw = ctx.params.get(name, "").strip()
-    if raw == "":
-        if required:
-            raise _missing(name)
-        return None
-    try:
-        return datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=GMT8)
-    except ValueError:
-        raise invalid_argument(name, f"must be yyyy-MM-dd HH:mm:ss (GMT+8), got {raw!r}") from None
-
-
-def _names(ctx: CallContext, name: str, limit: int) -> list[str]:
-    """A String[]: comma-joined, as TOP's SDKs send plain lists."""
-    raw = ctx.params.get(name, "").strip()
-    if raw == "":
-        return []
-    values = [part.strip() for part in raw.split(",")]
-    if any(value == "" for value in values):
-        raise invalid_argument(name, "has an empty entry")
-    if len(values) > limit:
-        raise invalid_argument(name, f"lists {len(values)} entries; at most {limit} are allowed")
-    return values
+    """Ids, whole yuan and page numbers: never negative here."""
+    return params.long(ctx, name, required=required, minimum=0)
 
 
 def _ouids(ctx: CallContext) -> list[str]:
-    raw = ctx.params.get("ouid_data", "").strip()
-    if raw == "":
-        return []
-    try:
-        entries = json_loads(raw)
-    except ValueError as exc:
-        raise invalid_argument("ouid_data", f"is not valid JSON ({exc})") from exc
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("ouid"), str) for e in entries):
+    entries = params.json_array(ctx, "ouid_data")
+    if not all(isinstance(e, dict) and isinstance(e.get("ouid"), str) for e in entries):
         raise invalid_argument("ouid_data", 'must be a JSON array of {"ouid": "..."}')
     if len(entries) > MAX_OPEN_IDS:
         raise invalid_argument("ouid_data", f"lists {len(entries)} entries; at most {MAX_OPEN_IDS} are allowed")
@@ -146,10 +104,6 @@ def _coupons(ctx: CallContext) -> dict[str, Any]:
     space = ctx.namespace(NAMESPACE)
     coupons: dict[str, Any] = space.setdefault("coupons", {})
     return coupons
-
-
-def _now(ctx: CallContext) -> datetime:
-    return datetime.fromtimestamp(ctx.now_ms / 1000, GMT8)
 
 
 def _ends(record: dict[str, Any]) -> datetime:
@@ -219,10 +173,10 @@ def _check_cap(ctx: CallContext, now: datetime) -> None:
 def add_coupon(ctx: CallContext) -> dict[str, Any]:
     denomination = _long(ctx, "denominations", required=True)
     condition = _long(ctx, "condition")
-    start = _time(ctx, "start_time")
-    end = _time(ctx, "end_time", required=True)
+    start = params.top_time(ctx, "start_time")
+    end = params.top_time(ctx, "end_time", required=True)
     assert denomination is not None and end is not None
-    now = _now(ctx)
+    now = params.now(ctx)
     _check_denomination(denomination)
     condition = _condition(denomination, condition)
     _check_times(start, end, now)
@@ -257,7 +211,7 @@ def _coupon_view(record: dict[str, Any]) -> dict[str, Any]:
 def get_coupons(ctx: CallContext) -> dict[str, Any]:
     coupon_id = _long(ctx, "coupon_id")
     denomination = _long(ctx, "denominations")
-    ends_by = _time(ctx, "end_time")
+    ends_by = params.top_time(ctx, "end_time")
     page_no = _long(ctx, "page_no") or 1
     page_size = _long(ctx, "page_size") or MAX_PAGE_SIZE
     if page_size > MAX_PAGE_SIZE:
@@ -279,25 +233,25 @@ def get_coupons(ctx: CallContext) -> dict[str, Any]:
 
 def _sendable_coupon(ctx: CallContext, coupon_id: int) -> dict[str, Any]:
     record: dict[str, Any] | None = _coupons(ctx).get(str(coupon_id))
-    if record is None or not _is_valid(record, _now(ctx)):
+    if record is None or not _is_valid(record, params.now(ctx)):
         raise business_error("coupon-error", f"优惠券不存在或者优惠券已经过期 (coupon {coupon_id})")
     return record
 
 
-def _check_buyer_count(buyers: list[tuple[str, str]]) -> None:
-    if not buyers:
-        raise invalid_argument("buyer_nick", "name at least one buyer (by nick or open uid)")
+def _check_buyer_count(buyers: list[tuple[str, str]], fields: str) -> None:
+    if not buyers:  # each list is optional on the page, but one of them must name a buyer
+        raise missing_argument("buyer_nick", f"(or {fields}): name at least one buyer")
     if len(buyers) > MAX_COUPONS_PER_SEND:
         raise invalid_argument(
             "buyer_nick", f"{len(buyers)} buyers in one call; 每次只能发送{MAX_COUPONS_PER_SEND}张"
         )
 
 
-def _send(ctx: CallContext, buyers: list[tuple[str, str]], *, with_flag: bool) -> dict[str, Any]:
+def _send(ctx: CallContext, buyers: list[tuple[str, str]], *, with_flag: bool, fields: str) -> dict[str, Any]:
     """Send to each (answer field, buyer) pair; the answer follows the page's shape rules."""
     coupon_id = _long(ctx, "coupon_id", required=True)
     assert coupon_id is not None
-    _check_buyer_count(buyers)
+    _check_buyer_count(buyers, fields)
     record = _sendable_coupon(ctx, coupon_id)
     failures: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
@@ -316,18 +270,18 @@ def _send(ctx: CallContext, buyers: list[tuple[str, str]], *, with_flag: bool) -
 
 
 def send_coupon(ctx: CallContext) -> dict[str, Any]:
-    nicks = _names(ctx, "buyer_nick", MAX_NICKS)
-    open_uids = _names(ctx, "buyer_ids", MAX_OPEN_IDS)
+    nicks = params.names(ctx, "buyer_nick", MAX_NICKS)
+    open_uids = params.names(ctx, "buyer_ids", MAX_OPEN_IDS)
     ouids = _ouids(ctx)
     buyers = [("buyer_nick", n) for n in nicks] + [("open_uid", u) for u in open_uids] + [("ouid", o) for o in ouids]
-    return _send(ctx, buyers, with_flag=True)
+    return _send(ctx, buyers, with_flag=True, fields="buyer_ids, ouid_data")
 
 
 def sns_send_coupon(ctx: CallContext) -> dict[str, Any]:
-    nicks = _names(ctx, "buyer_nick", MAX_NICKS)
-    open_uids = _names(ctx, "open_uids", MAX_OPEN_IDS)
+    nicks = params.names(ctx, "buyer_nick", MAX_NICKS)
+    open_uids = params.names(ctx, "open_uids", MAX_OPEN_IDS)
     buyers = [("buyer_nick", n) for n in nicks] + [("open_uid", u) for u in open_uids]
-    return _send(ctx, buyers, with_flag=False)
+    return _send(ctx, buyers, with_flag=False, fields="open_uids")
 
 
 METHODS: tuple[MethodSpec, ...] = (

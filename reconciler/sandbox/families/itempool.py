@@ -6,8 +6,10 @@ activity.create's page ``is_success``, ``fail_code``, ``message``):
 
 * request parameters are checked before the handler against the pages (``request_params.py``):
   a required field absent is code 40 ``isv.missing-parameter``, unparseable JSON, a wrong type,
-  an unknown field is code 41; the handler adds its own code 41 checks (a number out of range,
-  contradictory flags, a value its flag needs), sub_msg ``<json path>: <what is wrong>``.
+  an unknown field is code 41; the handler reads the JSON objects with ``params.Fields`` and adds
+  its own checks: a value its flag needs is code 40 like any missing field (``param.rule_stairs[0].amount:
+  is required`` when ``is_amount``), a number out of range or contradictory flags code 41, sub_msg
+  ``<json path>: <what is wrong>``.
   These stay ``error_response``: the gateway refuses them before the service runs;
 * business rule violations answer HTTP 200 with a successful envelope holding
   ``{"result": {"success": false, "error_code": "isv.<rule>", "message": "..."}}``
@@ -39,12 +41,11 @@ import json
 import math
 import re
 import zlib
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.sandbox.codec import json_loads
+from reconciler.sandbox import params
 from reconciler.sandbox.context import CallContext, MethodSpec
-from reconciler.sandbox.errors import BusinessError, business_error, invalid_argument, missing_argument
+from reconciler.sandbox.errors import BusinessError, business_error, invalid_argument
 
 NAMESPACE = "itempool"
 ACTIVITY_ID_SEQUENCE = "itempool.activity"
@@ -54,201 +55,7 @@ TERMINALS = ("1", "2")  # 1 = APP, 2 = POS
 LOGIC_GROUP_TYPES = (1, 2, 3)  # normal, exchange (换购), gift (买赠)
 EXCHANGE_GROUP_TYPE = 2
 MEMBER_LIMITS = (-1, 1, 2)
-_NUMBER_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
-_YUAN_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 _DAY_PERIOD = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]_([01][0-9]|2[0-3]|24):[0-5][0-9]:[0-5][0-9]")
-
-
-# --------------------------------------------------------------------------- value parsing
-
-
-def _drop_nulls(value: Any) -> Any:
-    """JSON null means "not set" (Java SDKs omit nulls), so nulls are removed before checks."""
-    if isinstance(value, dict):
-        return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(item) for item in value]
-    return value
-
-
-def _parse_object_param(ctx: CallContext, name: str) -> dict[str, Any]:
-    raw = ctx.params.get(name, "")
-    if raw.strip() == "":  # request_params.py answers this first; kept so the handler stands alone
-        raise missing_argument(name)
-    try:
-        value = json_loads(raw)
-    except ValueError as exc:
-        raise invalid_argument(name, f"is not valid JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise invalid_argument(name, "must be a JSON object")
-    cleaned: dict[str, Any] = _drop_nulls(value)
-    return cleaned
-
-
-def _to_int(value: Any, path: str) -> int:
-    if isinstance(value, bool):  # bool is an int subclass; true is not a number here
-        raise invalid_argument(path, "must be an integer, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
-        value = Decimal(value.strip())
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    raise invalid_argument(path, f"must be an integer, got {value!r}")
-
-
-def _to_yuan(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool):
-        raise invalid_argument(path, "must be an amount in yuan, got a boolean")
-    if isinstance(value, int):
-        value = Decimal(value)
-    elif isinstance(value, str) and _YUAN_TEXT.fullmatch(value.strip()):
-        value = Decimal(value.strip())
-    if isinstance(value, Decimal) and value.is_finite():
-        try:
-            cents = value.quantize(Decimal("0.01"))
-        except InvalidOperation:
-            cents = None
-        if cents is not None and cents == value and value >= 0:
-            return cents
-    raise invalid_argument(path, f"must be a non-negative amount in yuan with at most 2 decimals, got {value!r}")
-
-
-def _to_bool(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return bool(value == "true")
-    raise invalid_argument(path, f"must be true or false, got {value!r}")
-
-
-def _to_text(value: Any, path: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):  # ids sent as JSON numbers
-        return str(value)
-    raise invalid_argument(path, f"must be a string, got {value!r}")
-
-
-def _to_text_list(value: Any, path: str) -> list[str]:
-    """A String[]: a JSON array, or a comma-joined string (how SDKs send plain-value lists)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json_loads(text)
-            except ValueError as exc:
-                raise invalid_argument(path, f"is not a valid JSON array ({exc})") from exc
-        else:
-            value = [part.strip() for part in text.split(",")] if text else []
-    if not isinstance(value, list):
-        raise invalid_argument(path, "must be a list (JSON array or comma-joined string)")
-    items = [_to_text(item, f"{path}[{index}]").strip() for index, item in enumerate(value)]
-    for index, item in enumerate(items):
-        if item == "":
-            raise invalid_argument(f"{path}[{index}]", "must not be empty")
-    return items
-
-
-class _Fields:
-    """Checks and normalises the fields of one JSON object in place, naming each by its path."""
-
-    def __init__(self, data: dict[str, Any], path: str) -> None:
-        self.data = data
-        self.path = path
-
-    def _at(self, name: str) -> str:
-        return f"{self.path}.{name}"
-
-    def _present(self, name: str, required: bool) -> bool:
-        if name in self.data:
-            return True
-        if required:
-            raise invalid_argument(self._at(name), "is required")
-        return False
-
-    def integer(
-        self, name: str, *, required: bool = False, minimum: int | None = 0, maximum: int | None = None
-    ) -> int | None:
-        if not self._present(name, required):
-            return None
-        number = _to_int(self.data[name], self._at(name))
-        if minimum is not None and number < minimum:
-            raise invalid_argument(self._at(name), f"must be at least {minimum}, got {number}")
-        if maximum is not None and number > maximum:
-            raise invalid_argument(self._at(name), f"must be at most {maximum}, got {number}")
-        self.data[name] = number
-        return number
-
-    def one_of(self, name: str, allowed: tuple[int, ...]) -> int | None:
-        number = self.integer(name, minimum=None)
-        if number is not None and number not in allowed:
-            raise invalid_argument(self._at(name), f"must be one of {', '.join(map(str, allowed))}, got {number}")
-        return number
-
-    def rate(self, name: str, *, enabled: bool) -> int | None:
-        """A discount rate, 600 = 6折: 1..999 when its flag is on (1000 would be no discount)."""
-        number = self.integer(name, required=enabled, maximum=999)
-        if enabled and number is not None and number < 1:
-            raise invalid_argument(self._at(name), f"must be between 1 and 999, got {number}")
-        return number
-
-    def yuan(self, name: str, *, required: bool = False) -> Decimal | None:
-        if not self._present(name, required):
-            return None
-        amount = _to_yuan(self.data[name], self._at(name))
-        self.data[name] = amount
-        return amount
-
-    def boolean(self, name: str) -> bool:
-        """A Boolean field; absent means false."""
-        if name not in self.data:
-            return False
-        flag = _to_bool(self.data[name], self._at(name))
-        self.data[name] = flag
-        return flag
-
-    def text(self, name: str, *, required: bool = False) -> str | None:
-        if not self._present(name, required):
-            return None
-        value = _to_text(self.data[name], self._at(name))
-        if required and value.strip() == "":
-            raise invalid_argument(self._at(name), "must not be empty")
-        self.data[name] = value
-        return value
-
-    def text_list(self, name: str, *, required: bool = False, allowed: tuple[str, ...] | None = None) -> list[str]:
-        if not self._present(name, required):
-            return []
-        items = _to_text_list(self.data[name], self._at(name))
-        if required and not items:
-            raise invalid_argument(self._at(name), "must not be empty")
-        for index, item in enumerate(items):
-            if allowed is not None and item not in allowed:
-                raise invalid_argument(f"{self._at(name)}[{index}]", f"must be one of {', '.join(allowed)}")
-        self.data[name] = items
-        return items
-
-    def child(self, name: str, *, required: bool = False) -> _Fields | None:
-        if not self._present(name, required):
-            return None
-        value = self.data[name]
-        if not isinstance(value, dict):
-            raise invalid_argument(self._at(name), "must be a JSON object")
-        return _Fields(value, self._at(name))
-
-    def children(self, name: str, *, required: bool = False) -> list[_Fields] | None:
-        if not self._present(name, required):
-            return None
-        value = self.data[name]
-        if not isinstance(value, list):
-            raise invalid_argument(self._at(name), "must be a JSON array")
-        children = []
-        for index, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise invalid_argument(f"{self._at(name)}[{index}]", "must be a JSON object")
-            children.append(_Fields(item, f"{self._at(name)}[{index}]"))
-        return children
 
 
 # --------------------------------------------------------------------------- create: request checks
@@ -273,7 +80,7 @@ _COUNT_AT_BENEFITS = (
 )
 
 
-def _check_benefit_rule(rule: _Fields | None, benefits: tuple[tuple[str, str, bool], ...]) -> None:
+def _check_benefit_rule(rule: params.Fields | None, benefits: tuple[tuple[str, str, bool], ...]) -> None:
     if rule is None:
         return
     enabled = [flag for flag, _, _ in benefits if rule.boolean(flag)]
@@ -287,7 +94,7 @@ def _check_benefit_rule(rule: _Fields | None, benefits: tuple[tuple[str, str, bo
             rule.integer(value_field, required=on)
 
 
-def _check_stair(stair: _Fields) -> int:
+def _check_stair(stair: params.Fields) -> int:
     number = stair.integer("number", required=True)
     assert number is not None
     is_amount, is_count = stair.boolean("is_amount"), stair.boolean("is_count")
@@ -307,7 +114,7 @@ def _check_stair(stair: _Fields) -> int:
     return number
 
 
-def _check_logic_group(group: _Fields) -> int | None:
+def _check_logic_group(group: params.Fields) -> int | None:
     group.one_of("logic_group_type", LOGIC_GROUP_TYPES)
     for field in ("amount", "count", "can_extra_item_num", "exchange_group_order", "ratio"):
         group.integer(field)
@@ -317,7 +124,7 @@ def _check_logic_group(group: _Fields) -> int | None:
     return group.integer("number")
 
 
-def _check_activity_rule(rule: _Fields | None) -> bool:
+def _check_activity_rule(rule: params.Fields | None) -> bool:
     """Returns enable_multiple (上不封顶), which a business rule checks against the stairs."""
     if rule is None:
         return False
@@ -328,14 +135,14 @@ def _check_activity_rule(rule: _Fields | None) -> bool:
     return rule.boolean("enable_multiple")
 
 
-def _check_limit_info(limits: _Fields | None) -> None:
+def _check_limit_info(limits: params.Fields | None) -> None:
     if limits is None:
         return
     for field in ("user_daily_limit_cnt", "user_limit_cnt", "total_limit_cnt", "daily_limit_cnt"):
         limits.integer(field, minimum=-1)  # -1 = unlimited
 
 
-def _check_period(period: _Fields | None) -> None:
+def _check_period(period: params.Fields | None) -> None:
     if period is None:
         return
     period.text_list("weekdays", allowed=("1", "2", "3", "4", "5", "6", "7"))
@@ -344,13 +151,13 @@ def _check_period(period: _Fields | None) -> None:
             raise invalid_argument(f"{period.path}.every_day_periods[{index}]", "must look like 03:00:00_05:00:00")
 
 
-def _check_channels(fields: _Fields) -> None:
+def _check_channels(fields: params.Fields) -> None:
     fields.boolean("by_channel")
     for channel in fields.children("channel_config_list") or []:
         channel.text("channel", required=True)
 
 
-def _check_create_request(activity: _Fields) -> None:
+def _check_create_request(activity: params.Fields) -> None:
     """Type and range checks of ItemPoolActivity; raises code 41 naming the field."""
     activity.text("activity_name", required=True)
     activity.text("description", required=True)
@@ -423,8 +230,8 @@ def _check_create_rules(ctx: CallContext, request: dict[str, Any]) -> None:
 
 
 def create_activity(ctx: CallContext) -> dict[str, Any]:
-    request = _parse_object_param(ctx, "param")
-    _check_create_request(_Fields(request, "param"))
+    request = params.json_object(ctx, "param")
+    _check_create_request(params.Fields(request, "param"))
     _check_create_rules(ctx, request)
     activity_id = ctx.store.next_id(ACTIVITY_ID_SEQUENCE, FIRST_ACTIVITY_ID)
     _pool(ctx)["activities"][str(activity_id)] = {
@@ -443,7 +250,7 @@ def create_activity(ctx: CallContext) -> dict[str, Any]:
 
 def _parse_common_param(ctx: CallContext, name: str) -> tuple[int, str | None]:
     """CommonActivityParam → (activity_id, out_act_id)."""
-    fields = _Fields(_parse_object_param(ctx, name), name)
+    fields = params.Fields(params.json_object(ctx, name), name)
     activity_id = fields.integer("activity_id", required=True, minimum=1)
     assert activity_id is not None
     out_act_id = fields.text("out_act_id")
@@ -570,7 +377,7 @@ def _item_shop_relation(sku_code: str, shop_ids: list[str]) -> str:
 _SKU_BENEFIT_FLAGS = ("is_fix_price", "is_discount_rate", "is_decrease_money")
 
 
-def _check_sku(sku: _Fields) -> str:
+def _check_sku(sku: params.Fields) -> str:
     """ItemPoolSku of additem: one price benefit at most, with its value present."""
     sku_code = sku.text("sku_code", required=True)
     assert sku_code is not None
@@ -587,8 +394,8 @@ def _check_sku(sku: _Fields) -> str:
 
 
 def add_item(ctx: CallContext) -> dict[str, Any]:
-    sku = _parse_object_param(ctx, "param0")
-    sku_code = _check_sku(_Fields(sku, "param0"))
+    sku = params.json_object(ctx, "param0")
+    sku_code = _check_sku(params.Fields(sku, "param0"))
     activity_id, out_act_id = _parse_common_param(ctx, "param1")
     record = _live_activity(ctx, activity_id, out_act_id)
     if sku_code in record["items"]:
@@ -604,7 +411,7 @@ def add_item(ctx: CallContext) -> dict[str, Any]:
 
 
 def remove_item(ctx: CallContext) -> dict[str, Any]:
-    sku_fields = _Fields(_parse_object_param(ctx, "param0"), "param0")
+    sku_fields = params.Fields(params.json_object(ctx, "param0"), "param0")
     sku_code = (sku_fields.text("sku_code", required=True) or "").strip()
     sku_fields.integer("logic_group_number", minimum=None)
     activity_id, out_act_id = _parse_common_param(ctx, "param1")
@@ -616,7 +423,7 @@ def remove_item(ctx: CallContext) -> dict[str, Any]:
 
 
 def query_items(ctx: CallContext) -> dict[str, Any]:
-    query = _Fields(_parse_object_param(ctx, "param"), "param")
+    query = params.Fields(params.json_object(ctx, "param"), "param")
     activity_id = query.integer("activity_id", required=True, minimum=1)
     assert activity_id is not None
     page = query.child("page", required=True)

@@ -16,7 +16,8 @@ dropped. ``update`` replaces every field, as its page says callers must resend u
 mjs ``update`` has no ``type`` (fixed at add): its page does not list it, so sending one is code 41.
 
 Error decision: a required field absent answers code 40 ``isv.missing-parameter`` (checked
-against the pages before the handler, request_params.py). A request that is malformed in itself —
+against the pages before the handler, request_params.py), and so does a value its flag needs
+(``decrease_amount: is required when is_decrease_money is true``); params are read with params.py. A request that is malformed in itself —
 a wrong type or format, a number out of range, a name over 32 characters, more than 50
 ids in one call, an id listed twice, contradictory flags — answers code 41 ``isv.invalid-parameter``
 with sub_msg ``<field>: <what is wrong>``. A well-formed request that breaks a business rule
@@ -50,6 +51,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from reconciler.sandbox import params
 from reconciler.sandbox.codec import GMT8, TIME_FORMAT
 from reconciler.sandbox.context import CallContext, MethodSpec
 from reconciler.sandbox.errors import business_error, invalid_argument, missing_argument
@@ -65,7 +67,6 @@ MAX_RANGE_ITEMS = 150
 SHOP_MEMBER_LEVELS = (0, 1, 2, 3, 4)
 ITEM, MJS = "item", "mjs"
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _ITEM_ID = re.compile(r"[1-9][0-9]{0,19}")
 _AREA_CODES = re.compile(r"[0-9]{6}(\*[0-9]{6})*")
 
@@ -73,81 +74,29 @@ _AREA_CODES = re.compile(r"[0-9]{6}(\*[0-9]{6})*")
 # --------------------------------------------------------------------------- flat form params
 
 
-class _Form:
-    """Reads and checks the flat business params of one call, naming a bad one by its name."""
+def _time(ctx: CallContext, name: str) -> str:
+    """A required Date, ``yyyy-MM-dd HH:mm:ss`` in GMT+8, kept in that same canonical form."""
+    moment = params.top_time(ctx, name, required=True)
+    assert moment is not None
+    return params.format_time(moment)
 
-    def __init__(self, params: Mapping[str, str]) -> None:
-        self.params = params
 
-    def _raw(self, name: str, required: bool) -> str | None:
-        value = self.params.get(name, "").strip()
-        if value:
-            return value
-        if required:
-            raise missing_argument(name)
-        return None
-
-    def integer(
-        self, name: str, *, required: bool = False, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
-        raw = self._raw(name, required)
-        if raw is None:
-            return None
-        if not _INTEGER.fullmatch(raw):
-            raise invalid_argument(name, f"must be a whole number, got {raw!r}")
-        number = int(raw)
-        if minimum is not None and number < minimum:
-            raise invalid_argument(name, f"must be at least {minimum}, got {number}")
-        if maximum is not None and number > maximum:
-            raise invalid_argument(name, f"must be at most {maximum}, got {number}")
-        return number
-
-    def one_of(self, name: str, allowed: tuple[int, ...], *, required: bool = False) -> int | None:
-        number = self.integer(name, required=required)
-        if number is not None and number not in allowed:
-            raise invalid_argument(name, f"must be one of {', '.join(map(str, allowed))}, got {number}")
-        return number
-
-    def flag(self, name: str) -> bool:
-        raw = self._raw(name, False)
-        if raw is None:
-            return False
-        if raw not in ("true", "false"):
-            raise invalid_argument(name, f"must be true or false, got {raw!r}")
-        return raw == "true"
-
-    def text(self, name: str, *, required: bool = False, max_length: int | None = None) -> str | None:
-        raw = self._raw(name, required)
-        if raw is not None and max_length is not None and len(raw) > max_length:
-            raise invalid_argument(name, f"must be at most {max_length} characters, got {len(raw)}")
-        return raw
-
-    def time(self, name: str) -> str:
-        """A Date param: ``yyyy-MM-dd HH:mm:ss`` in GMT+8, returned in that same canonical form."""
-        raw = self._raw(name, True)
-        assert raw is not None
-        try:
-            moment = datetime.strptime(raw, TIME_FORMAT)
-        except ValueError:
-            raise invalid_argument(name, f"must be a time like 2027-06-18 00:00:00 (GMT+8), got {raw!r}") from None
-        return moment.strftime(TIME_FORMAT)
-
-    def ids(self, name: str) -> list[str]:
-        """Comma-joined item ids: at most MAX_IDS_PER_CALL, each once."""
-        raw = self._raw(name, True)
-        assert raw is not None
-        ids = [part.strip() for part in raw.split(",")]
-        for index, item_id in enumerate(ids):
-            if not _ITEM_ID.fullmatch(item_id):
-                raise invalid_argument(f"{name}[{index}]", f"must be an item id (digits), got {item_id!r}")
-        if len(ids) > MAX_IDS_PER_CALL:
-            raise invalid_argument(name, f"at most {MAX_IDS_PER_CALL} ids per call, got {len(ids)}")
-        seen: set[str] = set()
-        for item_id in ids:
-            if item_id in seen:
-                raise invalid_argument(name, f"lists item {item_id} twice")
-            seen.add(item_id)
-        return ids
+def _ids(ctx: CallContext, name: str) -> list[str]:
+    """Comma-joined item ids (a String on the page): at most MAX_IDS_PER_CALL, each once."""
+    raw = params.text(ctx, name, required=True)
+    assert raw is not None
+    ids = [part.strip() for part in raw.split(",")]
+    for index, item_id in enumerate(ids):
+        if not _ITEM_ID.fullmatch(item_id):
+            raise invalid_argument(f"{name}[{index}]", f"must be an item id (digits), got {item_id!r}")
+    if len(ids) > MAX_IDS_PER_CALL:
+        raise invalid_argument(name, f"at most {MAX_IDS_PER_CALL} ids per call, got {len(ids)}")
+    seen: set[str] = set()
+    for item_id in ids:
+        if item_id in seen:
+            raise invalid_argument(name, f"lists item {item_id} twice")
+        seen.add(item_id)
+    return ids
 
 
 def _epoch_ms(wall: str) -> int:
@@ -158,58 +107,62 @@ def _epoch_ms(wall: str) -> int:
 
 
 def _optional(fields: dict[str, Any], flag: str, value_field: str, value: Any) -> None:
-    """Keep a value only while its flag is on: the pages say it has no meaning otherwise."""
+    """Keep a value only while its flag is on: the pages say it has no meaning otherwise. A value
+    its flag needs is missing like a required parameter: code 40."""
     if fields.get(flag):
         if value is None:
-            raise invalid_argument(value_field, f"is required when {flag} is true")
+            raise missing_argument(value_field, f"when {flag} is true")
         fields[value_field] = value
 
 
-def _common_fields(form: _Form) -> dict[str, Any]:
+def _common_fields(ctx: CallContext) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "name": form.text("name", required=True, max_length=NAME_MAX_LENGTH),
-        "participate_range": form.one_of("participate_range", (0, 1), required=True),
-        "start_time": form.time("start_time"),
-        "end_time": form.time("end_time"),
-        "is_user_tag": form.flag("is_user_tag"),
-        "is_decrease_money": form.flag("is_decrease_money"),
-        "is_discount": form.flag("is_discount"),
+        "name": params.text(ctx, "name", required=True, max_length=NAME_MAX_LENGTH),
+        "participate_range": params.one_of(ctx, "participate_range", (0, 1), required=True),
+        "start_time": _time(ctx, "start_time"),
+        "end_time": _time(ctx, "end_time"),
+        "is_user_tag": params.flag(ctx, "is_user_tag"),
+        "is_decrease_money": params.flag(ctx, "is_decrease_money"),
+        "is_discount": params.flag(ctx, "is_discount"),
     }
-    _optional(fields, "is_user_tag", "user_tag", form.text("user_tag"))
-    _optional(fields, "is_decrease_money", "decrease_amount", form.integer("decrease_amount", minimum=1))
-    _optional(fields, "is_discount", "discount_rate", form.integer("discount_rate", minimum=1, maximum=999))
+    _optional(fields, "is_user_tag", "user_tag", params.text(ctx, "user_tag"))
+    _optional(fields, "is_decrease_money", "decrease_amount", params.long(ctx, "decrease_amount", minimum=1))
+    _optional(fields, "is_discount", "discount_rate", params.long(ctx, "discount_rate", minimum=1, maximum=999))
     if fields["is_decrease_money"] and fields["is_discount"]:
         raise invalid_argument("is_discount", "an activity either decreases the price or discounts it, not both")
     return fields
 
 
-def _item_fields(form: _Form, previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    fields = _common_fields(form)
+def _item_fields(ctx: CallContext, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    fields = _common_fields(ctx)
     if not (fields["is_decrease_money"] or fields["is_discount"]):
         raise business_error("benefit-missing", "set is_decrease_money or is_discount: the activity gives nothing")
     return fields
 
 
-def _mjs_fields(form: _Form, previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    fields = _common_fields(form)
+def _mjs_fields(ctx: CallContext, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    fields = _common_fields(ctx)
     if previous is None:
-        fields["type"] = form.one_of("type", (1, 2), required=True)
+        fields["type"] = params.one_of(ctx, "type", (1, 2), required=True)
     else:
         fields["type"] = previous["type"]  # update has no type: it is fixed at add
     for flag in ("is_amount_over", "is_item_count_over", "is_shop_member", "is_send_gift", "is_free_post"):
-        fields[flag] = form.flag(flag)
-    _optional(fields, "is_amount_over", "total_price", form.integer("total_price", minimum=1))
-    _optional(fields, "is_item_count_over", "item_count", form.integer("item_count", minimum=1))
-    fields["is_amount_multiple"] = fields["is_amount_over"] and form.flag("is_amount_multiple")
-    fields["is_item_multiple"] = fields["is_item_count_over"] and form.flag("is_item_multiple")
-    _optional(fields, "is_shop_member", "shop_member_level", form.one_of("shop_member_level", SHOP_MEMBER_LEVELS))
-    _optional(fields, "is_send_gift", "gift_name", form.text("gift_name", max_length=GIFT_NAME_MAX_LENGTH))
+        fields[flag] = params.flag(ctx, flag)
+    _optional(fields, "is_amount_over", "total_price", params.long(ctx, "total_price", minimum=1))
+    _optional(fields, "is_item_count_over", "item_count", params.long(ctx, "item_count", minimum=1))
+    fields["is_amount_multiple"] = fields["is_amount_over"] and params.flag(ctx, "is_amount_multiple")
+    fields["is_item_multiple"] = fields["is_item_count_over"] and params.flag(ctx, "is_item_multiple")
+    level = params.one_of(ctx, "shop_member_level", SHOP_MEMBER_LEVELS)
+    _optional(fields, "is_shop_member", "shop_member_level", level)
+    gift_name = params.text(ctx, "gift_name", max_length=GIFT_NAME_MAX_LENGTH)
+    _optional(fields, "is_send_gift", "gift_name", gift_name)
     if fields["is_send_gift"]:
-        for name, value in (("gift_id", form.integer("gift_id", minimum=1)), ("gift_url", form.text("gift_url"))):
+        gift = (("gift_id", params.long(ctx, "gift_id", minimum=1)), ("gift_url", params.text(ctx, "gift_url")))
+        for name, value in gift:
             if value is not None:
                 fields[name] = value
     if fields["is_free_post"]:
-        area = form.text("exclude_area")
+        area = params.text(ctx, "exclude_area")
         if area is not None:
             if not _AREA_CODES.fullmatch(area):
                 raise invalid_argument("exclude_area", f"must be 6-digit area codes joined by '*', got {area!r}")
@@ -284,8 +237,8 @@ def _find(ctx: CallContext, activity_id: int, family: str | None) -> dict[str, A
     return record
 
 
-def _activity_id(form: _Form) -> int:
-    activity_id = form.integer("activity_id", required=True, minimum=1)
+def _activity_id(ctx: CallContext) -> int:
+    activity_id = params.long(ctx, "activity_id", required=True, minimum=1)
     assert activity_id is not None
     return activity_id
 
@@ -310,7 +263,7 @@ def _detail(record: Mapping[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- activity handlers
 
-FieldReader = Callable[[_Form, Mapping[str, Any] | None], dict[str, Any]]
+FieldReader = Callable[[CallContext, Mapping[str, Any] | None], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -321,7 +274,7 @@ class _Family:
     list_key: str  # the list list.get answers, e.g. "item_promotion_list"
 
     def add(self, ctx: CallContext) -> dict[str, Any]:
-        fields = self.read_fields(_Form(ctx.params), None)
+        fields = self.read_fields(ctx, None)
         _check_times(ctx, fields)
         activity_id = ctx.store.next_id(ACTIVITY_ID_SEQUENCE, FIRST_ACTIVITY_ID)
         _activities(ctx)[str(activity_id)] = {
@@ -335,9 +288,8 @@ class _Family:
         return {"is_success": True, "activity_id": activity_id}
 
     def update(self, ctx: CallContext) -> dict[str, Any]:
-        form = _Form(ctx.params)
-        record = _find(ctx, _activity_id(form), self.name)
-        fields = self.read_fields(form, record["fields"])
+        record = _find(ctx, _activity_id(ctx), self.name)
+        fields = self.read_fields(ctx, record["fields"])
         _check_times(ctx, fields)
         record["fields"] = fields
         if fields["participate_range"] == 0:
@@ -345,20 +297,19 @@ class _Family:
         return {"is_success": True}
 
     def delete(self, ctx: CallContext) -> dict[str, Any]:
-        record = _find(ctx, _activity_id(_Form(ctx.params)), self.name)
+        record = _find(ctx, _activity_id(ctx), self.name)
         record["deleted"] = True
         record["deleted_at"] = ctx.now_ms
         return {"is_success": True}
 
     def get(self, ctx: CallContext) -> dict[str, Any]:
-        record = _find(ctx, _activity_id(_Form(ctx.params)), self.name)
+        record = _find(ctx, _activity_id(ctx), self.name)
         return {self.get_key: _detail(record)}
 
     def list_get(self, ctx: CallContext) -> dict[str, Any]:
-        form = _Form(ctx.params)
-        activity_type = form.one_of("activity_type", (1, 2), required=True) if self.name == MJS else None
-        page_no = form.integer("page_no", required=True, minimum=1)
-        page_size = form.integer("page_size", required=True, minimum=1, maximum=MAX_PAGE_SIZE)
+        activity_type = params.one_of(ctx, "activity_type", (1, 2), required=True) if self.name == MJS else None
+        page_no = params.long(ctx, "page_no", required=True, minimum=1)
+        page_size = params.long(ctx, "page_size", required=True, minimum=1, maximum=MAX_PAGE_SIZE)
         assert page_no is not None and page_size is not None
         records = [r for r in _live(ctx, self.name) if activity_type is None or r["fields"]["type"] == activity_type]
         page = records[(page_no - 1) * page_size : page_no * page_size]
@@ -371,8 +322,8 @@ class _Family:
 # --------------------------------------------------------------------------- range handlers
 
 
-def _partial(ctx: CallContext, form: _Form) -> dict[str, Any]:
-    record = _find(ctx, _activity_id(form), None)
+def _partial(ctx: CallContext) -> dict[str, Any]:
+    record = _find(ctx, _activity_id(ctx), None)
     if record["fields"]["participate_range"] != 1:
         raise business_error(
             "activity-not-partial",
@@ -382,9 +333,8 @@ def _partial(ctx: CallContext, form: _Form) -> dict[str, Any]:
 
 
 def range_add(ctx: CallContext) -> dict[str, Any]:
-    form = _Form(ctx.params)
-    record = _partial(ctx, form)
-    ids = form.ids("ids")
+    record = _partial(ctx)
+    ids = _ids(ctx, "ids")
     present = [item_id for item_id in ids if item_id in record["range"]]
     if present:
         raise business_error(
@@ -400,9 +350,8 @@ def range_add(ctx: CallContext) -> dict[str, Any]:
 
 
 def range_remove(ctx: CallContext) -> dict[str, Any]:
-    form = _Form(ctx.params)
-    record = _find(ctx, _activity_id(form), None)
-    ids = form.ids("ids")
+    record = _find(ctx, _activity_id(ctx), None)
+    ids = _ids(ctx, "ids")
     absent = [item_id for item_id in ids if item_id not in record["range"]]
     if absent:
         raise business_error("item-not-in-range", f"item {absent[0]} is not in activity {record['activity_id']}")
@@ -411,13 +360,13 @@ def range_remove(ctx: CallContext) -> dict[str, Any]:
 
 
 def range_all_remove(ctx: CallContext) -> dict[str, Any]:
-    record = _find(ctx, _activity_id(_Form(ctx.params)), None)
+    record = _find(ctx, _activity_id(ctx), None)
     record["range"] = []
     return {"is_success": True}
 
 
 def range_list_get(ctx: CallContext) -> dict[str, Any]:
-    record = _find(ctx, _activity_id(_Form(ctx.params)), None)
+    record = _find(ctx, _activity_id(ctx), None)
     rows = [
         {"item_id": int(item_id), "activity_id": record["activity_id"], "activity_name": record["fields"]["name"]}
         for item_id in record["range"]

@@ -28,7 +28,8 @@ Rules, from the method pages (``top-api/methods/taobao.tbk.dg.vegas.tlj.*.json``
     500 yuan, not 5; ``total_num``, ``user_total_win_num_limit``, ``adzone_id`` whole numbers of
     at least 1; ``send_start_time`` / ``send_end_time`` ``yyyy-MM-dd HH:mm:ss`` (GMT+8);
     ``use_end_time_mode`` 1 (relative) or 2 (absolute). The page marks neither ``use_end_time``
-    nor its mode required, but a gift without a validity cannot be used: the sandbox asks for both.
+    nor its mode required, but a gift without a validity cannot be used: the sandbox asks for both
+    (code 40 when absent, like any missing parameter; so is ``use_start_time`` in mode 2).
     Relative: ``use_end_time`` is a whole number of days 1..7 and ``use_start_time`` must not be
     sent (无需填写). Absolute: ``use_start_time`` and ``use_end_time`` are days ``yyyy-MM-dd``
     (from 00:00:00 to 23:59:59 GMT+8). ``campaign_type`` is ignored (已下线).
@@ -73,7 +74,7 @@ from typing import Any
 from reconciler.sandbox import params
 from reconciler.sandbox.codec import GMT8
 from reconciler.sandbox.context import CallContext, MethodSpec
-from reconciler.sandbox.errors import business_error, invalid_argument
+from reconciler.sandbox.errors import business_error, invalid_argument, missing_argument
 from reconciler.sandbox.store import Store
 
 NAMESPACE = "tbk"
@@ -111,11 +112,11 @@ def _ms(moment: datetime) -> int:
 def _use_window(ctx: CallContext, send_start: datetime) -> dict[str, Any]:
     mode = params.long(ctx, "use_end_time_mode")
     if mode is None:
-        raise invalid_argument("use_end_time_mode", "is required: 1 (relative days) or 2 (absolute days)")
+        raise missing_argument("use_end_time_mode", "(1 relative days or 2 absolute days)")
     if mode not in (1, 2):
         raise invalid_argument("use_end_time_mode", f"must be 1 (relative) or 2 (absolute), got {mode}")
     if params.text(ctx, "use_end_time") is None:
-        raise invalid_argument("use_end_time", "is required: how long a claimed gift can be used")
+        raise missing_argument("use_end_time", "(how long a claimed gift can be used)")
     if mode == 1:
         if params.text(ctx, "use_start_time") is not None:
             raise invalid_argument("use_start_time", "must not be sent with use_end_time_mode 1 (the claim starts it)")
@@ -124,7 +125,7 @@ def _use_window(ctx: CallContext, send_start: datetime) -> dict[str, Any]:
     start = params.day(ctx, "use_start_time")
     end = params.day(ctx, "use_end_time")
     if start is None:
-        raise invalid_argument("use_start_time", "is required with use_end_time_mode 2 (a day, yyyy-MM-dd)")
+        raise missing_argument("use_start_time", "with use_end_time_mode 2 (a day, yyyy-MM-dd)")
     assert end is not None
     today = params.now(ctx).date()
     if end < start:
