@@ -64,7 +64,7 @@ from reconciler.kinds.shop_coupon import coupon_phase
 from reconciler.manifest import Document, format_path
 from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.redaction import excerpt
-from reconciler.top.answers import top_rows
+from reconciler.top.answers import top_list, top_rows
 from reconciler.model import (
     Action,
     Call,
@@ -262,18 +262,11 @@ def _send_call(audience: str, coupon_id: int | Ref, batch: Sequence[str], effect
 
 def buyers_of_call(params: Mapping[str, Any]) -> list[str]:
     """The ledger keys a send call names, in the order sent."""
-    keys = [f"nick:{nick}" for nick in _as_list(params.get("buyer_nick"))]
+    # A String[] parameter: a list as planned, or comma-joined as TOP takes it (top_list reads both).
+    keys = [f"nick:{nick}" for nick in top_list(params.get("buyer_nick"), "string", where="buyer_nick")]
     for param in ("buyer_ids", "open_uids"):
-        keys.extend(f"open_uid:{uid}" for uid in _as_list(params.get(param)))
+        keys.extend(f"open_uid:{uid}" for uid in top_list(params.get(param), "string", where=param))
     return keys
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.split(",") if part]
-    return [str(item) for item in value]
 
 
 class SendOutcome:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
@@ -32,7 +31,7 @@ from reconciler.kinds.base import Caller, LiveState, Phase, PlanContext, Problem
 from reconciler.kinds.common import activity_window, phase_at, which_side_moved
 from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.price_terms import rate_text, yuan
-from reconciler.kinds.units import parse_top_datetime, to_top_datetime
+from reconciler.kinds.units import parse_top_datetime, to_top_datetime, whole_as_int
 from reconciler.kinds.wording import arrow, items_text
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
 from reconciler.pricing.rules import Items, When, Window
@@ -185,7 +184,7 @@ def read_range(client: Caller, activity_id: int) -> list[str]:
 
 
 def _is_partial(activity: Mapping[str, Any]) -> bool:
-    return bool(_plain(activity.get("participate_range")) == 1)
+    return bool(whole_as_int(activity.get("participate_range")) == 1)
 
 
 def _range_ids(answer: Mapping[str, Any]) -> list[str]:
@@ -194,13 +193,6 @@ def _range_ids(answer: Mapping[str, Any]) -> list[str]:
 
 def _truthy(value: Any) -> bool:
     return value is True or value == "true"
-
-
-def _plain(value: Any) -> Any:
-    """TOP's JSON numbers arrive as int or Decimal; whole ones compare as int."""
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
 
 
 def canonical(family: Family, fields: Mapping[str, Any], *, skip: Sequence[str] = ()) -> dict[str, Any]:
@@ -215,7 +207,7 @@ def canonical(family: Family, fields: Mapping[str, Any], *, skip: Sequence[str] 
         elif flag is not None and not _truthy(fields.get(flag)):
             continue
         elif fields.get(name) is not None:
-            view[name] = _plain(fields[name])
+            view[name] = whole_as_int(fields[name])
     return view
 
 
@@ -259,7 +251,7 @@ class PromotionMiscActivity:
         candidates = [
             int(remote_id)
             for remote_id, row in live.unmanaged_rows.items()
-            if all(_plain(row.get(name)) == want.get(name) for name in summary_fields)
+            if all(whole_as_int(row.get(name)) == want.get(name) for name in summary_fields)
         ]
         found = read_activities(client, family, candidates)
         return [
@@ -446,7 +438,7 @@ class PromotionMiscActivity:
         candidates = [
             remote_id
             for remote_id, row in list_activities(client, family).items()
-            if all(_plain(row.get(name)) == want.get(name) for name in summary_fields)
+            if all(whole_as_int(row.get(name)) == want.get(name) for name in summary_fields)
         ]
         matches = [
             remote_id
@@ -575,6 +567,6 @@ def price_when(activity: Mapping[str, Any]) -> When:
 
 
 def price_items(spec: Mapping[str, Any]) -> Items:
-    if _plain(spec["activity"].get("participate_range")) == 0:
+    if whole_as_int(spec["activity"].get("participate_range")) == 0:
         return Items(every=True)
     return Items(ids=frozenset(str(item) for item in spec["items"]))

@@ -64,6 +64,14 @@ def rate_to_permille(rate: object) -> int:
     return int(permille)
 
 
+def whole_as_int(value: object) -> object:
+    """TOP's JSON numbers arrive as int or Decimal (the client decodes with use_decimal); a whole
+    Decimal becomes an int, so 990 read back compares equal to the 990 that was sent."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
 def permille_to_rate(permille: int) -> Decimal:
     return (Decimal(permille) / _PERMILLE).normalize()
 
