@@ -10,7 +10,7 @@ from collections import Counter
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_discounts import full_discount, item_discount
 
-KNOWN = "220000000101"  # in the demo shop's generated catalogue (sandbox/items.py)
+KNOWN = "220000000101"  # in the demo shop's generated catalogue (sandbox/families/items.py)
 
 
 def test_an_unknown_item_fails_plan_and_apply_at_its_line_with_the_nearest_ids(
