@@ -12,7 +12,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import TopPermanentError
-from reconciler.kinds.item_pool_activity import ADD_ITEM, QUERY_ITEMS, ItemPoolActivity, market_result
+from reconciler.kinds.item_pool import ItemPoolActivity
+from reconciler.kinds.item_pool.read import market_result
+from reconciler.kinds.item_pool.wire import ADD_ITEM, QUERY_ITEMS
 from reconciler.top import Credentials, TopClient
 from tests.conftest import Sandbox, Workspace
 from tests.fault_tools import set_faults

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.kinds.base import NormaliseContext
-from reconciler.kinds.item_pool_activity import ItemPoolActivity, query_view
+from reconciler.kinds.item_pool import ItemPoolActivity
+from reconciler.kinds.item_pool.views import query_view
 from reconciler.manifest import load_manifests
 from tests.conftest import Sandbox, Workspace
 

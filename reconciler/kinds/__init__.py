@@ -1,10 +1,12 @@
-"""Resource kinds: one module per kind, each a `Kind` subclass. The registry finds them by itself,
-so adding a kind is one new module here plus its schema (and its methods in the sandbox)."""
+"""Resource kinds: one module (or package) per kind, each a `Kind` subclass. The registry finds
+them by itself, so adding a kind is one new module here plus its schema (and its methods in the
+sandbox)."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from types import ModuleType
 
 from reconciler.kinds.base import Kind
 
@@ -16,9 +18,17 @@ def _discover() -> dict[str, Kind]:
             continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Kind) and value is not Kind and value.__module__ == module.__name__:
+            if isinstance(value, type) and issubclass(value, Kind) and value is not Kind and _defined_in(value, module):
                 registry[value.kind] = value()
     return registry
+
+
+def _defined_in(cls: type, module: ModuleType) -> bool:
+    """A kind module's own classes, not the ones it imports; for a kind package (kinds/item_pool/),
+    the classes of its own submodules that its __init__ exports."""
+    return cls.__module__ == module.__name__ or (
+        hasattr(module, "__path__") and cls.__module__.startswith(f"{module.__name__}.")
+    )
 
 
 KINDS: dict[str, Kind] = _discover()

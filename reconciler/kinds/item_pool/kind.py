@@ -1,0 +1,152 @@
+"""ItemPoolActivity, the Kind: ties the parts together (see the package's docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.errors import PlanError
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    LiveState,
+    NormaliseContext,
+    Phase,
+    PlanContext,
+    ProblemCollector,
+    resource_key,
+    source_of,
+)
+from reconciler.kinds.common import phase_at
+from reconciler.kinds.item_pool.plan import create_change, delete_change, existing_change
+from reconciler.kinds.item_pool.prices import price_rule
+from reconciler.kinds.item_pool.read import read_activities, read_one, sku_in_pool
+from reconciler.kinds.item_pool.wire import (
+    ADD_ITEM,
+    CREATE,
+    DELETE,
+    QUERY,
+    QUERY_ITEMS,
+    REMOVE_ITEM,
+    activity_params,
+    item_params,
+)
+from reconciler.kinds.units import from_epoch_ms
+from reconciler.manifest import Document
+from reconciler.model import Change, Link, Resource
+from reconciler.pricing.rules import PriceRule
+
+
+class ItemPoolActivity(Kind):
+    kind = "ItemPoolActivity"
+    schema = "item-pool-activity.schema.json"
+    read_methods = (QUERY, QUERY_ITEMS)
+    write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
+
+    # ---- manifest → wire -------------------------------------------------------------------
+
+    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
+        problems = ProblemCollector(doc)
+        activity = activity_params(doc, problems, ctx)
+        items = item_params(doc, problems, activity)
+        problems.raise_if_any()
+        return Resource(
+            key=resource_key(doc),
+            spec={"activity": activity, "items": items},
+            source=source_of(doc),
+            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
+        )
+
+    # ---- live state ------------------------------------------------------------------------
+
+    def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
+        # No list call exists, so only linked activities can be read, by id; the reads of
+        # different activities run concurrently (within the app's QPS budget).
+        live = LiveState()
+        links = ctx.links_of(self.kind)
+        activities = read_activities(client, [int(link.remote_id) for link in links])
+        for link in links:
+            live.by_name[link.key.name] = activities[int(link.remote_id)]
+        return live
+
+    def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Look on TOP whether a write whose answer was lost took effect (see Kind.recover).
+
+        - additem / removeitem: queryitems filtered to the sku says whether it is in the pool.
+        - deleteactivity: queryactivity answering activity-not-exist means it is done.
+        - activity.create: cannot be recovered. TOP has no list method and queryactivity needs
+          the activity id, which is exactly what was lost; out_act_id cannot be searched. A
+          re-send would rely on TOP refusing a second activity with the same out_act_id, which
+          the method's page does not promise (only our sandbox does), so apply stops and says
+          how to find and adopt the activity instead of guessing.
+        """
+        if method in (ADD_ITEM, REMOVE_ITEM):
+            activity_id = int(params["param1"]["activity_id"])
+            sku = str(params["param0"]["sku_code"])
+            in_pool = sku_in_pool(client, activity_id, sku)
+            if method == ADD_ITEM:
+                return {"result": {"success": True, "data": {"sku_code": sku}}} if in_pool else None
+            return None if in_pool else {"result": {"success": True, "data": True}}
+        if method == DELETE:
+            activity_id = int(params["param"]["activity_id"])
+            gone = read_activities(client, [activity_id], with_items=False)[activity_id] is None
+            return {"result": {"success": True, "data": True}} if gone else None
+        if method == CREATE:
+            activity = params["param"]
+            out_act_id = activity.get("out_act_id", "?")
+            raise PlanError(
+                f"{CREATE}: TOP did not say whether it created activity {out_act_id!r} (the answer was lost or "
+                "was a platform error), and TOP offers no way to find an item-pool activity without its id. "
+                "Look in the seller console "
+                f"for {activity.get('activity_name', out_act_id)!r}: if it is there, adopt it with "
+                f"`reconciler import ItemPoolActivity {out_act_id} ACTIVITY_ID`, then plan again; if it is not, "
+                "record that with `reconciler journal resolve ENTRY --not-applied` (`reconciler journal list --open` "
+                "shows the entry)"
+            )
+        return super().recover(client, method, params)
+
+    # ---- diff → calls ----------------------------------------------------------------------
+
+    def plan_change(
+        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
+    ) -> Change | None:
+        if desired is None:
+            assert link is not None
+            return delete_change(link, live)
+        if link is None:
+            return create_change(desired, reason="")
+        if live is None:
+            return create_change(
+                desired,
+                reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
+                "it will be created again",
+            )
+        return existing_change(desired, link, live)
+
+
+    def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
+        """TOP refuses to create an activity that is over; one that exists is left alone."""
+        activity = resource.spec["activity"]
+        return phase_at(from_epoch_ms(activity["start_time"]), from_epoch_ms(activity["end_time"]), ctx.now)
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        if not remote_id.isdigit():
+            raise PlanError(f"an item-pool activity id is a number, not {remote_id!r}")
+        live = read_one(client, int(remote_id))
+        if live is None:
+            raise PlanError(f"item-pool activity {remote_id} does not exist on TOP (or was deleted)")
+        out_act_id = live["activity"].get("out_act_id")
+        if out_act_id and out_act_id != desired.key.name:
+            raise PlanError(
+                f"activity {remote_id} carries out_act_id {out_act_id!r}, not {desired.key.name!r}: "
+                "it belongs to another manifest or tool"
+            )
+        # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
+        # for them: the next plan compares what TOP does return and says what it must assume.
+        return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}
+
+
+    def price_rules(self, resource: Resource) -> list[PriceRule]:
+        """The activity as a price rule: its items' own prices, its stairs and logic-group
+        discounts, and the flags that decide how it combines (see reconciler.pricing.stacking)."""
+        return [price_rule(resource)]
