@@ -13,6 +13,9 @@ from reconciler.engine.drift import on_top
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_discounts import RANGE_ADD, RANGE_REMOVE, apply, direct_call, item_discount
 from tests.test_e2e_item_pool import pool
+from tests.test_e2e_coupons import coupon, grant
+from tests.test_e2e_listing import DOUBLE11, shop, window
+from tests.test_e2e_taoke import gift
 
 FLOOR_10 = """\
 apiVersion: campaigns/v1
@@ -104,3 +107,55 @@ def test_on_top_turns_lines_around() -> None:
                    "on TOP: name: 'a' → 'b'", "was: something"]) == [
         "discount_rate: 8.5折 → 9折", "end_time: 2027-11-11 00:00 → 2027-11-10 20:00 (GMT+8)",
         "on TOP: name: 'a' → 'b'", "was: something"]  # a kind's "on TOP" lines are TOP's direction already
+
+
+def test_a_gift_change_reads_in_the_manifests_names_and_units(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("gifts.yaml", gift(per_face="5.00", use="{days: 3}"))
+    apply(workspace)
+    workspace.write("gifts.yaml", gift(per_face="6.00", total=800, end="2027-06-22T00:00:00+08:00",
+                                       use='{from: "2027-06-18", until: "2027-06-30"}'))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 0, planned.output
+    lines = planned.output.split("why:")[1].split("1)")[0]
+    assert "per_face: 5.00 yuan → 6.00 yuan" in lines
+    assert "total: 1000 → 800" in lines
+    assert "send_window.end: 2027-06-21 00:00:00 → 2027-06-22 00:00:00 (GMT+8)" in lines
+    assert "use: for 3 day(s) after a claim → 2027-06-18 – 2027-06-30 (GMT+8)" in lines
+    assert "total_num" not in lines and "use_end_time_mode" not in lines  # wire names stay in --json
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
+    _valid_plan(data)
+    wire = {w["field"]: (w["before"], w["after"]) for w in data["changes"][0]["wire_changes"]}
+    assert wire == {
+        "per_face": ("5.00", "6.00"),
+        "total_num": (1000, 800),
+        "send_end_time": ("2027-06-21 00:00:00", "2027-06-22 00:00:00"),
+        "use_end_time_mode": (1, 2),
+        "use_start_time": (None, "2027-06-18"),
+        "use_end_time": ("3", "2027-06-30"),
+    }
+
+
+def test_a_grant_names_what_its_buyers_get(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("coupons.yaml", coupon("vip", denomination="20.00", threshold="199.00") + "---\n"
+                    + grant("vip-spring", "vip", ["alice", "bob"]))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert planned.exit_code == 0, planned.output
+    assert ("ShopCoupon vip (the coupon created in this plan: 20.00 yuan off orders from 199.00 yuan, ends "
+            in planned.output)
+    apply(workspace)
+    workspace.write("coupons.yaml", coupon("vip", denomination="20.00", threshold="199.00") + "---\n"
+                    + grant("vip-spring", "vip", ["alice", "bob", "carol"]))
+    later = workspace.run("plan", str(workspace.campaigns))
+    assert "20.00 yuan off orders from 199.00 yuan" in later.output
+    assert "3 buyer(s) listed: 2 already have it, 1 to send" in later.output
+
+
+def test_a_listing_window_reads_in_gmt8_and_item_titles(workspace: Workspace, sandbox: Sandbox) -> None:
+    shop(sandbox, [{"num_iid": 101, "title": "预售A", "num": 5, "seller_cids": ["900"]}])
+    workspace.write("listing.yaml", window("presale", 'seller_categories: ["900"]', DOUBLE11))
+    planned = workspace.run("plan", str(workspace.campaigns), "--at", "2027-11-10T20:00+08:00")
+    assert planned.exit_code == 0, planned.output
+    assert "at 2027-11-10 20:00 GMT+8 the window (dates 2027-11-11 00:00 GMT+8 → 2027-11-12 00:00 GMT+8)" in planned.output
+    assert "opens at 2027-11-11 00:00 GMT+8" in planned.output
+    assert "- delist 101 预售A: outside the window" in planned.output
+    assert "1810" not in planned.output.split("1)")[0]  # no epoch ms anywhere before the calls

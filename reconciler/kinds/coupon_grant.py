@@ -60,7 +60,7 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.shop_coupon import coupon_phase
+from reconciler.kinds.shop_coupon import coupon_phase, describe_view, list_view
 from reconciler.manifest import Document, format_path
 from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.redaction import excerpt
@@ -134,7 +134,10 @@ class CouponGrant(Kind):
         coupon_id = ctx.remote_id(coupon_key(desired))
         if coupon_id is None:
             return None  # check_plan reports it: nothing can be sent without a coupon
-        return _plan_sends(desired, link, coupon_id)
+        coupon = ctx.desired.get(coupon_key(desired))
+        # What buyers get, in yuan and GMT+8 as the coupon's manifest says it (issue 17.3).
+        offer = describe_view(list_view(coupon.spec["add"])) if coupon is not None else None
+        return _plan_sends(desired, link, coupon_id, offer)
 
     def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         return _plan_forget(link)
@@ -307,7 +310,7 @@ def _buyer_in_answer(entry: Mapping[str, Any]) -> str | None:
 # ---- planning --------------------------------------------------------------------------------
 
 
-def _plan_sends(desired: Resource, link: Link | None, coupon_id: str | Ref) -> Change | None:
+def _plan_sends(desired: Resource, link: Link | None, coupon_id: str | Ref, offer: str | None = None) -> Change | None:
     wire_id: int | Ref = coupon_id if isinstance(coupon_id, Ref) else int(coupon_id)
     same_coupon = link is not None and not isinstance(coupon_id, Ref) and link.remote_id == str(coupon_id)
     granted: Mapping[str, Any] = (link.record.get("granted") or {}) if link and same_coupon else {}
@@ -327,7 +330,7 @@ def _plan_sends(desired: Resource, link: Link | None, coupon_id: str | Ref) -> C
         action=Action.CREATE if link is None else Action.UPDATE,
         calls=calls,
         reason=_reason(desired, link, coupon_id, same_coupon),
-        details=tuple(_details(desired, link, coupon_id, granted, failed, pending, len(calls))),
+        details=tuple(_details(desired, link, coupon_id, offer, granted, failed, pending, len(calls))),
         source=desired.source,
     )
 
@@ -349,6 +352,7 @@ def _details(
     desired: Resource,
     link: Link | None,
     coupon_id: str | Ref,
+    offer: str | None,
     granted: Mapping[str, Any],
     failed: Mapping[str, str],
     pending: Sequence[str],
@@ -356,6 +360,7 @@ def _details(
 ) -> Iterator[str]:
     buyers = desired.spec["buyers"]
     coupon = f"coupon {coupon_id}" if not isinstance(coupon_id, Ref) else "the coupon created in this plan"
+    coupon += f": {offer}" if offer else ""
     via = "shop members (coupon.send)" if desired.spec["audience"] == "members" else "微淘 fans (coupon.sns.send)"
     retried = [buyer for buyer in pending if buyer in failed]
     yield f"ShopCoupon {desired.spec['coupon']} ({coupon}) to {via}"

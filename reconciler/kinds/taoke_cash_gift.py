@@ -34,6 +34,7 @@ whole days ``yyyy-MM-dd`` in GMT+8, or with ``use_end_time_mode`` 1 a number of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -429,9 +430,15 @@ def _describe(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _plan_existing(desired: Resource, link: Link, ctx: PlanContext) -> Change | None:
-    changed = _differences(link.record.get("params") or {}, desired.spec["params"])
+    applied = link.record.get("params") or {}
+    changed = _differences(applied, desired.spec["params"])
     if not changed:
         return None  # running, stopped, or past its send end: nothing to send either way
+    change = _plan_changed(desired, link, ctx, changed)
+    return replace(change, wire_changes=_wire_changes(applied, desired.spec["params"])) if change else None
+
+
+def _plan_changed(desired: Resource, link: Link, ctx: PlanContext, changed: tuple[str, ...]) -> Change | None:
     over = _over(desired.spec["send_end_ms"], ctx.now)
     if _stopped(link):
         if over:
@@ -487,15 +494,38 @@ def _plan_retire(link: Link, ctx: PlanContext) -> Change:
     )
 
 
+# Each tlj.create parameter by its manifest name (the schema's spec fields): a reviewer reads
+# "per_user: 1 → 2", not "user_total_win_num_limit"; the wire names and values are in wire_changes.
+_NAMES = {
+    "name": "title",
+    "item_id": "item_id",
+    "adzone_id": "adzone_id",
+    "per_face": "per_face",
+    "total_num": "total",
+    "user_total_win_num_limit": "per_user",
+    "send_start_time": "send_window.start",
+    "send_end_time": "send_window.end",
+}
+_USE_FIELDS = ("use_end_time_mode", "use_start_time", "use_end_time")  # together they are spec.use
+
+
 def _differences(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[str, ...]:
-    """'per_face: 5.00 yuan → 8.00 yuan', 'send_end_time: … → … (GMT+8)': tlj.create's own units
-    (yuan as text, GMT+8 times), said so."""
-    keys = sorted(set(applied) | set(desired))
-    return tuple(
-        arrow(key, _show(key, applied.get(key)), _show(key, desired.get(key)))
-        for key in keys
-        if applied.get(key) != desired.get(key)
-    )
+    """'per_face: 5.00 yuan → 8.00 yuan', 'send_window.end: … → … (GMT+8)', 'use: for 3 day(s) after
+    a claim → 2027-11-11 – 2027-11-12 (GMT+8)': the manifest's names and units."""
+    lines = [
+        arrow(_NAMES.get(key, key), _show(key, applied.get(key)), _show(key, desired.get(key)))
+        for key in sorted(set(applied) | set(desired))
+        if key not in _USE_FIELDS and applied.get(key) != desired.get(key)
+    ]
+    if any(applied.get(key) != desired.get(key) for key in _USE_FIELDS):
+        lines.append(f"use: {_use_text(applied)} → {_use_text(desired)}")
+    return tuple(lines)
+
+
+def _wire_changes(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """_differences' fields as tlj.create takes them (plan --json)."""
+    return tuple({"field": key, "before": applied.get(key), "after": desired.get(key)}
+                 for key in sorted(set(applied) | set(desired)) if applied.get(key) != desired.get(key))
 
 
 def _show(key: str, value: Any) -> str:
@@ -505,4 +535,15 @@ def _show(key: str, value: Any) -> str:
         return f"{value} yuan"
     if key.endswith("_time") and isinstance(value, str) and ":" in value:
         return f"{value} (GMT+8)"
+    if key == "name":
+        return repr(value)
     return str(value)
+
+
+def _use_text(params: Mapping[str, Any]) -> str:
+    """spec.use in words: relative days, or the whole GMT+8 days a gift can be spent."""
+    if "use_end_time_mode" not in params:
+        return "(absent)"
+    if int(params["use_end_time_mode"]) == RELATIVE:
+        return f"for {params.get('use_end_time')} day(s) after a claim"
+    return f"{params.get('use_start_time')} – {params.get('use_end_time')} (GMT+8)"
