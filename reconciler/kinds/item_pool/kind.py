@@ -14,8 +14,6 @@ from reconciler.kinds.base import (
     Phase,
     PlanContext,
     ProblemCollector,
-    resource_key,
-    source_of,
 )
 from reconciler.kinds.common import phase_at
 from reconciler.kinds.item_pool.plan import create_change, delete_change, existing_change
@@ -40,22 +38,15 @@ from reconciler.pricing.rules import PriceRule
 class ItemPoolActivity(Kind):
     kind = "ItemPoolActivity"
     schema = "item-pool-activity.schema.json"
+    noun = "activity"  # "activity 42 is already gone on TOP" (Kind.plan_change)
     read_methods = (QUERY, QUERY_ITEMS)
     write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
 
     # ---- manifest → wire -------------------------------------------------------------------
 
-    def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
-        problems = ProblemCollector(doc)
+    def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         activity = activity_params(doc, problems, ctx)
-        items = item_params(doc, problems, activity)
-        problems.raise_if_any()
-        return Resource(
-            key=resource_key(doc),
-            spec={"activity": activity, "items": items},
-            source=source_of(doc),
-            prevent_destroy=bool(doc.metadata.get("prevent_destroy", False)),
-        )
+        return {"activity": activity, "items": item_params(doc, problems, activity)}
 
     # ---- live state ------------------------------------------------------------------------
 
@@ -107,14 +98,10 @@ class ItemPoolActivity(Kind):
 
     # ---- diff → calls ----------------------------------------------------------------------
 
-    def plan_change(
-        self, desired: Resource | None, link: Link | None, live: Any | None, ctx: PlanContext
-    ) -> Change | None:
-        if desired is None:
-            assert link is not None
-            return delete_change(link, live)
-        if link is None:
-            return create_change(desired, reason="")
+    def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
+        return create_change(desired, reason="")
+
+    def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         if live is None:
             return create_change(
                 desired,
@@ -123,6 +110,9 @@ class ItemPoolActivity(Kind):
             )
         return existing_change(desired, link, live)
 
+    def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
+        # TOP still has it (the base forgets one that is already gone): delete it.
+        return delete_change(link)
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """TOP refuses to create an activity that is over; one that exists is left alone."""
@@ -144,7 +134,6 @@ class ItemPoolActivity(Kind):
         # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
         # for them: the next plan compares what TOP does return and says what it must assume.
         return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}
-
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """The activity as a price rule: its items' own prices, its stairs and logic-group

@@ -75,15 +75,8 @@ def create_change(desired: Resource, reason: str) -> Change:
     )
 
 
-def delete_change(link: Link, live: Any | None) -> Change:
-    if live is None:
-        return Change(
-            key=link.key,
-            action=Action.DELETE,
-            calls=(),
-            reason=f"activity {link.remote_id} is already gone on TOP; only the state entry is removed",
-            effects=(DropLink(),),
-        )
+def delete_change(link: Link) -> Change:
+    """The manifest was removed and TOP still has the activity."""
     return Change(
         key=link.key,
         action=Action.DELETE,
