@@ -22,9 +22,11 @@ catch a mistake on either side.
     codec.py           JSON with exact decimals; TOP's GMT+8 wall-time format
     specs.py           the packaged evidence (evidence/shapes, evidence/methods) + shape_overlay.json
 
-Each module imports only modules listed below it (families/ may use everything from
-request_params.py down except the gateway's own protocol.py and faults.py); .importlinter checks
-this, and tests/test_architecture.py checks there is no import circle.
+Layers, top down (the ``sandbox-layers`` contract of .importlinter): server → methods →
+(families | request_params | protocol | faults | shapes) → params → context → (store | sessions)
+→ (errors | codec | specs). A module imports only from layers below its own; modules sharing a
+layer do not import each other, so a family never reaches into the gateway, and no family
+imports another (``sandbox-families``). tests/test_architecture.py checks there is no import circle.
 
 Evidence: ``evidence/`` holds byte-identical copies of ../shared/top-api/{shapes,methods}/*.json
 (package data, read with importlib.resources); ``shape_overlay.json`` is ours, with its sources.
