@@ -5,10 +5,10 @@ canonical form (ints, no empties) so that comparing them finds drift."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from reconciler.kinds.item_pool.wire import QUERY
+from reconciler.kinds.units import whole_as_int
 from reconciler.top.answers import top_list, top_rows
 
 
@@ -91,14 +91,12 @@ _CONTAINERS = (dict, list)  # inside TOP's answers and normalised specs, nested 
 
 
 def as_ints(value: Any) -> Any:
-    """TOP's JSON numbers arrive as int or Decimal; integral ones compare as int."""
+    """units.whole_as_int all the way down: a whole Decimal anywhere in `value` becomes an int."""
     if isinstance(value, _MAPPINGS):  # leaves stay as they are: no call per leaf
         return {k: v if isinstance(v, _LEAVES) else as_ints(v) for k, v in value.items()}
     if isinstance(value, list):
         return [v if isinstance(v, _LEAVES) else as_ints(v) for v in value]
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
+    return whole_as_int(value)
 
 
 def _without_empty(value: Any) -> Any:
