@@ -5,6 +5,7 @@ units, drift says what changed on TOP in that direction, and the wire values sta
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -142,6 +143,9 @@ def test_a_grant_names_what_its_buyers_get(workspace: Workspace, sandbox: Sandbo
     assert planned.exit_code == 0, planned.output
     assert ("ShopCoupon vip (the coupon created in this plan: 20.00 yuan off orders from 199.00 yuan, ends "
             in planned.output)
+    # the coupon's own summary: its end in GMT+8, as TOP's time text has no zone of its own
+    assert re.search(r"new coupon: 20\.00 yuan off orders from 199\.00 yuan, ends \d{4}-\d\d-\d\d 23:59:59 "
+                     r"\(GMT\+8\), starts when created", planned.output), planned.output
     apply(workspace)
     workspace.write("coupons.yaml", coupon("vip", denomination="20.00", threshold="199.00") + "---\n"
                     + grant("vip-spring", "vip", ["alice", "bob", "carol"]))

@@ -302,11 +302,15 @@ def content_of(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def describe_view(view: Mapping[str, Any]) -> str:
-    """A coupon as a person reads it: '10.00 yuan off orders from 99.00 yuan, ends 2027-03-31 23:59:59'."""
+    """A coupon as a person reads it: '10.00 yuan off orders from 99.00 yuan, ends 2027-03-31 23:59:59 (GMT+8)'."""
+    return f"{_offer(view)}, ends {content_of(view)['end_time']} (GMT+8)"
+
+
+def _offer(view: Mapping[str, Any]) -> str:
     content = content_of(view)
     condition = int(content["condition"])
     threshold = f"orders from {fen_to_yuan(condition)} yuan" if condition else "any order"
-    return f"{fen_to_yuan(int(content['denominations']))} yuan off {threshold}, ends {content['end_time']}"
+    return f"{fen_to_yuan(int(content['denominations']))} yuan off {threshold}"
 
 
 def coupon_phase(add: Mapping[str, Any], now: datetime) -> Phase:
@@ -353,8 +357,10 @@ def _plan_create(
 
 
 def describe_add(add: Mapping[str, Any]) -> str:
-    text = describe_view(list_view(add))
-    return f"{text}, starts {add['start_time']}" if "start_time" in add else f"{text}, starts when created"
+    """'… yuan off …, 2027-01-01 00:00:00 → 2027-03-31 23:59:59 (GMT+8)' (or 'ends …, starts when created')."""
+    if "start_time" in add:
+        return f"{_offer(list_view(add))}, {add['start_time']} → {add['end_time']} (GMT+8)"
+    return f"{describe_view(list_view(add))}, starts when created"
 
 
 def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: datetime) -> Change | None:
