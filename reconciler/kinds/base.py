@@ -167,10 +167,10 @@ class Kind(ABC):
             allow_below_floor=str(below_floor) if below_floor else None,
         )
 
+    @abstractmethod
     def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         """doc.spec checked and in wire units. Report each problem to `problems` and go on (return
         any placeholder for what cannot be read): the base raises them all together."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither normalise_spec nor normalise")
 
     @abstractmethod
     def read_live(self, client: Caller, ctx: PlanContext) -> LiveState:
@@ -191,20 +191,20 @@ class Kind(ABC):
             return self.plan_create(desired, live, ctx)
         return self.plan_existing(desired, link, live, ctx)
 
+    @abstractmethod
     def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
         """A declared object with no link yet. `live` is whatever read_live put under its name
         (usually None; a kind may put facts there, e.g. lookalike coupons)."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither plan_create nor plan_change")
 
+    @abstractmethod
     def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         """A declared object that is linked: update, replace, or None when TOP agrees. `live` is
         None when TOP no longer has it (reads_back kinds): the kind says how it is made again."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither plan_existing nor plan_change")
 
+    @abstractmethod
     def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         """A linked object whose manifest was removed (planned only with prune) and that TOP still
         has (or that TOP cannot show: reads_back False). Delete it, stop it, or forget it."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither plan_gone nor plan_change")
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """What `resource` (as normalised) is at ctx.now. Time is an input of every plan: the engine
