@@ -2,9 +2,14 @@
 
     ReconcilerError
      ├── ManifestError        bad input: carries one Problem per place (file, line, column, path)
+     ├── SettingsError        a flag or setting that cannot be used (reconciler/settings.py)
      ├── PlanError            the plan cannot be made or would be unsafe
+     │    ├── UnsafePlan           blocked by safety checks, price floors or unknown items: nothing sent
+     │    ├── StalePlan            a saved plan whose live state moved since it was made
+     │    └── ChecksumMismatch     the plan now differs from the reviewed checksum
      ├── StateError           the state store is unusable or locked
      ├── ApplyError           an apply stopped part-way (the report says what was done)
+     │    └── NotApproved          apply was not confirmed (no terminal, or the answer was no)
      └── TopError             TOP answered with error_response, or could not be reached
           ├── TopRetryableError    isp.* faults, call limits, transport failures: worth retrying
           │    ├── TopCallLimitError    code 7 & co; ban_seconds from sub_msg
@@ -55,8 +60,39 @@ class ManifestError(ReconcilerError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class SettingsError(ReconcilerError):
+    pass
+
+
 class PlanError(ReconcilerError):
     pass
+
+
+class UnsafePlan(PlanError):
+    """The plan must not be applied: each section names what blocked it (engine/reconcile.Review)."""
+
+    def __init__(self, sections: list[str]) -> None:
+        self.sections = list(sections)
+        super().__init__("\nerror: ".join(self.sections))
+
+
+class StalePlan(PlanError):
+    """A saved plan whose live objects or state entries moved since it was made."""
+
+    def __init__(self, path: str, moved: list[str]) -> None:
+        self.path = path
+        self.moved = list(moved)
+        super().__init__(f"{path} is stale: what it was planned from changed, so its calls may no longer be right. "
+                         "Run plan again.\n  " + "\n  ".join(self.moved))
+
+
+class ChecksumMismatch(PlanError):
+    """apply --checksum: the plan made now is not the reviewed one."""
+
+    def __init__(self, actual: str, expected: str, lines: list[str]) -> None:
+        self.actual = actual
+        self.expected = expected
+        super().__init__("\n  ".join(lines))
 
 
 class StateError(ReconcilerError):
@@ -65,6 +101,10 @@ class StateError(ReconcilerError):
 
 class ApplyError(ReconcilerError):
     pass
+
+
+class NotApproved(ApplyError):
+    """The person at the terminal did not approve the apply, or there was no terminal to ask on."""
 
 
 class TopError(ReconcilerError):

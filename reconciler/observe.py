@@ -27,6 +27,7 @@ import click
 
 from reconciler.alerts import Alert, ci_context, mask, send_alert
 from reconciler.metrics import RunMetrics
+from reconciler.output_paths import file_problem
 from reconciler.redaction import PassThroughStream, environment_secrets
 
 _CURRENT: ContextVar["RunWatch | None"] = ContextVar("reconciler_run_watch", default=None)
@@ -226,6 +227,10 @@ def watched(command_name: str) -> Callable[[Callable[..., Any]], Callable[..., A
         @functools.wraps(function)
         def run(*args: Any, webhook_url: str | None, metrics_file: str | None, pushgateway: str | None,
                 **kwargs: Any) -> Any:
+            problem = file_problem("--metrics-file", metrics_file) if metrics_file else None
+            if problem:  # before the run does any work, not as a warning at its end (issue 17.5)
+                click.echo(f"error: {problem}", err=True)
+                sys.exit(1)
             watch = RunWatch(command_name, Outputs(webhook_url, metrics_file, pushgateway), os.environ)
             token = _CURRENT.set(watch)
             real_stderr = sys.stderr

@@ -200,11 +200,11 @@ def test_no_color_on_the_command_or_the_group_reaches_the_styler(
     workspace: Workspace, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As if on a terminal (CliRunner is none): colour unless --no-color, wherever it is written."""
-    import reconciler.cli
+    import reconciler.cli.common
 
     stock(sandbox)
     workspace.write("discounts.yaml", item_discount())
-    monkeypatch.setattr(reconciler.cli, "colour_wanted", lambda stream, env, no_color: not no_color and "NO_COLOR" not in env)
+    monkeypatch.setattr(reconciler.cli.common, "colour_wanted", lambda stream, env, no_color: not no_color and "NO_COLOR" not in env)
     runner = CliRunner()
     coloured = runner.invoke(cli, ["plan", str(workspace.campaigns)], env=workspace.env, color=True)
     assert ESC in coloured.output

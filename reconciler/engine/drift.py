@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.engine.codec import FORMAT_VERSION, resource_from_data, resource_to_data
-from reconciler.engine.plan import PlanOptions, _targeted, make_plan
+from reconciler.engine.plan import PlanOptions, make_plan
 from reconciler.kinds.base import Caller
 from reconciler.model import Change, Plan, Resource, ResourceKey
+from reconciler.settings import Scope
 from reconciler.state import StateStore
 
 
@@ -49,20 +50,19 @@ def find_drift(store: StateStore, client_for: Callable[[str], Caller], now: date
         return DriftReport(drift=(), checked=0, not_checked=not_checked, plan=Plan(changes=()))
     baseline = [resource_from_data(data) for data in applied.values()]
     # Limiting the plan to the applied keys keeps objects without a baseline out of it.
-    targets = tuple(str(key) for key in sorted(applied))
-    plan = make_plan(baseline, store, client_for, PlanOptions(now=now, targets=targets))
+    plan = make_plan(baseline, store, client_for, PlanOptions(scope=Scope.of_keys(applied), now=now))
     return DriftReport(drift=plan.changes, checked=len(applied), not_checked=not_checked, plan=plan)
 
 
 def record_applied(
-    store: StateStore, desired: Sequence[Resource], targets: Sequence[str], unsettled: Collection[ResourceKey]
+    store: StateStore, desired: Sequence[Resource], scope: Scope, unsettled: Collection[ResourceKey]
 ) -> int:
     """After an apply: every desired resource in the run's scope that TOP now matches becomes the
     baseline drift is measured against. `unsettled` are keys whose change failed or was not tried:
     their old baseline stays. Returns how many were recorded."""
     recorded = 0
     for resource in desired:
-        if resource.key in unsettled or not _targeted(resource.key, targets):
+        if resource.key in unsettled or not scope.covers(resource.key):
             continue
         if store.get(resource.key) is None:
             continue  # not on TOP (yet): nothing to compare with

@@ -52,6 +52,7 @@ from reconciler.pricing.rules import (
     reach,
 )
 from reconciler.pricing.stacking import Pricer
+from reconciler.settings import EVERYTHING, Scope
 from reconciler.state import StateStore
 
 BLOCKED_SHOWN = 10  # items named per cause when a plan is blocked; a shop-wide typo would name thousands
@@ -74,7 +75,7 @@ def check_prices(
     store: StateStore,
     client_for: Callable[[str], Caller],
     now: datetime,
-    targets: Sequence[str] = (),
+    scope: Scope = EVERYTHING,
 ) -> PriceCheck:
     """What `plan` does to worst-case prices from `now` on, and the floors it breaks (see above)."""
     desired_by_key = {resource.key: resource for resource in desired}
@@ -83,7 +84,7 @@ def check_prices(
     changes = {change.key: change.action for change in plan.changes}
     result = _Result()
     for shop in sorted({key.shop for key in changes}):
-        sides = _Sides.of(shop, desired_by_key, applied, linked, changes, targets)
+        sides = _Sides.of(shop, desired_by_key, applied, linked, changes, scope)
         changed = sides.changed_keys()
         if not changed:
             continue  # the plan touches no promotion of this shop: no read, nothing to check
@@ -129,7 +130,7 @@ class _Sides:
         applied: Mapping[ResourceKey, Resource],
         linked: set[ResourceKey],
         changes: Mapping[ResourceKey, Action],
-        targets: Sequence[str],
+        scope: Scope,
     ) -> _Sides:
         sides = cls(before={}, after={}, floors=[], notes=[])
         keys = {key for key in desired if key.shop == shop} | {key for key in linked if key.shop == shop}
@@ -145,7 +146,7 @@ class _Sides:
                 old = None if action is Action.CREATE else last  # a create: nothing of it runs on TOP now
                 new = wanted if action is not Action.DELETE else None
                 after = [r for r in (new, old if kind.prices_outlive_changes else None) if r is not None]
-            elif wanted is not None and (not targets or _targeted(key, targets)):
+            elif wanted is not None and scope.covers(key):
                 old, after = wanted, [wanted]  # unchanged: TOP runs what is declared
             else:  # not planned this run (removed with prune off, or outside --target): as it is on TOP
                 last = applied.get(key) if key in linked else None
@@ -220,10 +221,6 @@ class _Decoded(Mapping[ResourceKey, Resource]):
 
 def _rules(resource: Resource) -> list[PriceRule]:
     return KINDS[resource.key.kind].price_rules(resource)
-
-
-def _targeted(key: ResourceKey, targets: Sequence[str]) -> bool:
-    return any(target in (f"{key.kind}/{key.name}", str(key)) for target in targets)
 
 
 def _check_shop(

@@ -13,7 +13,8 @@ from typing import Any
 from reconciler.engine.apply import ApplyReport
 from reconciler.engine.price_report import yuan
 from reconciler.kinds.units import fen_text
-from reconciler.model import Change, Link, Resource
+from reconciler.errors import ChecksumMismatch, ManifestError, NotApproved, StalePlan, UnsafePlan
+from reconciler.model import Change, Link, Plan, Resource
 from reconciler.pricing.floors import FloorPrice, is_default
 from reconciler.pricing.quote import Quote
 
@@ -48,10 +49,11 @@ def _change_ref(change: Change) -> dict[str, Any]:
     return {"address": str(change.key), "action": change.action.value, "calls": len(change.calls)}
 
 
-def apply_to_data(report: ApplyReport, checksum: str) -> dict[str, Any]:
+def apply_to_data(report: ApplyReport, checksum: str, *, empty: bool = False) -> dict[str, Any]:
     """What an apply did: the changes done, failed (with TOP's error, masked by the caller) and not tried."""
     return {
         "format_version": FORMAT_VERSION,
+        "outcome": "no_changes" if empty else ("applied" if report.ok else "failed"),
         "run_id": report.run_id,
         "plan_checksum": checksum,
         "ok": report.ok,
@@ -59,6 +61,34 @@ def apply_to_data(report: ApplyReport, checksum: str) -> dict[str, Any]:
         "done": [_change_ref(change) for change in report.done],
         "failed": [{**_change_ref(change), "error": str(error)} for change, error in report.failed],
         "not_tried": [_change_ref(change) for change in report.not_tried],
+    }
+
+
+# Why an apply stopped before sending anything, by the error that stopped it (most specific first).
+STOP_OUTCOMES: tuple[tuple[type[Exception], str], ...] = (
+    (UnsafePlan, "blocked"),
+    (StalePlan, "stale_plan"),
+    (ChecksumMismatch, "checksum_mismatch"),
+    (NotApproved, "not_approved"),
+    (ManifestError, "invalid_manifests"),
+)
+
+
+def apply_stopped_to_data(error: Exception, message: str, plan: Plan | None, checksum: str = "") -> dict[str, Any]:
+    """An apply that stopped before sending anything: why (`outcome`, `message`, masked by the
+    caller), and the plan's changes, none of them tried, when a plan was made."""
+    outcome = next((name for kind, name in STOP_OUTCOMES if isinstance(error, kind)), "error")
+    return {
+        "format_version": FORMAT_VERSION,
+        "outcome": outcome,
+        "message": message,
+        "run_id": "",
+        "plan_checksum": checksum,
+        "ok": False,
+        "write_calls_sent": 0,
+        "done": [],
+        "failed": [],
+        "not_tried": [_change_ref(change) for change in plan.changes] if plan is not None else [],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from graphlib import TopologicalSorter
@@ -18,6 +18,7 @@ from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext
 from reconciler.manifest import ManifestSet
 from reconciler.model import Action, Change, Link, Plan, Resource, ResourceKey
+from reconciler.settings import Scope
 from reconciler.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,48 @@ _ORDER = {Action.REPLACE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 
 @dataclass(frozen=True)
 class PlanOptions:
-    prune: bool = False
+    scope: Scope = Scope()  # what the run may touch (--target, --prune), parsed once by the CLI
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    # Limit the run to these resources ("KIND/NAME" or "SHOP/KIND/NAME"); empty = everything.
-    targets: tuple[str, ...] = ()
+
+    @property
+    def prune(self) -> bool:
+        return self.scope.prune
+
+
+@dataclass(frozen=True)
+class PlanDraft:
+    """What the reads and the diff found, before the guardrails had their say. The driver
+    (engine/reconcile.py) builds the Plan from it once, with the price check's warnings, notes
+    and reads in it; make_plan builds it without."""
+
+    changes: tuple[Change, ...]
+    unmanaged: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    read_calls: int = 0
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    managed_counts: Mapping[str, int] = field(default_factory=dict)
+    live_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    duplicates: Mapping[ResourceKey, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: Plan, duplicates: Mapping[ResourceKey, tuple[str, ...]]) -> PlanDraft:
+        """A saved plan as a draft again, with the duplicates found now (a saved plan keeps none)."""
+        return cls(plan.changes, plan.unmanaged, plan.warnings, plan.notes, plan.read_calls, plan.fingerprints,
+                   plan.managed_counts, plan.live_counts, duplicates)
+
+    def plan(self, *, warnings: Sequence[str] = (), notes: Sequence[str] = (), read_calls: int = 0) -> Plan:
+        return Plan(
+            changes=self.changes,
+            unmanaged=self.unmanaged,
+            warnings=self.warnings + tuple(warnings),
+            notes=self.notes + tuple(notes),
+            read_calls=self.read_calls + read_calls,
+            fingerprints=self.fingerprints,
+            managed_counts=self.managed_counts,
+            live_counts=self.live_counts,
+            duplicates=self.duplicates,
+        )
 
 
 def _reads_so_far(client: Caller) -> int:
@@ -62,12 +101,23 @@ def make_plan(
     client_for: Callable[[str], Caller],
     options: PlanOptions,
 ) -> Plan:
-    links = [link for link in store.links() if _targeted(link.key, options.targets)]
-    desired_by_key = {r.key: r for r in desired if _targeted(r.key, options.targets)}
-    if options.targets and not desired_by_key and not links:
-        raise PlanError(f"--target {', '.join(options.targets)} matches no manifest and no managed object")
+    """Read what the plan needs from TOP and the store, diff, order: the plan without guardrails."""
+    return draft_plan(desired, store, client_for, options).plan()
+
+
+def draft_plan(
+    desired: Sequence[Resource],
+    store: StateStore,
+    client_for: Callable[[str], Caller],
+    options: PlanOptions,
+) -> PlanDraft:
+    scope = options.scope
+    links = [link for link in store.links() if scope.covers(link.key)]
+    desired_by_key = {r.key: r for r in desired if scope.covers(r.key)}
+    if scope.targets and not desired_by_key and not links:
+        raise PlanError(f"--target {', '.join(scope.texts())} matches no manifest and no managed object")
     shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in links})
-    untargeted = [link for link in store.links() if not _targeted(link.key, options.targets)]
+    untargeted = [link for link in store.links() if not scope.covers(link.key)]
     result = _ShopPlan()
     read_calls = 0
     for shop in shops:
@@ -85,7 +135,7 @@ def make_plan(
         read_calls += _reads_so_far(client) - reads_before
     if result.errors:
         raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(result.errors))
-    return Plan(
+    return PlanDraft(
         changes=tuple(order_changes(result.changes)),
         unmanaged=tuple(result.unmanaged),
         warnings=tuple(result.warnings),
@@ -115,12 +165,6 @@ def _not_targeted(shop_plan: "_ShopPlan", others: Sequence[Link]) -> None:
     shop_plan.unmanaged = [line for line in shop_plan.unmanaged if not owned(line)]
     shop_plan.notes.extend(f"{link.key}: not targeted (managed; --target leaves it as it is this run)"
                            for link in sorted(others, key=lambda link: link.key))
-
-
-def _targeted(key: ResourceKey, targets: Sequence[str]) -> bool:
-    if not targets:
-        return True
-    return any(target in (f"{key.kind}/{key.name}", str(key)) for target in targets)
 
 
 @dataclass

@@ -4,19 +4,14 @@ managed objects a plan updates or deletes, and Terraform's prevent_destroy."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from reconciler.model import Action, Plan, Resource, ResourceKey
+from reconciler.settings import SafetySettings
 
 
-@dataclass(frozen=True)
-class SafetyOptions:
-    # octoDNS's defaults: more than 30 % of a zone's records updated or deleted needs --force,
-    # checked only when a zone holds at least 10 records (tiny shops change wholesale legitimately).
-    update_threshold: float = 0.3
-    delete_threshold: float = 0.3
-    min_objects: int = 10
-    force: bool = False
+# The safety group of the settings root (reconciler/settings.py), under the name the engine has
+# always used for it.
+SafetyOptions = SafetySettings
 
 
 def prevent_destroy_violations(plan: Plan, desired: Mapping[ResourceKey, Resource]) -> list[str]:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from reconciler.engine.codec import (
     FORMAT_VERSION,
@@ -26,6 +25,7 @@ from reconciler.engine.codec import (
 )
 from reconciler.errors import PlanError
 from reconciler.model import Plan, Resource
+from reconciler.settings import Scope, ShopConnection
 
 SAVED_PLAN_KIND = "campaign-reconciler-plan"
 
@@ -35,9 +35,8 @@ class SavedPlan:
     plan: Plan
     desired: tuple[Resource, ...]
     now: datetime
-    prune: bool
-    targets: tuple[str, ...]
-    shops: Mapping[str, Mapping[str, Any]]  # non-secret connection settings per shop profile
+    scope: Scope  # --target and --prune of the plan
+    shops: Mapping[str, ShopConnection]  # how to reach each shop (non-secret), so no manifests are needed
 
     @property
     def checksum(self) -> str:
@@ -64,9 +63,9 @@ def write_saved_plan(path: str, saved: SavedPlan) -> None:
         "format_version": FORMAT_VERSION,
         "checksum": saved.checksum,
         "now": saved.now.isoformat(),
-        "prune": saved.prune,
-        "targets": list(saved.targets),
-        "shops": {name: dict(settings) for name, settings in saved.shops.items()},
+        "prune": saved.scope.prune,
+        "targets": list(saved.scope.texts()),
+        "shops": {name: connection.to_data() for name, connection in saved.shops.items()},
         "desired": [resource_to_data(r) for r in saved.desired],
         "plan": plan_to_data(saved.plan),
     }
@@ -86,9 +85,8 @@ def read_saved_plan(path: str) -> SavedPlan:
         plan=plan_from_data(data["plan"]),
         desired=tuple(resource_from_data(r) for r in data["desired"]),
         now=datetime.fromisoformat(data["now"]),
-        prune=bool(data["prune"]),
-        targets=tuple(data.get("targets") or ()),
-        shops=data.get("shops") or {},
+        scope=Scope.parse(data.get("targets") or (), prune=bool(data["prune"])),
+        shops={name: ShopConnection.from_data(name, shop) for name, shop in (data.get("shops") or {}).items()},
     )
     if saved.checksum != data.get("checksum"):
         raise PlanError(f"{path} was edited after it was written (its checksum does not match its calls)")

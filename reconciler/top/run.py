@@ -14,8 +14,9 @@ from reconciler.top.tokens import SellerSession, session_for
 
 
 class TopRun:
-    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
-        self.settings = ClientSettings.from_env(env)
+    def __init__(self, env: Mapping[str, str] = os.environ, settings: ClientSettings | None = None) -> None:
+        # `settings`: read once by the CLI (reconciler/settings.py); else from `env` here.
+        self.settings = settings if settings is not None else ClientSettings.from_env(env)
         self._budgets = Budgets(self.settings.qps)
 
     def open(

@@ -1,0 +1,107 @@
+"""Commands that read and tell, never write to TOP: validate, render, drift, price."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    build_settings,
+    errors_reported,
+    project_of,
+    say_where,
+)
+from reconciler.cli.root import cli
+from reconciler.connect import Clients
+from reconciler.engine.codec import dumps
+from reconciler.engine.drift import drift_to_data, find_drift, render_drift_text
+from reconciler.engine.guardrails import price_shops
+from reconciler.engine.outputs import prices_to_data, validate_to_data, with_where
+from reconciler.engine.plan import desired_resources
+from reconciler.engine.price_report import moment_text, quote_lines
+from reconciler.manifest import load_manifests, render_manifests
+from reconciler.observe import current_watch, watched
+from reconciler.settings import Clock, connections_of
+from reconciler.state import open_store
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print what is valid as JSON (schemas/output/validate.schema.json).")
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check manifests (syntax, schema, meaning) without calling TOP."""
+    with errors_reported():
+        manifests = load_manifests(list(paths))
+        resources = desired_resources(manifests, Clock.read().now)
+    if as_json:
+        click.echo(dumps(validate_to_data(resources, list(manifests.shops)), indent=2))
+        return
+    click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
+
+
+@cli.command("render")
+@click.argument("paths", nargs=-1)
+def render_command(paths: tuple[str, ...]) -> None:
+    """Print the manifests as YAML with templates rendered, each document headed by its source line."""
+    with errors_reported():
+        sources = render_manifests(list(paths))
+    click.echo("---\n".join(source.annotated() for source in sources), nl=False)
+
+
+@cli.command()
+@watched("drift")
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the drift as JSON.")
+def drift(paths: tuple[str, ...], as_json: bool) -> None:
+    """List what differs on TOP from what was last applied: changes nobody planned, e.g. made in
+    the seller console. Exit 0 no drift, 2 drift found, 1 error. Never writes to TOP."""
+    settings = build_settings(project_of(paths))
+    with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
+            errors_reported([clients]), open_store(settings.env) as store:
+        watch = current_watch().attach(clients)
+        clients.use_profiles(connections_of(load_manifests(list(paths)).shops))  # how to reach each shop
+        where = say_where(settings.store.project, clients, machine=as_json)
+        report = find_drift(store, clients, settings.clock.now)
+        watch.drift = report
+        if as_json:
+            click.echo(json.dumps({**drift_to_data(report), "where": where.data()}, indent=2, ensure_ascii=False))
+        else:
+            click.echo(render_drift_text(report))
+    if report.found:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--item", "item_ids", multiple=True, metavar="ID", help="Only this item (num_iid; repeatable).")
+@click.option("--at", "at", default=None, help="The moment to price (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON (schemas/output/price.schema.json).")
+def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_json: bool) -> None:
+    """Show each item's worst-case price: the lowest unit price a buyer can reach when every
+    declared promotion that can apply at that moment stacks, from TOP's list prices, with the
+    promotions that produce it and the item's floor. Never writes to TOP."""
+    settings = build_settings(project_of(paths), at=at)
+    moment = settings.clock.moment
+    with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]):
+        manifests = load_manifests(list(paths))
+        # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
+        resources = desired_resources(manifests, min(moment, settings.clock.now))
+        clients.use_profiles(connections_of(manifests.shops))
+        where = say_where(settings.store.project, clients, machine=as_json)
+        reports = price_shops(resources, clients, moment, item_ids)
+        if as_json:
+            click.echo(dumps(with_where(prices_to_data(moment, reports), where.data()), indent=2))
+            return
+        click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
+                   "stacked; a unit, rounded down to the fen):")
+        for report in reports:
+            others = f"; {report.at_list_price} other item(s) read are at their list price" if report.at_list_price else ""
+            click.echo(f"shop {report.shop}: {len(report.quotes)} item(s){others}")
+            for quote, floor in report.quotes:
+                for line in quote_lines(quote, floor):
+                    click.echo(line)
+            for note in report.notes:
+                click.echo(f"  note: {note}")

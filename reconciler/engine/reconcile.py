@@ -1,0 +1,235 @@
+"""The driver: one run's workflow, in order, as octoDNS's Manager.sync drives a sync.
+
+    load manifests (or read a saved plan, once) ─▶ connect (the caller's hook says where)
+      ─▶ [apply: lock the shops, settle the journal] ─▶ read TOP + diff (engine/plan.py)
+      ─▶ [saved plan: refuse it if stale] [--checksum: refuse a plan that differs]
+      ─▶ price check (engine/guardrails.py) ─▶ the Plan, built once with its warnings
+      ─▶ safety (engine/safety.py, engine/duplicates.py) ─▶ Review
+      ─▶ [apply] Review.raise_if_unsafe() ─▶ apply_plan ─▶ record what was applied
+
+Everything returns plain values (Review, ApplyReport) or raises typed errors (reconciler.errors:
+UnsafePlan, StalePlan, ChecksumMismatch); the CLI only parses flags, builds the settings root
+(reconciler/settings.py), calls this and prints. Nothing here reads the environment or prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Protocol
+
+from reconciler.engine.apply import STATE_ONLY, ApplyListener, ApplyReport, apply_plan, settle_interrupted_writes
+from reconciler.engine.drift import record_applied
+from reconciler.engine.duplicates import duplicate_problems
+from reconciler.engine.guardrails import PriceCheck, check_prices
+from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, draft_plan
+from reconciler.engine.render import render_text
+from reconciler.engine.safety import prevent_destroy_violations, threshold_violations
+from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects
+from reconciler.errors import ChecksumMismatch, StalePlan, UnsafePlan
+from reconciler.kinds.base import Caller
+from reconciler.manifest import load_manifests
+from reconciler.model import Plan, Resource, ResourceKey
+from reconciler.settings import Scope, Settings, ShopConnection, connections_of
+from reconciler.state import ShopLocks, StateStore
+
+
+class Connector(Protocol):
+    """The per-shop TOP callers (reconciler.connect.Clients): told how to reach each shop once the
+    manifests (or a saved plan) are read, then called as shop → Caller."""
+
+    def use_profiles(self, settings: Mapping[str, ShopConnection]) -> None: ...
+
+    def __call__(self, shop: str) -> Caller: ...
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller says along the way (the CLI prints; a test may record)."""
+
+    connected: Callable[[], object] = _nothing  # the shops are known, no TOP call made yet: say where
+    recovered: Callable[[str], object] = _ignore  # a write of an interrupted apply was settled
+
+
+@dataclass(frozen=True)
+class Review:
+    """A plan and everything checked about it, before anything is sent."""
+
+    plan: Plan  # with the price check's warnings, notes and reads in it
+    desired: tuple[Resource, ...]
+    prices: PriceCheck
+    problems: tuple[str, ...]  # safety: prevent_destroy, thresholds, duplicates
+    notes: tuple[str, ...]  # about the run, not the plan (writes of an interrupted apply)
+    moment: datetime  # the moment planned for: the run's clock, or a saved plan's
+    scope: Scope
+    shops: Mapping[str, ShopConnection]
+    saved: bool = False  # made from a saved plan file (which is its own approval)
+
+    @cached_property
+    def checksum(self) -> str:
+        return plan_checksum(self.plan)
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        """Every problem that stops the plan (for alerts and metrics)."""
+        return self.problems + self.prices.blocked
+
+    def unsafe(self, outcome: str) -> list[str]:
+        """What stops the plan, one section per cause; `outcome` says what that meant for the run."""
+        sections = []
+        if self.problems:
+            sections.append(f"the plan is blocked by safety checks; {outcome}:\n  " + "\n  ".join(self.problems))
+        if self.prices.blocked:
+            sections.append(f"the plan would take items below their price floor; {outcome}:\n  "
+                            + "\n  ".join(self.prices.blocked))
+        if self.prices.unknown_items:
+            sections.append(f"the plan names items the shop does not have; {outcome}:\n  "
+                            + "\n  ".join(self.prices.unknown_items))
+        return sections
+
+    def raise_if_unsafe(self, outcome: str = "nothing will be applied") -> None:
+        sections = self.unsafe(outcome)
+        if sections:
+            raise UnsafePlan(sections)
+
+    def to_saved(self) -> SavedPlan:
+        return SavedPlan(self.plan, self.desired, self.moment, self.scope, self.shops)
+
+
+@dataclass
+class Reconciler:
+    """One run against one state store, with the settings root and the per-shop callers."""
+
+    settings: Settings
+    clients: Connector
+    store: StateStore
+    hooks: Hooks = field(default_factory=Hooks)
+    locks: ShopLocks | None = None  # apply: every shop it may read or write is held before settling
+
+    # ---- plan ------------------------------------------------------------------------------
+
+    def review(self, paths: Sequence[str]) -> Review:
+        """`plan`: what the manifests at `paths` would do now (or at --at), checked; nothing sent."""
+        moment = self.settings.clock.moment
+        resources, shops = self._load(paths, moment)
+        draft = draft_plan(resources, self.store, self.clients, PlanOptions(self.settings.scope, moment))
+        return self._reviewed(draft, resources, shops, moment, self.settings.scope, paths,
+                              notes=tuple(interrupted_notes(self.store)))
+
+    def _load(self, paths: Sequence[str], moment: datetime) -> tuple[list[Resource], dict[str, ShopConnection]]:
+        manifests = load_manifests(list(paths))
+        resources = desired_resources(manifests, moment)
+        shops = connections_of(manifests.shops)
+        self._connect(shops)
+        return resources, shops  # the documents need not stay in memory while TOP is read
+
+    def _connect(self, shops: Mapping[str, ShopConnection]) -> None:
+        self.clients.use_profiles(shops)
+        self.hooks.connected()  # before the first TOP call: a run that fails still said where it pointed
+
+    def _reviewed(
+        self, draft: PlanDraft, desired: Sequence[Resource], shops: Mapping[str, ShopConnection], moment: datetime,
+        scope: Scope, paths: Sequence[str], *, notes: tuple[str, ...] = (), saved: bool = False,
+    ) -> Review:
+        prices = check_prices(draft.plan(), desired, self.store, self.clients, moment, scope)
+        # A saved plan already carries the warnings and notes of the check made when it was planned.
+        plan = draft.plan(
+            warnings=[w for w in prices.warnings if w not in draft.warnings],
+            notes=[n for n in prices.notes if n not in draft.notes],
+            read_calls=prices.read_calls,
+        )
+        return Review(plan, tuple(desired), prices, tuple(self._safety_problems(plan, desired, paths)), notes,
+                      moment, scope, shops, saved)
+
+    def _safety_problems(self, plan: Plan, desired: Sequence[Resource], paths: Sequence[str]) -> list[str]:
+        safety = self.settings.safety
+        duplicates = [] if safety.allow_duplicates else duplicate_problems(plan, paths)
+        return prevent_destroy_violations(plan, {r.key: r for r in desired}) + threshold_violations(plan, safety) + duplicates
+
+    # ---- apply -----------------------------------------------------------------------------
+
+    def review_for_apply(self, paths: Sequence[str]) -> Review:
+        """`apply PATHS`: settle the journal, plan now, and (with a reviewed checksum) refuse a
+        plan that is not the reviewed one."""
+        moment = self.settings.clock.now  # one clock per run: the plan and its price check share it
+        resources, shops = self._load(paths, moment)
+        self._settle(shops)
+        scope = self.settings.scope
+        draft = draft_plan(resources, self.store, self.clients, PlanOptions(scope, moment))
+        expected = self.settings.apply.checksum
+        if expected:
+            _require_checksum(draft.plan(), expected, self.settings.apply.reviewed_plan)
+        return self._reviewed(draft, resources, shops, moment, scope, paths)
+
+    def review_saved(self, path: str) -> Review:
+        """`apply plan.json`: the saved plan, read and verified once, if nothing it was planned
+        from moved since; its own moment and scope."""
+        saved = read_saved_plan(path)
+        self._connect(saved.shops)
+        self._settle(saved.shops)
+        current = draft_plan(list(saved.desired), self.store, self.clients, PlanOptions(saved.scope, saved.now))
+        moved = stale_objects(saved.plan, current.plan())
+        if moved:
+            raise StalePlan(path, moved)
+        # The duplicate guard looks at TOP as it is now: a saved plan does not carry what it found.
+        draft = PlanDraft.of(saved.plan, current.duplicates)
+        return self._reviewed(draft, saved.desired, saved.shops, saved.now, saved.scope, (), saved=True)
+
+    def _settle(self, shops: Mapping[str, ShopConnection]) -> None:
+        # Every shop this apply may read or write is locked before the journal is settled: another
+        # apply's unanswered write is in flight, not lost, and must not be settled from here.
+        if self.locks is not None:
+            open_writes = self.store.journal(status="sent")
+            self.locks.hold(set(shops) | {link.key.shop for link in self.store.links()} | {e.key.shop for e in open_writes})
+        for message in settle_interrupted_writes(self.store, self.clients):
+            self.hooks.recovered(message)
+
+    def apply(self, review: Review, listener: ApplyListener | None = None) -> ApplyReport:
+        """Send the reviewed plan (refused when unsafe), then record what TOP now matches and the
+        revision. An empty plan sends nothing and still records."""
+        review.raise_if_unsafe("nothing was sent")
+        if review.plan.empty:
+            report = ApplyReport(run_id="")
+        else:
+            workers = self.settings.apply.parallelism or self.settings.client.concurrency
+            report = apply_plan(review.plan, self.store, self.clients, listener=listener, parallelism=workers)
+        record_applied(self.store, review.desired, review.scope, unsettled=_unsettled(report))
+        revision = self.settings.apply.revision
+        if revision:  # also after a failure: what was sent came from this revision's reviewed plan
+            self.store.record_revision(revision, "apply")
+        return report
+
+
+def _require_checksum(current: Plan, expected: str, reviewed_plan: str | None) -> None:
+    actual = plan_checksum(current)
+    if actual == expected:
+        return
+    lines = [f"the plan now differs from the reviewed one (checksum {actual}, reviewed {expected}); nothing was sent."]
+    if reviewed_plan:
+        lines += plan_difference(read_saved_plan(reviewed_plan).plan, current)
+    else:
+        lines.append("The plan as it is now:")
+        lines.append(render_text(current))
+    raise ChecksumMismatch(actual, expected, lines)
+
+
+def _unsettled(report: ApplyReport) -> set[ResourceKey]:
+    return {change.key for change, _ in report.failed} | {change.key for change in report.not_tried}
+
+
+def interrupted_notes(store: StateStore) -> list[str]:
+    open_writes = [e for e in store.journal(status="sent") if e.method != STATE_ONLY]
+    if not open_writes:
+        return []
+    return [f"{len(open_writes)} write(s) of an interrupted apply have no recorded answer; "
+            "the next apply asks TOP whether they took effect before doing anything else"]
