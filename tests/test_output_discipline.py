@@ -212,3 +212,80 @@ def test_no_color_on_the_command_or_the_group_reaches_the_styler(
         plain = runner.invoke(cli, args, env=workspace.env, color=True)
         assert plain.exit_code == 0, plain.output
         assert ESC not in plain.output, args
+
+
+# ---- apply --json: one document however the apply ends (issue 17.5) -------------------------------
+
+
+def _stopped(result: Any, outcome: str) -> dict[str, Any]:
+    """An apply that stopped before sending: exit 1, the error on stderr, one JSON document on stdout."""
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.stderr and "Traceback" not in result.output
+    data = _valid("apply", result.stdout)  # json.loads of the whole stdout: nothing else is there
+    assert data["outcome"] == outcome and data["ok"] is False and data["write_calls_sent"] == 0
+    assert data["message"] and data["done"] == [] and data["failed"] == []
+    return data
+
+
+def test_apply_json_says_why_it_stopped_before_sending(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    campaigns = str(workspace.campaigns)
+    workspace.write("discounts.yaml", item_discount(rate="0.1"))  # 1折: below the default floor
+    blocked = _stopped(workspace.run("apply", campaigns, "--auto-approve", "--json"), "blocked")
+    assert "below their price floor" in blocked["message"]
+    assert blocked["not_tried"] == [{"address": "demo-shop/ItemDiscount/tea", "action": "create", "calls": 2}]
+    assert blocked["plan_checksum"].startswith("sha256:")
+
+    workspace.write("discounts.yaml", item_discount())
+    not_approved = _stopped(workspace.run("apply", campaigns, "--json"), "not_approved")
+    assert "--auto-approve" in not_approved["message"]
+    mismatch = _stopped(workspace.run("apply", campaigns, "--json", "--checksum", "sha256:reviewed"),
+                        "checksum_mismatch")
+    assert "differs from the reviewed one" in mismatch["message"]
+
+    workspace.write("discounts.yaml", item_discount(rate="nine"))
+    broken = _stopped(workspace.run("apply", campaigns, "--auto-approve", "--json"), "invalid_manifests")
+    assert "discounts.yaml" in broken["message"] and broken["not_tried"] == []
+    assert sandbox.writes() == []
+
+
+def test_apply_json_of_a_stale_saved_plan_says_so(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount())
+    out = workspace.root / "plan.json"
+    assert workspace.run("plan", str(workspace.campaigns), "--out", str(out)).exit_code == 0
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0  # TOP moves on
+    stale = _stopped(workspace.run("apply", str(out), "--json"), "stale_plan")
+    assert "is stale" in stale["message"] and "appeared since the plan was made" in stale["message"]
+
+
+def test_apply_json_reports_what_was_done_with_its_outcome(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount())
+    applied = _valid("apply", workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--json").stdout)
+    assert applied["outcome"] == "applied" and "message" not in applied
+    nothing = _valid("apply", workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--json").stdout)
+    assert nothing["outcome"] == "no_changes"
+
+
+# ---- every command that writes a file checks where first (issue 17.5) -----------------------------
+
+
+def test_every_output_path_is_checked_before_the_command_works(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount())
+    a_file = workspace.root / "existing.txt"
+    a_file.write_text("x", encoding="utf-8")
+    missing = str(workspace.root / "missing" / "run.prom")
+    sandbox.clear_calls()
+    for command in ("plan", "drift", "apply"):
+        refused = workspace.run(command, str(workspace.campaigns), "--metrics-file", missing, "--auto-approve"
+                                if command == "apply" else "--json")
+        assert refused.exit_code == 1, (command, refused.output)
+        assert "--metrics-file" in refused.stderr and "does not exist" in refused.stderr, command
+        assert "Traceback" not in refused.output
+    assert sandbox.calls() == []  # refused before anything was read
+    for args in (["schema", "export", str(a_file / "schemas")], ["init", str(a_file / "project")]):
+        refused = workspace.run(*args)
+        assert refused.exit_code == 1 and "is a file, not a directory" in refused.stderr, args
+        assert "Traceback" not in refused.output
