@@ -3,7 +3,8 @@ Pure functions from a Plan to strings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
@@ -119,13 +120,13 @@ def render_markdown(
     `price_impact` (engine.price_report.impact_markdown) follows the warnings in the first comment."""
     header = _markdown_header(plan, checksum)
     warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged, plan.notes) + price_impact
-    blocks = [_shop_block(shop, list(changes), link_base) for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
-    if not blocks:
-        blocks = ["No changes: TOP matches the manifests.\n"]
+    sections = [_shop_section(shop, list(changes), link_base)
+                for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
     body_budget = limit - len(header) - len(warnings) - 200  # room for the "part i of n" line
+    blocks = _fitted(sections, body_budget) if sections else ["No changes: TOP matches the manifests.\n"]
     parts: list[list[str]] = [[]]
     size = 0
-    for block in _split_oversized(blocks, body_budget):
+    for block in blocks:
         if parts[-1] and size + len(block) > body_budget:
             parts.append([])
             size = 0
@@ -165,9 +166,22 @@ def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...], no
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _shop_block(shop: str, changes: list[Change], link_base: str | None) -> str:
-    inner = "".join(_markdown_change(change, link_base) for change in changes)
-    return f"<details><summary><b>{_escape(shop)}</b>: {len(changes)} change(s)</summary>\n\n{inner}</details>\n\n"
+@dataclass(frozen=True)
+class _ShopSection:
+    """One shop's collapsible section, kept as its pieces (the summary line and each change's
+    markdown) so a section too long for one comment is cut between changes, never by re-reading text."""
+
+    head: str
+    changes: tuple[str, ...]
+
+    def text(self, head: str | None = None, changes: Sequence[str] | None = None) -> str:
+        inner = "".join(self.changes if changes is None else changes)
+        return f"{self.head if head is None else head}\n\n{inner}</details>\n\n"
+
+
+def _shop_section(shop: str, changes: list[Change], link_base: str | None) -> _ShopSection:
+    head = f"<details><summary><b>{_escape(shop)}</b>: {len(changes)} change(s)</summary>"
+    return _ShopSection(head, tuple(_markdown_change(change, link_base) for change in changes))
 
 
 def _markdown_change(change: Change, link_base: str | None) -> str:
@@ -187,28 +201,26 @@ def _markdown_change(change: Change, link_base: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _split_oversized(blocks: list[str], budget: int) -> list[str]:
-    """A single shop section longer than a comment is cut at change boundaries, each piece
-    re-opened with the shop's name so every comment still says which shop it is about."""
+def _fitted(sections: Sequence[_ShopSection], budget: int) -> list[str]:
+    """Each shop's section as one block; one longer than a comment is cut at change boundaries,
+    each piece re-opened with the shop's name so every comment still says which shop it is about."""
     result = []
-    for block in blocks:
-        if len(block) <= budget:
-            result.append(block)
+    for section in sections:
+        whole = section.text()
+        if len(whole) <= budget:
+            result.append(whole)
             continue
-        head, _, rest = block.partition("\n\n")
-        body = rest.removesuffix("</details>\n\n")
-        pieces = body.split("#### ")
+        head = f"{section.head} (continued)"
         current = ""
-        for piece in (p for p in pieces if p):
-            piece = "#### " + piece
-            if len(piece) > budget - len(head) - 40:
-                piece = piece[: budget - len(head) - 200] + "\n```\n\n_(cut: the full calls are in the plan file)_\n\n"
-            if current and len(head) + len(current) + len(piece) + 30 > budget:
-                result.append(f"{head} (continued)\n\n{current}</details>\n\n")
+        for piece in section.changes:
+            if len(piece) > budget - len(section.head) - 40:
+                piece = piece[: budget - len(section.head) - 200] + "\n```\n\n_(cut: the full calls are in the plan file)_\n\n"
+            if current and len(section.head) + len(current) + len(piece) + 30 > budget:
+                result.append(section.text(head, [current]))
                 current = ""
             current += piece
         if current:
-            result.append(f"{head} (continued)\n\n{current}</details>\n\n")
+            result.append(section.text(head, [current]))
     return result
 
 
