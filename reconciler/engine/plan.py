@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from graphlib import TopologicalSorter
 from typing import Any
@@ -84,10 +84,8 @@ def desired_resources(manifests: ManifestSet, now: datetime) -> list[Resource]:
     ctx = NormaliseContext(now=now, shops=manifests.shops)
     for doc in manifests.documents:
         try:
-            resource = KINDS[doc.kind].normalise(doc, ctx)
-            if doc.metadata.get("allow_below_floor"):  # read by the price guardrails (engine/guardrails.py)
-                resource = replace(resource, allow_below_floor=str(doc.metadata["allow_below_floor"]))
-            resources.append(resource)
+            # Kind.normalise reads the common metadata (prevent_destroy, allow_below_floor) itself.
+            resources.append(KINDS[doc.kind].normalise(doc, ctx))
         except ManifestError as exc:
             problems.extend(exc.problems)
     if problems:
