@@ -12,7 +12,7 @@ import httpx
 
 from reconciler.engine.drift import on_top
 from tests.conftest import Sandbox, Workspace
-from tests.test_e2e_discounts import RANGE_ADD, RANGE_REMOVE, apply, direct_call, item_discount
+from tests.test_e2e_discounts import RANGE_ADD, RANGE_REMOVE, apply, direct_call, full_discount, item_discount
 from tests.test_e2e_item_pool import pool
 from tests.test_e2e_coupons import coupon, grant
 from tests.test_e2e_listing import DOUBLE11, shop, window
@@ -163,3 +163,19 @@ def test_a_listing_window_reads_in_gmt8_and_item_titles(workspace: Workspace, sa
     assert "opens at 2027-11-11 00:00 GMT+8" in planned.output
     assert "- delist 101 预售A: outside the window" in planned.output
     assert "1810" not in planned.output.split("1)")[0]  # no epoch ms anywhere before the calls
+
+
+def test_codes_read_as_the_manifests_words(workspace: Workspace, sandbox: Sandbox) -> None:
+    # FullDiscount level: TOP's type 2 / 1; items: all / a list is participate_range 0 / 1
+    workspace.write("discounts.yaml", full_discount(level="shop"))
+    apply(workspace)
+    workspace.write("discounts.yaml", full_discount(level="item"))
+    planned = workspace.run("plan", str(workspace.campaigns))
+    assert "type: shop → item" in planned.output, planned.output
+    data = json.loads(workspace.run("plan", str(workspace.campaigns), "--json").stdout)
+    assert {"field": "type", "before": 2, "after": 1} in data["changes"][0]["wire_changes"]
+    stock(sandbox)
+    workspace.write("discounts.yaml", item_discount(items="all"))
+    apply(workspace, "--prune")
+    workspace.write("discounts.yaml", item_discount(items=["1001"]))
+    assert "participate_range: all items → listed items" in workspace.run("plan", str(workspace.campaigns)).output

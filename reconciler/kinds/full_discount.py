@@ -78,6 +78,10 @@ FAMILY = Family(
         "exclude_area": "is_free_post",
     },
     units={"total_price": "fen", "decrease_amount": "fen", "discount_rate": "permille"},
+    words={
+        "type": {code: level for level, code in LEVELS.items()},
+        "shop_member_level": {code: level for level, code in MEMBER_LEVELS.items()},
+    },
     fixed=("type",),  # mjs.activity.update has no type parameter
     list_filters=({"activity_type": 1}, {"activity_type": 2}),  # list.get requires one type per walk
 )

@@ -58,6 +58,8 @@ class Family:
     fields: tuple[str, ...]  # every activity field, in the order of the add page
     value_flags: Mapping[str, str]  # value field -> the flag that gives it meaning
     units: Mapping[str, str] = field(default_factory=dict)  # field -> "fen" | "permille", for details
+    # field -> {wire code: the manifest's word}, for details: "type: item → shop", not "type: 1 → 2".
+    words: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     fixed: tuple[str, ...] = ()  # fields update does not take: changing one is a replace
     list_filters: tuple[Mapping[str, Any], ...] = ({},)  # one list walk per filter
 
@@ -102,6 +104,9 @@ def window_params(window: Mapping[str, str], problems: ProblemCollector) -> dict
         return {}
     start, end = bounds
     return {"start_time": to_top_datetime(start), "end_time": to_top_datetime(end)}
+
+
+_RANGE_WORDS = {"participate_range": {0: "all items", 1: "listed items"}}  # as range_params reads spec.items
 
 
 def range_params(items: Any) -> tuple[int, list[str]]:
@@ -532,6 +537,9 @@ def _show(family: Family, name: str, value: Any) -> str:
     if value is None:
         return "(absent)"
     unit = family.units.get(name)
+    words = {**_RANGE_WORDS, **family.words}.get(name)
+    if words is not None and isinstance(value, int) and value in words:
+        return words[value]
     if unit == "fen" and isinstance(value, int):
         return yuan(value)
     if unit == "permille" and isinstance(value, int):
