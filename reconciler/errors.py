@@ -8,6 +8,7 @@
      │    ├── StalePlan            a saved plan whose live state moved since it was made
      │    └── ChecksumMismatch     the plan now differs from the reviewed checksum
      ├── StateError           the state store is unusable or locked
+     │    └── ImportRefused        `import` cannot adopt the object (undeclared, ambiguous, already managed)
      ├── ApplyError           an apply stopped part-way (the report says what was done)
      │    └── NotApproved          apply was not confirmed (no terminal, or the answer was no)
      └── TopError             TOP answered with error_response, or could not be reached
@@ -97,6 +98,10 @@ class ChecksumMismatch(PlanError):
 
 class StateError(ReconcilerError):
     pass
+
+
+class ImportRefused(StateError):
+    """`reconciler import` cannot adopt the object: nothing was changed."""
 
 
 class ApplyError(ReconcilerError):

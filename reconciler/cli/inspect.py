@@ -17,15 +17,16 @@ from reconciler.cli.common import (
 from reconciler.cli.root import cli
 from reconciler.connect import Clients
 from reconciler.engine.codec import dumps
-from reconciler.engine.drift import drift_to_data, find_drift, render_drift_text
-from reconciler.engine.guardrails import price_shops
+from reconciler.engine.drift import drift_to_data, render_drift_text
 from reconciler.engine.outputs import prices_to_data, validate_to_data, with_where
 from reconciler.engine.plan import desired_resources
 from reconciler.engine.price_report import moment_text, quote_lines
+from reconciler.engine.reconcile import Hooks, Reconciler, prices
 from reconciler.manifest import load_manifests, render_manifests
 from reconciler.observe import current_watch, watched
-from reconciler.settings import Clock, connections_of
+from reconciler.settings import Clock
 from reconciler.state import open_store
+from reconciler.where import Where
 
 
 @cli.command()
@@ -62,12 +63,12 @@ def drift(paths: tuple[str, ...], as_json: bool) -> None:
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
         watch = current_watch().attach(clients)
-        clients.use_profiles(connections_of(load_manifests(list(paths)).shops))  # how to reach each shop
-        where = say_where(settings.store.project, clients, machine=as_json)
-        report = find_drift(store, clients, settings.clock.now)
+        said: list[Where] = []
+        hooks = Hooks(connected=lambda: said.append(say_where(settings.store.project, clients, machine=as_json)))
+        report = Reconciler(settings, clients, store, hooks).drift(paths)
         watch.drift = report
         if as_json:
-            click.echo(json.dumps({**drift_to_data(report), "where": where.data()}, indent=2, ensure_ascii=False))
+            click.echo(json.dumps({**drift_to_data(report), "where": said[0].data()}, indent=2, ensure_ascii=False))
         else:
             click.echo(render_drift_text(report))
     if report.found:
@@ -86,12 +87,10 @@ def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_
     settings = build_settings(project_of(paths), at=at)
     moment = settings.clock.moment
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]):
-        manifests = load_manifests(list(paths))
-        # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
-        resources = desired_resources(manifests, min(moment, settings.clock.now))
-        clients.use_profiles(connections_of(manifests.shops))
-        where = say_where(settings.store.project, clients, machine=as_json)
-        reports = price_shops(resources, clients, moment, item_ids)
+        said: list[Where] = []
+        hooks = Hooks(connected=lambda: said.append(say_where(settings.store.project, clients, machine=as_json)))
+        reports = prices(settings, clients, paths, item_ids, hooks)
+        where = said[0]
         if as_json:
             click.echo(dumps(with_where(prices_to_data(moment, reports), where.data()), indent=2))
             return

@@ -14,12 +14,9 @@ from reconciler.connect import Clients
 from reconciler.engine.apply import resolve_by_hand
 from reconciler.engine.codec import dumps
 from reconciler.engine.outputs import state_list_to_data
-from reconciler.engine.plan import desired_resources
+from reconciler.engine.reconcile import Reconciler
 from reconciler.engine.render import render_record
-from reconciler.kinds import KINDS
-from reconciler.manifest import load_manifests
-from reconciler.model import Link, ResourceKey
-from reconciler.settings import connections_of
+from reconciler.model import ResourceKey
 from reconciler.state import open_store
 
 
@@ -35,28 +32,8 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
     settings = build_settings(project_of(paths))
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]), \
             open_store(settings.env) as store, shop_locks(store) as locks:
-        manifests = load_manifests(list(paths))
-        resources = desired_resources(manifests, settings.clock.now)
-        clients.use_profiles(connections_of(manifests.shops))
-        matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
-        if not matches:
-            fail(f"no manifest declares {kind}/{name}; declare it first, then import the object it should manage")
-        if len(matches) > 1:
-            fail(f"{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one shop's files")
-        resource = matches[0]
-        locks.hold([resource.key.shop])
-        existing = store.get(resource.key)
-        if existing is not None:
-            fail(f"{resource.key} already manages remote object {existing.remote_id}; `reconciler state rm` it first")
-        for link in store.links(resource.key.shop):
-            if link.key.kind == kind and link.remote_id == remote_id:
-                fail(f"remote object {remote_id} is already managed as {link.key}")
-        record = KINDS[kind].import_record(clients(resource.key.shop), remote_id, resource)
-        store.put(Link(resource.key, remote_id, record))
-        for entry in store.journal(status="sent"):
-            if entry.key == resource.key:  # a create whose answer was lost: this import settles it
-                store.journal_failed(entry.id, f"resolved by `reconciler import` of remote object {remote_id}")
-    click.echo(f"imported {kind} {remote_id} as {resource.key}; run plan to see how it differs from the manifest")
+        key = Reconciler(settings, clients, store, locks=locks).adopt(kind, name, remote_id, paths)
+    click.echo(f"imported {kind} {remote_id} as {key}; run plan to see how it differs from the manifest")
 
 
 @cli.group()

@@ -21,17 +21,18 @@ from functools import cached_property
 from typing import Protocol
 
 from reconciler.engine.apply import STATE_ONLY, ApplyListener, ApplyReport, apply_plan, settle_interrupted_writes
-from reconciler.engine.drift import record_applied
+from reconciler.engine.drift import DriftReport, find_drift, record_applied
 from reconciler.engine.duplicates import duplicate_problems
-from reconciler.engine.guardrails import PriceCheck, check_prices
+from reconciler.engine.guardrails import PriceCheck, ShopPrices, check_prices, price_shops
 from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, draft_plan
 from reconciler.engine.render import render_text
 from reconciler.engine.safety import prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects
-from reconciler.errors import ChecksumMismatch, StalePlan, UnsafePlan
+from reconciler.errors import ChecksumMismatch, ImportRefused, StalePlan, UnsafePlan
+from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.manifest import load_manifests
-from reconciler.model import Plan, Resource, ResourceKey
+from reconciler.model import Link, Plan, Resource, ResourceKey
 from reconciler.settings import Scope, Settings, ShopConnection, connections_of
 from reconciler.state import ShopLocks, StateStore
 
@@ -126,16 +127,19 @@ class Reconciler:
         return self._reviewed(draft, resources, shops, moment, self.settings.scope, paths,
                               notes=tuple(interrupted_notes(self.store)))
 
-    def _load(self, paths: Sequence[str], moment: datetime) -> tuple[list[Resource], dict[str, ShopConnection]]:
+    def _load(
+        self, paths: Sequence[str], moment: datetime, *, say: bool = True
+    ) -> tuple[list[Resource], dict[str, ShopConnection]]:
         manifests = load_manifests(list(paths))
         resources = desired_resources(manifests, moment)
         shops = connections_of(manifests.shops)
-        self._connect(shops)
+        self._connect(shops, say=say)
         return resources, shops  # the documents need not stay in memory while TOP is read
 
-    def _connect(self, shops: Mapping[str, ShopConnection]) -> None:
+    def _connect(self, shops: Mapping[str, ShopConnection], *, say: bool = True) -> None:
         self.clients.use_profiles(shops)
-        self.hooks.connected()  # before the first TOP call: a run that fails still said where it pointed
+        if say:
+            self.hooks.connected()  # before the first TOP call: a run that fails still said where it pointed
 
     def _reviewed(
         self, draft: PlanDraft, desired: Sequence[Resource], shops: Mapping[str, ShopConnection], moment: datetime,
@@ -155,6 +159,40 @@ class Reconciler:
         safety = self.settings.safety
         duplicates = [] if safety.allow_duplicates else duplicate_problems(plan, paths)
         return prevent_destroy_violations(plan, {r.key: r for r in desired}) + threshold_violations(plan, safety) + duplicates
+
+    # ---- drift and import ------------------------------------------------------------------
+
+    def drift(self, paths: Sequence[str]) -> DriftReport:
+        """`drift`: TOP against what was last applied; the manifests only say how to reach each shop."""
+        self._connect(connections_of(load_manifests(list(paths)).shops))
+        return find_drift(self.store, self.clients, self.settings.clock.now)
+
+    def adopt(self, kind: str, name: str, remote_id: str, paths: Sequence[str]) -> ResourceKey:
+        """`import`: link the TOP object `remote_id` to KIND/NAME, declared in the manifests at
+        `paths`; only the state store changes (the shop is locked while it does)."""
+        resources, _ = self._load(paths, self.settings.clock.now, say=False)
+        matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
+        if not matches:
+            raise ImportRefused(f"no manifest declares {kind}/{name}; declare it first, then import the object it should manage")
+        if len(matches) > 1:
+            raise ImportRefused(f"{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one "
+                                "shop's files")
+        resource = matches[0]
+        if self.locks is not None:
+            self.locks.hold([resource.key.shop])
+        existing = self.store.get(resource.key)
+        if existing is not None:
+            raise ImportRefused(f"{resource.key} already manages remote object {existing.remote_id}; "
+                                "`reconciler state rm` it first")
+        for link in self.store.links(resource.key.shop):
+            if link.key.kind == kind and link.remote_id == remote_id:
+                raise ImportRefused(f"remote object {remote_id} is already managed as {link.key}")
+        record = KINDS[kind].import_record(self.clients(resource.key.shop), remote_id, resource)
+        self.store.put(Link(resource.key, remote_id, record))
+        for entry in self.store.journal(status="sent"):
+            if entry.key == resource.key:  # a create whose answer was lost: this import settles it
+                self.store.journal_failed(entry.id, f"resolved by `reconciler import` of remote object {remote_id}")
+        return resource.key
 
     # ---- apply -----------------------------------------------------------------------------
 
@@ -208,6 +246,20 @@ class Reconciler:
         if revision:  # also after a failure: what was sent came from this revision's reviewed plan
             self.store.record_revision(revision, "apply")
         return report
+
+
+def prices(
+    settings: Settings, clients: Connector, paths: Sequence[str], item_ids: Sequence[str] = (), hooks: Hooks = Hooks(),
+) -> list[ShopPrices]:
+    """`price`: each shop's items at the run's moment (--at) with every declared promotion that can
+    apply then. No state store: what is declared is priced, not what was applied."""
+    clock = settings.clock
+    manifests = load_manifests(list(paths))
+    # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
+    resources = desired_resources(manifests, min(clock.moment, clock.now))
+    clients.use_profiles(connections_of(manifests.shops))
+    hooks.connected()
+    return price_shops(resources, clients, clock.moment, item_ids)
 
 
 def _require_checksum(current: Plan, expected: str, reviewed_plan: str | None) -> None:
