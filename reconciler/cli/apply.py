@@ -17,6 +17,7 @@ import click
 
 from reconciler.cli.common import (
     EXIT_ERROR,
+    Guard,
     echo_lines,
     errors_reported,
     no_color_option,
@@ -38,7 +39,7 @@ from reconciler.errors import NotApproved, ReconcilerError, TopError
 from reconciler.model import Call, Change, Plan
 from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
-from reconciler.settings import ApplySettings, Clock, SafetySettings, Scope, Settings
+from reconciler.settings import ApplySettings, Clock, Settings
 from reconciler.state import open_store
 from reconciler.top.hints import advice
 
@@ -67,9 +68,7 @@ from reconciler.top.hints import advice
 @safety_options
 def apply(
     paths: tuple[str, ...], auto_approve: bool, parallelism: int | None, lock_timeout: float, checksum: str | None,
-    checksum_file: str | None, reviewed_plan: str | None, revision: str | None, as_json: bool,
-    prune: bool, targets: tuple[str, ...], force: bool, update_threshold: float, delete_threshold: float,
-    threshold_min_objects: int, allow_duplicates: bool,
+    checksum_file: str | None, reviewed_plan: str | None, revision: str | None, as_json: bool, guard: Guard,
 ) -> None:
     """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
     saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
@@ -83,8 +82,7 @@ def apply(
             checksum = read_checksum_file(checksum_file, env)
         settings = Settings.build(
             project, os.environ, Clock.read(), lock_timeout=lock_timeout,
-            scope=Scope.parse(targets, prune=prune),
-            safety=SafetySettings(update_threshold, delete_threshold, threshold_min_objects, force, allow_duplicates),
+            scope=guard.scope(), safety=guard.safety,
             apply=ApplySettings(auto_approve or saved_file is not None, parallelism, checksum, reviewed_plan, revision),
         )
         with Clients(read_only=False, env=settings.env, settings=settings.client) as clients, \

@@ -3,10 +3,12 @@ root built from flags and the environment, the where-header, printing in pieces,
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -162,29 +164,39 @@ def shop_locks(store: StateStore, timeout: float = STATE_EDIT_LOCK_TIMEOUT) -> S
 # ---- flags plan and apply share ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Guard:
+    """The flags of scope and safety as given, for the settings root (`settings` parses them)."""
+
+    targets: tuple[str, ...]
+    prune: bool
+    safety: SafetySettings
+
+    def scope(self) -> Scope:
+        return Scope.parse(self.targets, prune=self.prune)  # SettingsError for a malformed --target
+
+
 def safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--force", is_flag=True, help="Allow a plan above the update/delete thresholds.")(f)
-    f = click.option("--update-threshold", type=float, default=0.3, show_default=True,
-                     help="Largest share of a shop's managed objects one run may update or replace.")(f)
-    f = click.option("--delete-threshold", type=float, default=0.3, show_default=True,
-                     help="Largest share of a shop's managed objects one run may delete.")(f)
-    f = click.option("--threshold-min-objects", type=int, default=10, show_default=True,
-                     help="Thresholds apply only to shops with at least this many managed objects.")(f)
-    f = click.option("--target", "targets", multiple=True, metavar="KIND/NAME",
-                     help="Limit the run to this resource (repeatable; SHOP/KIND/NAME also works).")(f)
-    f = click.option("--prune", is_flag=True, help="Delete managed objects whose manifest was removed.")(f)
-    f = click.option(ALLOW_FLAG, "allow_duplicates", is_flag=True,
-                     help="Create resources the state store does not know even when TOP already holds an "
-                          "unmanaged object with the same content (otherwise the plan is blocked).")(f)
-    return f
+    """--target, --prune, the thresholds, --force and --allow-duplicates, handed to the command as
+    one `guard` (Guard) instead of seven parameters."""
+    @functools.wraps(f)
+    def command(*args: Any, targets: tuple[str, ...], prune: bool, force: bool, update_threshold: float,
+                delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool, **kwargs: Any) -> Any:
+        safety = SafetySettings(update_threshold, delete_threshold, threshold_min_objects, force, allow_duplicates)
+        return f(*args, guard=Guard(targets, prune, safety), **kwargs)
 
-
-def scope_and_safety(
-    targets: Sequence[str], prune: bool, force: bool, update_threshold: float, delete_threshold: float,
-    threshold_min_objects: int, allow_duplicates: bool,
-) -> dict[str, Any]:
-    """The scope and safety groups of the settings root from safety_options' flags (--target parsed once)."""
-    with errors_reported():
-        scope = Scope.parse(targets, prune=prune)
-    safety = SafetySettings(update_threshold, delete_threshold, threshold_min_objects, force, allow_duplicates)
-    return {"scope": scope, "safety": safety}
+    wrapped: Callable[..., Any] = command
+    wrapped = click.option("--force", is_flag=True, help="Allow a plan above the update/delete thresholds.")(wrapped)
+    wrapped = click.option("--update-threshold", type=float, default=0.3, show_default=True,
+                           help="Largest share of a shop's managed objects one run may update or replace.")(wrapped)
+    wrapped = click.option("--delete-threshold", type=float, default=0.3, show_default=True,
+                           help="Largest share of a shop's managed objects one run may delete.")(wrapped)
+    wrapped = click.option("--threshold-min-objects", type=int, default=10, show_default=True,
+                           help="Thresholds apply only to shops with at least this many managed objects.")(wrapped)
+    wrapped = click.option("--target", "targets", multiple=True, metavar="KIND/NAME",
+                           help="Limit the run to this resource (repeatable; SHOP/KIND/NAME also works).")(wrapped)
+    wrapped = click.option("--prune", is_flag=True, help="Delete managed objects whose manifest was removed.")(wrapped)
+    wrapped = click.option(ALLOW_FLAG, "allow_duplicates", is_flag=True,
+                           help="Create resources the state store does not know even when TOP already holds an "
+                                "unmanaged object with the same content (otherwise the plan is blocked).")(wrapped)
+    return wrapped

@@ -9,6 +9,7 @@ import click
 
 from reconciler.cli.common import (
     EXIT_CHANGES,
+    Guard,
     build_settings,
     check_outputs,
     echo_lines,
@@ -18,7 +19,6 @@ from reconciler.cli.common import (
     project_of,
     safety_options,
     say_where,
-    scope_and_safety,
     styler,
 )
 from reconciler.cli.root import cli
@@ -51,15 +51,14 @@ from reconciler.where import Where
 @safety_options
 def plan(
     paths: tuple[str, ...], as_json: bool, markdown_dir: str | None, link_base: str | None, out_file: str | None,
-    checksum_file: str | None, detailed_exitcode: bool, at: str | None, prune: bool, targets: tuple[str, ...], force: bool,
-    update_threshold: float, delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool,
+    checksum_file: str | None, detailed_exitcode: bool, at: str | None, guard: Guard,
 ) -> None:
     """Show the TOP calls that would bring the shops to the manifests. Never writes to TOP."""
     check_outputs({"--out": out_file, "--checksum-file": checksum_file}, {"--markdown": markdown_dir})
     outputs = OutputSettings(as_json, out_file, markdown_dir, link_base, checksum_file, detailed_exitcode)
-    groups = scope_and_safety(targets, prune, force, update_threshold, delete_threshold, threshold_min_objects,
-                              allow_duplicates)
-    settings = build_settings(project_of(paths), at=at, outputs=outputs, **groups)
+    with errors_reported():
+        scope = guard.scope()
+    settings = build_settings(project_of(paths), at=at, outputs=outputs, scope=scope, safety=guard.safety)
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
         watch = current_watch().attach(clients)
