@@ -14,6 +14,8 @@ def file_problem(option: str, path: str) -> str | None:
     if target.is_dir():
         return f"{option} {path}: is a directory; name a file"
     parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{option} {path}: {parent} is a file, not a directory"
     if not parent.is_dir():
         return f"{option} {path}: directory {parent} does not exist; create it first"
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):

@@ -285,7 +285,8 @@ def test_every_output_path_is_checked_before_the_command_works(workspace: Worksp
         assert "--metrics-file" in refused.stderr and "does not exist" in refused.stderr, command
         assert "Traceback" not in refused.output
     assert sandbox.calls() == []  # refused before anything was read
-    for args in (["schema", "export", str(a_file / "schemas")], ["init", str(a_file / "project")]):
+    for args in (["schema", "export", str(a_file / "schemas")], ["init", str(a_file / "project")],
+                 ["sandbox", "serve", "--port", "0", "--data", str(a_file / "shops.json")]):
         refused = workspace.run(*args)
         assert refused.exit_code == 1 and "is a file, not a directory" in refused.stderr, args
         assert "Traceback" not in refused.output

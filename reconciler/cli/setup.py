@@ -122,6 +122,7 @@ def sandbox_serve(host: str, port: int, data_file: str | None, **faults: Any) ->
     from reconciler.sandbox.faults import FaultError, settings_from_flags
     from reconciler.sandbox.server import serve
 
+    check_outputs({"--data": data_file})  # the shops are kept there: a bad path fails now, not at the first write
     try:
         settings = settings_from_flags(**faults)
     except FaultError as exc:
