@@ -9,6 +9,13 @@ are computed from it alone, independently of the planner. Sizes:
     reduced   pools of the same size, 1/10 as many; 1/5 to 1/20 of the rest (CI)
     tiny      a few of each (the pytest smoke test)
 
+Pool skus are items of the shop (the plan checks every sku a changed pool names against the
+shop's items: reconciler/engine/references.py): the sandbox gets one item in the warehouse per
+sku, with the sku as its outer_id (商家编码), for the skus before and after the 1 % edit. At the
+large sizes the pools draw their skus from one catalogue of SKU_CODES codes, as a supermarket's
+activities share its products; one item per pool slot (200,000) would be more than TOP's list
+calls can page through (inventory.get stops at page 101).
+
 Run it to look at the manifests:  python bench/generate_shop.py --size reduced --out /tmp/shop
 (writes campaigns/*.yaml and items.json, the items to POST to the sandbox's /_sandbox/items).
 """
@@ -36,6 +43,7 @@ spec:
   min_share_of_list: 0.01
 """
 FIRST_ITEM_ID = 880_000_000_001
+FIRST_POOL_ITEM_ID = 890_000_000_001  # the items the pools' skus name (outer_id = sku)
 STOCK = 10
 DENOMINATIONS = ("3", "5", "10", "20", "50", "100")
 
@@ -49,11 +57,12 @@ class Size:
     item_discounts: int
     full_discounts: int
     windows: int  # listing windows the listing items are split into (half open, half closed)
+    sku_codes: int | None = None  # distinct skus the pools draw from; None: each pool has its own
 
 
 SIZES: dict[str, Size] = {
-    "full": Size(1000, 200, 2000, 40, 100, 100, windows=20),
-    "reduced": Size(100, 200, 400, 10, 10, 10, windows=8),  # pools as large as the full size's
+    "full": Size(1000, 200, 2000, 40, 100, 100, windows=20, sku_codes=10_000),
+    "reduced": Size(100, 200, 400, 10, 10, 10, windows=8, sku_codes=5_000),  # pools as large as the full size's
     "tiny": Size(4, 6, 40, 3, 2, 2, windows=4),
 }
 
@@ -101,6 +110,7 @@ class ShopDef:
     item_discounts: Mapping[str, DiscountDef]
     full_discounts: Mapping[str, DiscountDef]
     catalogue: tuple[int, ...] = field(default=())  # every listing item id
+    pool_codes: tuple[str, ...] = field(default=())  # every sku the pools name, before and after the 1 % edit
 
     def on_sale_wanted(self) -> dict[int, bool]:
         """Each listing item: should it be on sale now (its window is open)?"""
@@ -111,9 +121,9 @@ def generate(size: Size, *, seed: int = 9, now: datetime | None = None) -> ShopD
     rng = random.Random(seed)
     now = now or datetime.now(GMT8)
     catalogue = tuple(range(FIRST_ITEM_ID, FIRST_ITEM_ID + size.listing_items))
-    return ShopDef(
+    shop = ShopDef(
         now=now,
-        pools={f"pool-{i:04d}": _pool(i, size.items_per_activity, rng) for i in range(size.activities)},
+        pools={f"pool-{i:04d}": _pool(i, size, rng) for i in range(size.activities)},
         windows=_windows(catalogue, size.windows),
         coupons={f"coupon-{i:03d}": CouponDef(DENOMINATIONS[i % len(DENOMINATIONS)], str(200 + 10 * i))
                  for i in range(size.coupons)},
@@ -124,15 +134,24 @@ def generate(size: Size, *, seed: int = 9, now: datetime | None = None) -> ShopD
             for i in range(size.full_discounts)},
         catalogue=catalogue,
     )
+    return replace(shop, pool_codes=tuple(sorted(_skus_named(shop) | _skus_named(one_percent_edit(shop)))))
 
 
-def _pool(index: int, size: int, rng: random.Random) -> Pool:
-    items = {_sku(index, n): (f"{rng.randint(1, 49)}.90" if rng.random() < 0.25 else None) for n in range(size)}
+def _pool(index: int, size: Size, rng: random.Random) -> Pool:
+    if size.sku_codes is None:
+        skus = [_sku(index, n) for n in range(size.items_per_activity)]
+    else:
+        skus = [_sku(0, n) for n in sorted(rng.sample(range(size.sku_codes), size.items_per_activity))]
+    items = {sku: (f"{rng.randint(1, 49)}.90" if rng.random() < 0.25 else None) for sku in skus}
     return Pool(title=f"商品池{index}满30减", decrease=f"{rng.randint(3, 12)}.00", items=items)
 
 
 def _sku(activity: int, serial: int) -> str:
     return f"69{activity:05d}{serial:06d}"
+
+
+def _skus_named(shop: ShopDef) -> set[str]:
+    return {sku for pool in shop.pools.values() for sku in pool.items}
 
 
 def _windows(catalogue: tuple[int, ...], count: int) -> dict[str, ListingWindowDef]:
@@ -361,15 +380,23 @@ spec:
 
 def sandbox_items(shop: ShopDef) -> dict[str, object]:
     """The body for the sandbox's POST /_sandbox/items: the listing items, all in the warehouse
-    with stock, replacing the sandbox's generated catalogue. Everything else starts empty."""
-    return {
-        "shop": SHOP,
-        "replace": True,
-        "items": [
-            {"num_iid": item, "title": f"商品{item}", "approve_status": "instock", "num": STOCK, "price": "59.00"}
-            for item in shop.catalogue
-        ],
-    }
+    with stock, and one item per pool sku (its outer_id), in the warehouse too, replacing the
+    sandbox's generated catalogue. Everything else starts empty."""
+    listing = [
+        {"num_iid": item, "title": f"商品{item}", "approve_status": "instock", "num": STOCK, "price": "59.00"}
+        for item in shop.catalogue
+    ]
+    pool_items = [
+        {"num_iid": FIRST_POOL_ITEM_ID + n, "title": f"池商品{sku}", "approve_status": "instock", "num": STOCK,
+         "price": "59.00", "outer_id": sku}
+        for n, sku in enumerate(shop.pool_codes)
+    ]
+    return {"shop": SHOP, "replace": True, "items": listing + pool_items}
+
+
+def warehouse_size(shop: ShopDef) -> int:
+    """Items the sandbox holds for the shop (sandbox_items), all in the warehouse at first."""
+    return len(shop.catalogue) + len(shop.pool_codes)
 
 
 # ---- a plain nested-dict copy, for the deepdiff baseline ------------------------------------

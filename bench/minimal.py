@@ -10,7 +10,7 @@ pages in shared/top-api, summed up in each kind module's docstring):
   queryitems pages of 100.
 - listing: one listing or delisting call per item whose on-sale state differs from what its
   window wants now. Reading is the paged list calls (200 a page): onsale, and the warehouse twice
-  (for_shelved, sold_out).
+  (for_shelved, sold_out), which also holds one item per pool sku (generate_shop.sandbox_items).
 - shop coupon: no update; a new or changed coupon is one coupon.add. coupons.get pages of 20.
 - item / full discount: one add, plus range.add per 50 items; a changed value is one update
   (it takes every field); items leave and join by range.remove / range.add, 50 ids a call, or
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from bench.generate_shop import DiscountDef, Pool, ShopDef
+from bench.generate_shop import DiscountDef, Pool, ShopDef, warehouse_size
 
 POOL = "alibaba.wdk.marketing.itempool."
 CREATE, DELETE, ADD_ITEM, REMOVE_ITEM = (POOL + m for m in ("activity.create", "deleteactivity", "additem", "removeitem"))
@@ -125,7 +125,7 @@ def minimal_reads(shop: ShopDef, live: ShopDef | None, coupons_on_top: int) -> C
         calls[QUERY] += 1
         calls[QUERY_ITEMS] += _pages(len(pool.items), POOL_ITEMS_PAGE)
     on_sale = sum(live.on_sale_wanted().values()) if live else 0
-    catalogue = len(shop.catalogue)
+    catalogue = warehouse_size(shop)  # the listing items and one item per pool sku (sandbox_items)
     calls[ONSALE] += _pages(on_sale, LISTING_PAGE)
     calls[INVENTORY] += _pages(catalogue - on_sale, LISTING_PAGE) + _pages(0, LISTING_PAGE)  # for_shelved, sold_out
     calls[COUPONS_GET] += _pages(coupons_on_top, COUPON_PAGE)

@@ -1,14 +1,18 @@
-"""References are checked before anything is sent (issue 17.4): an item id a discount names that the
-shop does not have fails the plan at its manifest's file:line with the nearest ids the shop has,
-read with the paged list calls — never one call per item of the shop."""
+"""References are checked before anything is sent (issue 17.4): an item id a discount names, or a sku
+a pool names, that the shop does not have fails the plan at its manifest's file:line with the
+nearest ids or skus the shop has, read with the paged list calls — never one call per item or sku
+(reconciler/engine/references.py)."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 
+import httpx
+
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_discounts import full_discount, item_discount
+from tests.test_e2e_item_pool import pool
 
 KNOWN = "220000000101"  # in the demo shop's generated catalogue (sandbox/families/items.py)
 
@@ -34,4 +38,65 @@ def test_known_items_plan_without_a_word(workspace: Workspace, sandbox: Sandbox)
     workspace.write("discounts.yaml", item_discount(items=[KNOWN, "220000000102"]))
     result = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
     assert result.exit_code == 2, result.output
+    assert "does not have" not in result.output
+
+
+# ---- item-pool skus: a sku names an item by its outer_id (商家编码) or item id -------------------
+
+ON_SALE_SKU = "6901234000011"  # the outer_id of an item on sale in the demo shop (sandbox/families/items.py POOL_CODES)
+IN_WAREHOUSE_SKU = "6903000000030"  # the outer_id of an item in the demo shop's warehouse
+
+
+def test_an_unknown_sku_fails_plan_and_apply_at_its_line_with_the_nearest_skus(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    path = workspace.write("pools.yaml", pool("fresh", skus=[ON_SALE_SKU, "6901234000019", IN_WAREHOUSE_SKU]))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = workspace.run(*command, str(workspace.campaigns))
+        assert result.exit_code == 1, result.output
+        assert "names items the shop does not have" in result.output, result.output
+        assert re.search(rf"{re.escape(str(path))}:\d+: ItemPoolActivity/fresh names sku 6901234000019 "
+                         r"\(spec\.items\[1\]\.sku\)", result.output), result.output
+        assert "nearest skus the shop has: 6901234000011" in result.output, result.output
+        assert f"names sku {ON_SALE_SKU}" not in result.output and f"names sku {IN_WAREHOUSE_SKU}" not in result.output
+    assert sandbox.writes() == []
+
+
+def test_skus_of_items_on_sale_and_in_the_warehouse_plan_without_a_word(workspace: Workspace, sandbox: Sandbox) -> None:
+    workspace.write("pools.yaml", pool("fresh", skus=[ON_SALE_SKU, IN_WAREHOUSE_SKU]))
+    result = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert result.exit_code == 2, result.output
+    assert "does not have" not in result.output and "could not be checked" not in result.output, result.output
+
+
+def test_the_shop_is_read_with_paged_list_calls_never_one_call_per_sku(workspace: Workspace, sandbox: Sandbox) -> None:
+    """450 items on sale and 450 in the warehouse: 3 pages each (200 a page), sold_out 1, and no
+    item.seller.get, whatever the number of skus named."""
+    items = [{"num_iid": 1000 + n, "outer_id": f"SKU{n:05d}", "approve_status": "onsale" if n % 2 else "instock"}
+             for n in range(900)]
+    httpx.post(f"{sandbox.server.url}/_sandbox/items", json={"shop": "demo-shop", "replace": True, "items": items}
+               ).raise_for_status()
+    skus = [f"SKU{n:05d}" for n in range(0, 900, 45)] + ["SKU09999"]  # 20 known (on sale or not), 1 unknown
+    workspace.write("pools.yaml", pool("fresh", skus=skus))
+    sandbox.clear_calls()
+    result = workspace.run("plan", str(workspace.campaigns))
+    assert result.exit_code == 1, result.output
+    assert "names sku SKU09999 (spec.items[20].sku)" in result.output, result.output
+    assert result.output.count("names sku") == 1, result.output
+    assert "nearest skus the shop has: SKU00899" in result.output, result.output
+    pages = Counter((call["method"], call["params"].get("banner")) for call in sandbox.calls()
+                    if call["method"].startswith("taobao.item"))
+    assert pages == {("taobao.items.onsale.get", None): 3, ("taobao.items.inventory.get", "for_shelved"): 3,
+                     ("taobao.items.inventory.get", "sold_out"): 1}, pages
+
+
+def test_a_shop_whose_pool_codes_are_no_item_codes_gets_a_warning_not_a_block(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    """No sku named is an item code of the shop: its pool codes are another catalogue's (WDK's own
+    sku master), which the item lists cannot show. The plan says so and goes on."""
+    workspace.write("pools.yaml", pool("fresh", skus=["1001", "1002"]))
+    result = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert result.exit_code == 2, result.output
+    assert "demo-shop: 2 pool sku(s) could not be checked against the shop's items" in result.output, result.output
     assert "does not have" not in result.output

@@ -29,13 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from difflib import get_close_matches
 from fractions import Fraction
 from typing import Any
 
 from reconciler.engine.codec import resource_from_data
-from reconciler.engine.list_prices import known_item_ids, read_list_prices
+from reconciler.engine.list_prices import read_list_prices
 from reconciler.engine.price_report import floor_text, item_text, stack_text, yuan
+from reconciler.engine.references import check_references
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
@@ -230,8 +230,10 @@ def _check_shop(
     ids, whole_shop = named_items(touched)
     reads_before = _reads(client)
     listed = read_list_prices(client, ids, whole_shop=whole_shop)
-    if listed.unknown:
-        _unknown_references(shop, sides, changed, listed.unknown, client, result)
+    declared = [resource for key in sorted(changed) for resource in sides.after.get(key, [])[:1]]  # not an old one
+    references = check_references(shop, declared, listed, client)  # engine/references.py
+    result.unknown_items.extend(references.errors)
+    result.warnings.extend(references.warnings)
     result.read_calls += _reads(client) - reads_before
     result.notes.extend(f"{shop}: {note}" for note in sides.notes + listed.notes)
     before, after = Pricer(tuple(sides.promotions_before())), Pricer(tuple(sides.promotions_after()))
@@ -248,31 +250,6 @@ def _check_shop(
         result.notes.append(f"{shop}: {defaulted} item(s) checked against the default floor, {DEFAULT_SHARE // 10}% of list "
                             "(no PriceFloor covers them; declare one to set another)")
     _check_floors(shop, priced, sides, changed, result)
-
-
-def _unknown_references(
-    shop: str, sides: _Sides, changed: set[ResourceKey], unknown: Sequence[str], client: Caller, result: _Result
-) -> None:
-    """Item ids a changed promotion names (spec.items: ItemDiscount, FullDiscount) that TOP says the
-    shop does not have, from the reads the price check makes anyway. Each is an error at its
-    manifest's file:line with the nearest ids the shop has: those are read (paged list calls) only
-    on this error path, so a plan of a big shop pays nothing for the check."""
-    named: list[tuple[Resource, Any]] = []
-    for key in sorted(changed):
-        for resource in sides.after.get(key, [])[:1]:  # the declared resource (an old one follows it)
-            items = resource.spec.get("items")
-            if isinstance(items, list):
-                named.extend((resource, item_id) for item_id in items if str(item_id) in unknown)
-    if not named:
-        return
-    known = known_item_ids(client)
-    for resource, item_id in named:
-        nearest = get_close_matches(str(item_id), known, n=3, cutoff=0.6)
-        hint = f"; nearest ids the shop has: {', '.join(nearest)}" if nearest else ""
-        result.unknown_items.append(
-            f"{resource.source}: {resource.key.kind}/{resource.key.name} names item {item_id}, which shop {shop} "
-            f"does not have on TOP{hint}"
-        )
 
 
 def _reads(client: Caller) -> int:

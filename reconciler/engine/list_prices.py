@@ -11,6 +11,11 @@ does not know is reported, not fatal: a promotion may name an item the shop dele
 
 Prices: `price` is the item's price in yuan as TOP lists it (for an item with SKUs, the price TOP
 shows for the item); it is what every promotion starts from.
+
+Codes: every row any of these reads returns leaves its num_iid and its outer_id (商家编码) in
+`ListPrices.codes`, so the reference check (engine/references.py) finds the items the manifests
+name without reading them again; `read_shop_codes` reads the rest of the shop's codes with the
+same paged calls, on the path where a named code was not among them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class ListPrices:
     items: dict[str, ListedItem] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # ids TOP says the shop does not have
+    codes: set[str] = field(default_factory=set)  # num_iid and outer_id of every row read, priced or not
+    on_sale_read: bool = False  # every item on sale was listed (no row left out by MAX_ROWS)
 
 
 def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: bool) -> ListPrices:
@@ -50,7 +57,7 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
         for row in _on_sale(client, found):
             _add(found, row)
     wanted = sorted(set(item_ids) - found.items.keys(), key=_numeric)
-    in_warehouse = _in_warehouse(client, set(wanted)) if len(wanted) > WAREHOUSE_PAGES_FROM else {}
+    in_warehouse = _in_warehouse(client, set(wanted), found.codes) if len(wanted) > WAREHOUSE_PAGES_FROM else {}
     missing = [item_id for item_id in wanted if item_id not in in_warehouse]
     answers = client.call_many(
         SELLER_GET, [{"fields": FIELDS, "num_iid": item_id} for item_id in missing], return_exceptions=True
@@ -71,16 +78,40 @@ def read_list_prices(client: Caller, item_ids: Iterable[str], *, whole_shop: boo
     return found
 
 
-def known_item_ids(client: Caller) -> list[str]:
-    """Every item id the shop lists, on sale and in the warehouse, with the paged list calls; for
-    suggesting the nearest ids when a manifest names one TOP does not know (an error path only)."""
-    ids = {str(row.get("num_iid")) for row in _on_sale(client, ListPrices())}
+@dataclass(frozen=True)
+class ShopCodes:
+    """The codes the shop's items have, from the paged list calls: item ids and outer_ids."""
+
+    ids: frozenset[str]
+    outer_ids: frozenset[str]
+    complete: bool  # False: TOP's list calls stop before the end of the shop (MAX_ROWS, INVENTORY_MAX_PAGE_NO)
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return self.ids | self.outer_ids
+
+
+def read_shop_codes(client: Caller, *, on_sale: bool = True) -> ShopCodes:
+    """The ids and outer_ids of every item of the shop, with the paged list calls only: on sale
+    (unless `on_sale` is False because the caller has read them already) and in the warehouse,
+    under the default banner and sold_out (taobao.items.inventory.get leaves items without stock
+    out of its default banner: methods/taobao.items.inventory.get.json, `banner`)."""
+    rows: list[Mapping[str, Any]] = []
+    complete = True
+    if on_sale:
+        listed = ListPrices()
+        rows.extend(_on_sale(client, listed))
+        complete = listed.on_sale_read
     for banner in WAREHOUSE_BANNERS:
         first = client.call(INVENTORY, _warehouse_page(banner, 1))
-        pages = min(-(-int(first.get("total_results") or 0) // PAGE_SIZE), INVENTORY_MAX_PAGE_NO)
+        all_pages = -(-int(first.get("total_results") or 0) // PAGE_SIZE)
+        pages = min(all_pages, INVENTORY_MAX_PAGE_NO)
+        complete = complete and pages == all_pages
         answers = [first, *client.call_many(INVENTORY, [_warehouse_page(banner, n) for n in range(2, pages + 1)])]
-        ids.update(str(row.get("num_iid")) for answer in answers for row in _rows(answer))
-    return sorted(ids - {"None", ""}, key=_numeric)
+        rows.extend(row for answer in answers for row in _rows(answer))
+    ids = {str(row.get("num_iid") or "") for row in rows}
+    outer_ids = {str(row.get("outer_id") or "") for row in rows}
+    return ShopCodes(frozenset(ids - {""}), frozenset(outer_ids - {""}), complete)
 
 
 def _on_sale(client: Caller, found: ListPrices) -> list[Mapping[str, Any]]:
@@ -90,32 +121,40 @@ def _on_sale(client: Caller, found: ListPrices) -> list[Mapping[str, Any]]:
     pages = -(-min(total, MAX_ROWS) // PAGE_SIZE)
     for answer in client.call_many(ONSALE, [_page(page) for page in range(2, pages + 1)]):
         rows.extend(_rows(answer))
+    found.on_sale_read = total <= MAX_ROWS
     if total > MAX_ROWS:
         found.notes.append(f"the shop has {total} items on sale; TOP lists the first {MAX_ROWS}, the rest are not priced")
     return rows
 
 
-def _in_warehouse(client: Caller, wanted: set[str]) -> dict[str, Mapping[str, Any]]:
+def _in_warehouse(client: Caller, wanted: set[str], codes: set[str]) -> dict[str, Mapping[str, Any]]:
     """The rows of the wanted items the warehouse lists, by id: each banner's first page, and its
-    other pages when they are fewer than the items still missing (else those are asked one by one)."""
+    other pages when they are fewer than the items still missing (else those are asked one by one).
+    The codes of every row read go to `codes`."""
     rows: dict[str, Mapping[str, Any]] = {}
     for banner in WAREHOUSE_BANNERS:
         if len(wanted - rows.keys()) <= WAREHOUSE_PAGES_FROM:
             break
         first = client.call(INVENTORY, _warehouse_page(banner, 1))
-        _keep(rows, [first], wanted)
+        _keep(rows, [first], wanted, codes)
         pages = min(-(-int(first.get("total_results") or 0) // PAGE_SIZE), INVENTORY_MAX_PAGE_NO)
         if pages - 1 < len(wanted - rows.keys()):
-            _keep(rows, client.call_many(INVENTORY, [_warehouse_page(banner, n) for n in range(2, pages + 1)]), wanted)
+            answers = client.call_many(INVENTORY, [_warehouse_page(banner, n) for n in range(2, pages + 1)])
+            _keep(rows, answers, wanted, codes)
     return rows
 
 
-def _keep(rows: dict[str, Mapping[str, Any]], answers: list[Mapping[str, Any]], wanted: set[str]) -> None:
+def _keep(rows: dict[str, Mapping[str, Any]], answers: list[Mapping[str, Any]], wanted: set[str], codes: set[str]) -> None:
     for answer in answers:
         for row in _rows(answer):
+            codes.update(_codes(row))
             item_id = str(row.get("num_iid") or "")
             if item_id in wanted:
                 rows.setdefault(item_id, row)
+
+
+def _codes(row: Mapping[str, Any]) -> set[str]:
+    return {str(code) for code in (row.get("num_iid"), row.get("outer_id")) if code}
 
 
 def _warehouse_page(banner: str, page_no: int) -> dict[str, Any]:
@@ -131,6 +170,7 @@ def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _add(found: ListPrices, row: Mapping[str, Any]) -> None:
+    found.codes.update(_codes(row))
     item_id = str(row.get("num_iid") or "")
     if not item_id:
         return

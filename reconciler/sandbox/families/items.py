@@ -142,7 +142,30 @@ def generate_catalogue(shop: str) -> dict[str, dict[str, Any]]:
         item["delist_time"] = item["list_time"] + _WEEK_MS
         item["modified"] = item["list_time"]
         catalogue[str(num_iid)] = item
+    for num_iid, outer_id in POOL_CODES.get(shop, {}).items():
+        catalogue[str(num_iid)]["outer_id"] = outer_id
     return catalogue
+
+
+# The merchant codes (商家编码, the item's outer_id) the repository's demo manifests name as
+# item-pool skus (campaigns/*.yaml), so the demo's pools reference items the demo shop has: a pool
+# sku names an item by its outer_id (reconciler/engine/references.py). Each code sits on an item on
+# sale whose worst-case price the pool does not lower below what the demo's other promotions
+# already reach, so the demo's price tables stay as they were (tests/golden) — except the 1.00
+# exchange item of fruit-exchange-49, which would be the shop's cheapest: it waits in the
+# warehouse (never on shelf) for the 618 campaign.
+POOL_CODES: dict[str, dict[int, str]] = {
+    "demo-shop": {
+        220_000_000_101: "6902000000017", 220_000_000_102: "6902000000024", 220_000_000_103: "6902000000031",
+        220_000_000_085: "6901234000011", 220_000_001_031: "6901234000028", 220_000_000_868: "6901234000035",
+        220_000_000_325: "6901234000042",
+        220_000_001_915: "6903000000016", 220_000_001_790: "6903000000023", 220_000_000_316: "6903000000030",
+        220_000_001_120: "6904000000015", 220_000_000_888: "6904000000022", 220_000_000_016: "6904000000039",
+        220_000_001_886: "6905000000014", 220_000_001_560: "6905000000021",
+        220_000_000_091: "6906000000013", 220_000_000_079: "6906000000020", 220_000_001_352: "6906000000037",
+        220_000_000_425: "6906000000044",
+    },
+}
 
 
 def _generated_item(rng: random.Random, num_iid: int, title: str, seller_cids: list[str]) -> dict[str, Any]:
