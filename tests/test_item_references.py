@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import httpx
+
+from reconciler.engine.list_prices import ONSALE, ListPrices
+from reconciler.engine.references import check_references
+from reconciler.kinds.base import NormaliseContext
+from reconciler.kinds.item_pool import ItemPoolActivity
+from reconciler.manifest import load_manifests
 
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_discounts import full_discount, item_discount
@@ -100,3 +110,30 @@ def test_a_shop_whose_pool_codes_are_no_item_codes_gets_a_warning_not_a_block(
     assert result.exit_code == 2, result.output
     assert "demo-shop: 2 pool sku(s) could not be checked against the shop's items" in result.output, result.output
     assert "does not have" not in result.output
+
+
+class _ShopBeyondTheLists:
+    """A plain stand-in for the client: a shop with more items on sale than TOP's list calls
+    return (onsale.get stops at 20,000 rows), one of them with outer_id KNOWN."""
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if method == ONSALE:
+            first = params is not None and params.get("page_no") == 1
+            return {"total_results": 20_001, **({"items": [{"num_iid": 1, "outer_id": "KNOWN"}]} if first else {})}
+        return {"total_results": 0}
+
+    def call_many(self, method: str, params_list: Sequence[Mapping[str, Any] | None], *,
+                  return_exceptions: bool = False) -> list[Any]:
+        return [self.call(method, params) for params in params_list]
+
+
+def test_a_sku_beyond_what_the_lists_can_show_is_a_warning_not_a_block(tmp_path: Path) -> None:
+    path = tmp_path / "pools.yaml"
+    path.write_text(pool("fresh", skus=["KNOWN", "MISSING"]), encoding="utf-8")
+    shops = str(Path(__file__).resolve().parents[1] / "campaigns" / "shops.yaml")
+    document = next(d for d in load_manifests([str(path), shops]).documents if d.kind == "ItemPoolActivity")
+    resource = ItemPoolActivity().normalise(document, NormaliseContext(now=datetime(2027, 6, 1, tzinfo=timezone.utc)))
+    found = check_references("demo-shop", [resource], ListPrices(), _ShopBeyondTheLists())
+    assert found.errors == ()
+    assert len(found.warnings) == 1 and "MISSING" in found.warnings[0] and "KNOWN" not in found.warnings[0]
+    assert "TOP's list calls stop before the end" in found.warnings[0]
