@@ -3,7 +3,7 @@ TOP's SDKs call them: with the promoter's Alimama (Taoke) app and no seller sess
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,15 +124,17 @@ def test_malformed_fields_are_code_41(top: RawTop, overrides: dict[str, Any], sa
 
 @pytest.mark.parametrize(
     ("overrides", "sub_code"),
-    [
-        ({"send_end_time": soon(0.5)}, "isv.invalid-time-range"),  # ends before it starts
-        ({"send_start_time": soon(-3), "send_end_time": soon(-1)}, "isv.invalid-time-range"),  # over already
-        ({"use_end_time_mode": 2, "use_start_time": "2030-01-05", "use_end_time": "2030-01-02"}, "isv.invalid-use-time"),
-        ({"use_end_time_mode": 2, "use_start_time": "2020-01-01", "use_end_time": "2020-01-02"}, "isv.invalid-use-time"),
+    [  # built inside the test, so times relative to now use the test's (pinned) clock, not collection time
+        (lambda: {"send_end_time": soon(0.5)}, "isv.invalid-time-range"),  # ends before it starts
+        (lambda: {"send_start_time": soon(-3), "send_end_time": soon(-1)}, "isv.invalid-time-range"),  # over already
+        (lambda: {"use_end_time_mode": 2, "use_start_time": "2030-01-05", "use_end_time": "2030-01-02"},
+         "isv.invalid-use-time"),
+        (lambda: {"use_end_time_mode": 2, "use_start_time": "2020-01-01", "use_end_time": "2020-01-02"},
+         "isv.invalid-use-time"),
     ],
 )
-def test_business_rules_are_code_15(top: RawTop, overrides: dict[str, Any], sub_code: str) -> None:
-    error = top.error(CREATE, gift(**overrides), **AS_PROMOTER)
+def test_business_rules_are_code_15(top: RawTop, overrides: Callable[[], dict[str, Any]], sub_code: str) -> None:
+    error = top.error(CREATE, gift(**overrides()), **AS_PROMOTER)
     assert (error["code"], error["sub_code"]) == (15, sub_code), error
 
 
