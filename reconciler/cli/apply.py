@@ -83,7 +83,7 @@ def apply(
         settings = Settings.build(
             project, os.environ, Clock.read(), lock_timeout=lock_timeout,
             scope=guard.scope(), safety=guard.safety,
-            apply=ApplySettings(auto_approve or saved_file is not None, parallelism, checksum, reviewed_plan, revision),
+            apply=ApplySettings(auto_approve, parallelism, checksum, reviewed_plan, revision),
         )
         with Clients(read_only=False, env=settings.env, settings=settings.client) as clients, \
                 open_store(settings.env) as store, shop_locks(store, settings.store.lock_timeout) as locks:
@@ -98,7 +98,7 @@ def apply(
             echo_lines(text_lines(review.plan, styler()))
             review.raise_if_unsafe("nothing was sent")
             if not review.plan.empty:
-                _confirm(settings.apply.auto_approve)  # a saved plan is the approval (as Terraform)
+                _confirm(settings.apply.auto_approve or review.saved)  # a saved plan is the approval (as Terraform)
             report = driver.apply(review, _listener(review.plan) if not review.plan.empty else None)
             watch.report = report
             if not review.plan.empty:
