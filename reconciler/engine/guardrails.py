@@ -231,7 +231,7 @@ def _check_shop(
     reads_before = _reads(client)
     listed = read_list_prices(client, ids, whole_shop=whole_shop)
     declared = [resource for key in sorted(changed) for resource in sides.after.get(key, [])[:1]]  # not an old one
-    references = check_references(shop, declared, listed, client)  # engine/references.py
+    references = check_references(shop, declared, listed, client, sides.rules_of)  # engine/references.py
     result.unknown_items.extend(references.errors)
     result.warnings.extend(references.warnings)
     result.read_calls += _reads(client) - reads_before

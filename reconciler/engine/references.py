@@ -37,7 +37,7 @@ most a pool item that gives no discount (less discount, never more):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
@@ -46,7 +46,7 @@ from reconciler.engine.list_prices import ListPrices, read_shop_codes
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Resource
-from reconciler.pricing.rules import promotions, reach
+from reconciler.pricing.rules import PriceRule, promotions, reach
 
 NEAREST = 3  # codes suggested per unknown reference
 UNCHECKED_SHOWN = 5  # skus named in the warning of a shop whose skus could not be checked
@@ -72,13 +72,19 @@ class _Found:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_references(shop: str, declared: Iterable[Resource], listed: ListPrices, client: Caller) -> References:
+def check_references(
+    shop: str, declared: Iterable[Resource], listed: ListPrices, client: Caller,
+    rules_of: Callable[[Resource], Sequence[PriceRule]] | None = None,
+) -> References:
     """The item ids and skus `declared` (the created or changed resources of `shop`) name that the
     shop does not have, judged from what `listed` read and, only when something was not among it,
-    from the rest of the shop read with the paged list calls."""
+    from the rest of the shop read with the paged list calls. `rules_of` gives a resource's price
+    rules (the price check's, worked out once); by default its kind's."""
     resources = list(declared)
-    unknown_ids = [named for named in _item_ids(resources) if named.value in set(listed.unknown)]
-    unseen_skus = [named for named in _skus(resources) if named.value not in listed.codes]
+    unknown = set(listed.unknown)
+    unknown_ids = [named for named in _item_ids(resources) if named.value in unknown]
+    named_skus = _skus(resources, rules_of or _kind_rules)
+    unseen_skus = [named for named in named_skus if named.value not in listed.codes]
     if not unknown_ids and not unseen_skus:
         return References()
     shop_codes = read_shop_codes(client, on_sale=not listed.on_sale_read)
@@ -86,15 +92,15 @@ def check_references(shop: str, declared: Iterable[Resource], listed: ListPrices
     known_codes = sorted(shop_codes.codes | listed.codes, key=_numeric)
     found = _Found()
     for named in unknown_ids:
-        found.errors.append(f"{_where(named)} names item {named.value}, which shop {shop} does not have on TOP"
-                            + _nearest(named.value, known_ids, "ids"))
+        found.errors.append(f"{_where(named)} names item {named.value} ({named.field}), which shop {shop} does not "
+                            "have on TOP" + _nearest(named.value, known_ids, "ids"))
     unknown_skus = [named for named in unseen_skus if named.value not in shop_codes.codes]
     if not unknown_skus:
         return References(tuple(found.errors))
     if not shop_codes.complete:
         found.warnings.append(_unchecked(shop, unknown_skus, "TOP's list calls stop before the end of this shop's "
                                          "items, and none they return has them"))
-    elif len(unknown_skus) == len(_skus(resources)):
+    elif len(unknown_skus) == len(named_skus):
         found.warnings.append(_unchecked(shop, unknown_skus, "no sku the plan's pools name is an item code of the "
                                          "shop (outer_id 商家编码 or item id), so its pool codes are not its items' codes"))
     else:
@@ -122,12 +128,12 @@ def _item_ids(resources: Sequence[Resource]) -> list[_Named]:
     return named
 
 
-def _skus(resources: Sequence[Resource]) -> list[_Named]:
+def _skus(resources: Sequence[Resource], rules_of: Callable[[Resource], Sequence[PriceRule]]) -> list[_Named]:
     """The merchant codes a resource's promotions reach items by (an item pool's skus), through
     the kind's own price rules: the same reading the price check prices them with."""
     named: list[_Named] = []
     for resource in resources:
-        codes = reach(promotions(KINDS[resource.key.kind].price_rules(resource))).codes
+        codes = reach(promotions(rules_of(resource))).codes
         if not codes:
             continue
         position = _positions(resource.spec.get("items"))
@@ -137,9 +143,13 @@ def _skus(resources: Sequence[Resource]) -> list[_Named]:
     return named
 
 
+def _kind_rules(resource: Resource) -> Sequence[PriceRule]:
+    return KINDS[resource.key.kind].price_rules(resource)
+
+
 def _positions(items: Any) -> dict[str, int]:
     """Where each sku sits in the manifest's list: the normalised pool keeps them in its order."""
-    if isinstance(items, Mapping) or isinstance(items, list):
+    if isinstance(items, (Mapping, list)):
         return {str(code): index for index, code in enumerate(items)}
     return {}
 
