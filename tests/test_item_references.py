@@ -19,6 +19,7 @@ from reconciler.engine.references import check_references
 from reconciler.kinds.base import NormaliseContext
 from reconciler.kinds.item_pool import ItemPoolActivity
 from reconciler.manifest import load_manifests
+from reconciler.sandbox.families.items import generate_catalogue
 
 from tests.conftest import Sandbox, Workspace
 from tests.test_e2e_discounts import full_discount, item_discount
@@ -137,3 +138,16 @@ def test_a_sku_beyond_what_the_lists_can_show_is_a_warning_not_a_block(tmp_path:
     assert found.errors == ()
     assert len(found.warnings) == 1 and "MISSING" in found.warnings[0] and "KNOWN" not in found.warnings[0]
     assert "TOP's list calls stop before the end" in found.warnings[0]
+
+
+def test_every_sku_the_demo_and_the_starter_pools_name_is_an_item_of_the_sandbox_demo_shop() -> None:
+    """The repository's demo (campaigns/) and the starter of `reconciler init` plan against the
+    sandbox's demo shop: each pool sku is an item's outer_id there (sandbox/families/items.py)."""
+    repo = Path(__file__).resolve().parents[1]
+    documents = load_manifests([str(repo / "campaigns")]).documents
+    skus = {str(item["sku"]) for d in documents if d.kind == "ItemPoolActivity" for item in d.spec["items"]}
+    starter = (repo / "reconciler" / "starter" / "campaigns" / "item-pools.yaml").read_text(encoding="utf-8")
+    skus |= set(re.findall(r'sku: "([^"]+)"', starter))  # its dates are placeholders `init` fills in
+    catalogue = generate_catalogue("demo-shop").values()
+    codes = {str(item["outer_id"]) for item in catalogue} | {str(item["num_iid"]) for item in catalogue}
+    assert len(skus) >= 19 and skus <= codes, sorted(skus - codes)
