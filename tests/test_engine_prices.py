@@ -61,7 +61,7 @@ def test_an_allowed_drop_below_the_floor_is_a_warning_with_its_reason(sandbox: S
 
 def test_an_item_the_shop_does_not_have_is_named_with_its_manifest(sandbox: Sandbox, tmp_path: Path) -> None:
     check = _checked(sandbox, tmp_path, item_discount("tea", "rate: 0.9", ["101", "999"]))
-    assert check.unknown_items == ("campaigns/m1.yaml:1: ItemDiscount/tea names item 999, which shop demo-shop does not have on TOP",)
+    assert check.unknown_items == ("campaigns/m1.yaml:1: ItemDiscount/tea names item 999 (spec.items[1]), which shop demo-shop does not have on TOP",)
     assert _rows(check) == [("101", 10000, 9000)]  # the known item is still priced
 
 
