@@ -121,9 +121,10 @@ def generate(size: Size, *, seed: int = 9, now: datetime | None = None) -> ShopD
     rng = random.Random(seed)
     now = now or datetime.now(GMT8)
     catalogue = tuple(range(FIRST_ITEM_ID, FIRST_ITEM_ID + size.listing_items))
+    sku_rng = random.Random(f"{seed}:skus")  # its own, so the rest of the shop is drawn as before
     shop = ShopDef(
         now=now,
-        pools={f"pool-{i:04d}": _pool(i, size, rng) for i in range(size.activities)},
+        pools={f"pool-{i:04d}": _pool(i, size, rng, sku_rng) for i in range(size.activities)},
         windows=_windows(catalogue, size.windows),
         coupons={f"coupon-{i:03d}": CouponDef(DENOMINATIONS[i % len(DENOMINATIONS)], str(200 + 10 * i))
                  for i in range(size.coupons)},
@@ -137,11 +138,11 @@ def generate(size: Size, *, seed: int = 9, now: datetime | None = None) -> ShopD
     return replace(shop, pool_codes=tuple(sorted(_skus_named(shop) | _skus_named(one_percent_edit(shop)))))
 
 
-def _pool(index: int, size: Size, rng: random.Random) -> Pool:
+def _pool(index: int, size: Size, rng: random.Random, sku_rng: random.Random) -> Pool:
     if size.sku_codes is None:
         skus = [_sku(index, n) for n in range(size.items_per_activity)]
     else:
-        skus = [_sku(0, n) for n in sorted(rng.sample(range(size.sku_codes), size.items_per_activity))]
+        skus = [_sku(0, n) for n in sorted(sku_rng.sample(range(size.sku_codes), size.items_per_activity))]
     items = {sku: (f"{rng.randint(1, 49)}.90" if rng.random() < 0.25 else None) for sku in skus}
     return Pool(title=f"商品池{index}满30减", decrease=f"{rng.randint(3, 12)}.00", items=items)
 
