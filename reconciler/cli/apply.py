@@ -23,7 +23,7 @@ from reconciler.cli.common import (
     no_color_option,
     redacted,
     safety_options,
-    say_where,
+    WhereHeader,
     shop_locks,
     styler,
 )
@@ -89,7 +89,7 @@ def apply(
                 open_store(settings.env) as store, shop_locks(store, settings.store.lock_timeout) as locks:
             run.clients.append(clients)
             watch = current_watch().attach(clients)
-            hooks = Hooks(connected=lambda: say_where(project, clients, machine=False),
+            hooks = Hooks(connected=WhereHeader(project, clients, machine=False),
                           recovered=lambda message: click.echo(f"recovered: {message}"))
             driver = Reconciler(settings, clients, store, hooks, locks)
             review = driver.review_saved(saved_file) if saved_file else driver.review_for_apply(paths)

@@ -96,13 +96,23 @@ def store_of_project() -> StateStore:
     return open_store(project_of(()).env(os.environ))
 
 
-def say_where(project: Project, clients: Clients, *, machine: bool) -> Where:
-    """The header of plan, apply, drift and price: project root, state store, each shop's gateway.
-    On stderr when stdout carries a machine format, so stdout stays pure JSON."""
-    where = Where(project, {shop: clients.gateway(shop) for shop in clients.settings})
-    for line in where.lines():
-        click.echo(line, err=machine)
-    return where
+class WhereHeader:
+    """The header of plan, apply, drift and price (project root, state store, each shop's gateway),
+    said when the driver has connected, before its first TOP call; kept for --json's "where". On
+    stderr when stdout carries a machine format, so stdout stays pure JSON."""
+
+    def __init__(self, project: Project, clients: Clients, *, machine: bool) -> None:
+        self._project, self._clients, self._machine = project, clients, machine
+        self.where: Where | None = None
+
+    def __call__(self) -> None:
+        clients = self._clients
+        self.where = Where(self._project, {shop: clients.gateway(shop) for shop in clients.settings})
+        for line in self.where.lines():
+            click.echo(line, err=self._machine)
+
+    def data(self) -> dict[str, Any]:
+        return self.where.data() if self.where is not None else {}
 
 
 # ---- printing ----------------------------------------------------------------------------

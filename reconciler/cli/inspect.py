@@ -12,7 +12,7 @@ from reconciler.cli.common import (
     build_settings,
     errors_reported,
     project_of,
-    say_where,
+    WhereHeader,
 )
 from reconciler.cli.root import cli
 from reconciler.connect import Clients
@@ -26,7 +26,6 @@ from reconciler.manifest import load_manifests, render_manifests
 from reconciler.observe import current_watch, watched
 from reconciler.settings import Clock
 from reconciler.state import open_store
-from reconciler.where import Where
 
 
 @cli.command()
@@ -63,12 +62,12 @@ def drift(paths: tuple[str, ...], as_json: bool) -> None:
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
         watch = current_watch().attach(clients)
-        said: list[Where] = []
-        hooks = Hooks(connected=lambda: said.append(say_where(settings.store.project, clients, machine=as_json)))
+        header = WhereHeader(settings.store.project, clients, machine=as_json)
+        hooks = Hooks(connected=header)
         report = Reconciler(settings, clients, store, hooks).drift(paths)
         watch.drift = report
         if as_json:
-            click.echo(json.dumps({**drift_to_data(report), "where": said[0].data()}, indent=2, ensure_ascii=False))
+            click.echo(json.dumps({**drift_to_data(report), "where": header.data()}, indent=2, ensure_ascii=False))
         else:
             click.echo(render_drift_text(report))
     if report.found:
@@ -87,12 +86,11 @@ def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_
     settings = build_settings(project_of(paths), at=at)
     moment = settings.clock.moment
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]):
-        said: list[Where] = []
-        hooks = Hooks(connected=lambda: said.append(say_where(settings.store.project, clients, machine=as_json)))
+        header = WhereHeader(settings.store.project, clients, machine=as_json)
+        hooks = Hooks(connected=header)
         reports = prices(settings, clients, paths, item_ids, hooks)
-        where = said[0]
         if as_json:
-            click.echo(dumps(with_where(prices_to_data(moment, reports), where.data()), indent=2))
+            click.echo(dumps(with_where(prices_to_data(moment, reports), header.data()), indent=2))
             return
         click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
                    "stacked; a unit, rounded down to the fen):")

@@ -18,7 +18,7 @@ from reconciler.cli.common import (
     no_color_option,
     project_of,
     safety_options,
-    say_where,
+    WhereHeader,
     styler,
 )
 from reconciler.cli.root import cli
@@ -31,7 +31,6 @@ from reconciler.engine.signing import KEY_VARIABLE, write_checksum_file
 from reconciler.observe import current_watch, watched
 from reconciler.settings import OutputSettings, Settings
 from reconciler.state import open_store
-from reconciler.where import Where
 
 
 @cli.command()
@@ -62,11 +61,11 @@ def plan(
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
         watch = current_watch().attach(clients)
-        said: list[Where] = []
-        hooks = Hooks(connected=lambda: said.append(say_where(settings.store.project, clients, machine=as_json)))
+        header = WhereHeader(settings.store.project, clients, machine=as_json)
+        hooks = Hooks(connected=header)
         review = Reconciler(settings, clients, store, hooks).review(paths)
         watch.plan, watch.blocked = review.plan, list(review.blocked)
-        _print(review, settings, said[0])
+        _print(review, settings, header)
         _write(review, settings)
     with errors_reported():
         review.raise_if_unsafe("nothing will be applied")
@@ -74,9 +73,9 @@ def plan(
         sys.exit(EXIT_CHANGES)
 
 
-def _print(review: Review, settings: Settings, where: Where) -> None:
+def _print(review: Review, settings: Settings, header: WhereHeader) -> None:
     if settings.outputs.as_json:
-        echo_pieces(json_pieces(review.plan, {"where": where.data()}))
+        echo_pieces(json_pieces(review.plan, {"where": header.data()}))
         click.echo()
     else:
         echo_lines(text_lines(review.plan, styler()))
