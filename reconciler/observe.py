@@ -222,7 +222,11 @@ def _options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def watched(command_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def watched(
+    command_name: str, refused: Callable[[Mapping[str, Any], str], None] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`refused(command's parameters, message)`: told when the run is refused before it starts (an
+    unusable --metrics-file), e.g. so `apply --json` still prints its one document."""
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def run(*args: Any, webhook_url: str | None, metrics_file: str | None, pushgateway: str | None,
@@ -230,6 +234,8 @@ def watched(command_name: str) -> Callable[[Callable[..., Any]], Callable[..., A
             problem = file_problem("--metrics-file", metrics_file) if metrics_file else None
             if problem:  # before the run does any work, not as a warning at its end (issue 17.5)
                 click.echo(f"error: {problem}", err=True)
+                if refused is not None:
+                    refused(kwargs, problem)
                 sys.exit(1)
             watch = RunWatch(command_name, Outputs(webhook_url, metrics_file, pushgateway), os.environ)
             token = _CURRENT.set(watch)

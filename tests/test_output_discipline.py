@@ -285,6 +285,8 @@ def test_every_output_path_is_checked_before_the_command_works(workspace: Worksp
         assert "--metrics-file" in refused.stderr and "does not exist" in refused.stderr, command
         assert "Traceback" not in refused.output
     assert sandbox.calls() == []  # refused before anything was read
+    as_json = workspace.run("apply", str(workspace.campaigns), "--metrics-file", missing, "--json")
+    assert _valid("apply", as_json.stdout)["outcome"] == "error" and "--metrics-file" in as_json.stderr
     for args in (["schema", "export", str(a_file / "schemas")], ["init", str(a_file / "project")],
                  ["sandbox", "serve", "--port", "0", "--data", str(a_file / "shops.json")]):
         refused = workspace.run(*args)

@@ -35,7 +35,7 @@ from reconciler.engine.outputs import apply_stopped_to_data, apply_to_data
 from reconciler.engine.reconcile import Hooks, Reconciler, Review
 from reconciler.engine.render import text_lines
 from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file
-from reconciler.errors import NotApproved, ReconcilerError, TopError
+from reconciler.errors import NotApproved, ReconcilerError, SettingsError, TopError
 from reconciler.model import Call, Change, Plan
 from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
@@ -46,8 +46,14 @@ from reconciler.top.hints import advice
 
 
 
+def _refused(params: Mapping[str, Any], message: str) -> None:
+    """Refused before it started (an unusable --metrics-file): with --json, still one document."""
+    if params.get("as_json"):
+        click.echo(dumps(apply_stopped_to_data(SettingsError(message), message, None), indent=2))
+
+
 @cli.command()
-@watched("apply")
+@watched("apply", refused=_refused)
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(min=1), default=None,
