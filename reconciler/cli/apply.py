@@ -44,8 +44,6 @@ from reconciler.state import open_store
 from reconciler.top.hints import advice
 
 
-
-
 def _refused(params: Mapping[str, Any], message: str) -> None:
     """Refused before it started (an unusable --metrics-file): with --json, still one document."""
     if params.get("as_json"):
