@@ -15,9 +15,27 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.sandbox import DEMO_ALIMAMA_APP_KEY, DEMO_ALIMAMA_APP_SECRET, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
 from reconciler.top import is_write
+from tests.pinned_clock import pinned
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: run on the machine's clock, not the pinned one (a test whose processes all "
+        "read the real clock and whose dates are relative to it)")
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs at tests/pinned_clock.MOMENT, whatever the machine's date: fixtures carry
+    fixed 2027 dates that the real calendar will pass (see tests/pinned_clock.py)."""
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    with pinned():
+        yield
 
 
 @dataclass

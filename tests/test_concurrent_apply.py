@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 
@@ -15,6 +14,7 @@ import pytest
 
 from reconciler.state import open_store
 from tests.conftest import REPO, Sandbox, Workspace
+from tests.pinned_clock import python_command
 from tests.test_e2e_item_pool import ADD, CREATE, methods, pool
 
 # Each gateway call waits this long in the sandbox, so the first apply is still running when the
@@ -32,7 +32,7 @@ def shared_workspace(request: pytest.FixtureRequest, workspace: Workspace) -> Wo
 def _start_apply(workspace: Workspace, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, **workspace.env, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", str(workspace.campaigns), "--auto-approve", *extra],
+        python_command("-m", "reconciler", "apply", str(workspace.campaigns), "--auto-approve", *extra),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workspace.root,
     )
 

@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from tests.conftest import Sandbox, Workspace
+from tests.pinned_clock import python_command
 from tests.fault_tools import activities_on_top, pool, set_faults
 
 NAMES = ["crash-a", "crash-b", "crash-c"]
@@ -29,7 +29,7 @@ def _writes_received(sandbox: Sandbox) -> int:
 def _apply_and_kill(workspace: Workspace, sandbox: Sandbox, after_writes: int) -> None:
     env = {**os.environ, **workspace.env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", str(workspace.campaigns), "--auto-approve", "--parallelism", "1"],
+        python_command("-m", "reconciler", "apply", str(workspace.campaigns), "--auto-approve", "--parallelism", "1"),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60

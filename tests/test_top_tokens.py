@@ -7,7 +7,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from reconciler.errors import TopSessionError
 from reconciler.top import Credentials, TopClient
 from reconciler.top.tokens import SellerSession, Token, TokenFile, token_result_of
 from tests.conftest import REPO, Sandbox, Workspace
+from tests.pinned_clock import python_command
 from tests.fault_tools import FAST_ENV, FAST_RETRY, QUERY_ITEMS, client_for, pool, set_faults
 
 DEMO_CODE = "sandbox-code-demo-shop"
@@ -248,7 +248,7 @@ def test_two_runs_refreshing_at_once_both_keep_working(workspace: Workspace, san
     set_faults(sandbox, latency=0.2)  # the refresh takes a moment, so the second run arrives during it
 
     env = {**os.environ, **workspace.env, "PYTHONPATH": str(REPO)}
-    runs = [subprocess.Popen([sys.executable, "-m", "reconciler", "plan", str(workspace.campaigns)], env=env,
+    runs = [subprocess.Popen(python_command("-m", "reconciler", "plan", str(workspace.campaigns)), env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import REPO
+from tests.pinned_clock import child_prelude
 
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
@@ -49,10 +50,10 @@ class WorkflowRunner:
         self.bin_dir.mkdir(exist_ok=True)
         # The job installed the package: `reconciler` and `python3` are on PATH. The shim is a
         # script like pip's console script, so (unlike `python -m`) the working directory is not
-        # on sys.path, exactly as on the runner.
+        # on sys.path, exactly as on the runner. It reads the test's pinned clock (tests/pinned_clock.py).
         shim = self.bin_dir / "reconciler"
-        shim.write_text(f"#!{sys.executable}\nimport sys\nfrom reconciler.cli import main\nsys.exit(main())\n",
-                        encoding="utf-8")
+        shim.write_text(f"#!{sys.executable}\n{child_prelude()}\nimport sys\nfrom reconciler.cli import main\n"
+                        "sys.exit(main())\n", encoding="utf-8")
         shim.chmod(0o755)
         python = self.bin_dir / "python3"
         if not python.exists():

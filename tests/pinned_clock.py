@@ -1,0 +1,69 @@
+"""The suite's one moment: every test runs at MOMENT, not at the machine's date.
+
+Fixtures and inline manifests carry fixed dates (coupon windows in spring 2027, Double 11 2027,
+token expiries), and the reconciler reads "now" from the real clock (plan without --at, apply,
+token refresh, the sandbox's protocol and business clocks). Against the real clock the suite
+would start failing the day those dates pass. So tests/conftest.py moves every clock Python reads
+in the test process — time.time, datetime.now, date.today, in every thread, the in-process
+sandbox's included — to MOMENT with time-machine, and lets it tick from there (retries, rate
+limits and timeouts still see time pass; time.monotonic is not moved).
+
+A child process (`python -m reconciler apply …` in the crash, concurrency and token tests; the
+workflow runner's `reconciler` shim) must read the same clock as the sandbox it talks to, or its
+signed timestamps and token expiries disagree with the sandbox's. `python_command` starts one
+with `child_prelude` first, which travels the child by the parent's offset from real time.
+
+Processes that do not import time-machine (the installed wheel's own venv: its `reconciler` and
+its sandbox) run on real time together; they are checked at future dates with libfaketime
+(tests/test_future_dates.py).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import time_machine
+
+GMT8 = timezone(timedelta(hours=8))
+# Before every dated object of the fixtures (spring and Double 11 2027) and of the generated shops,
+# and the moment tests/golden_outputs.py plans at. Changing it moves every test's "today".
+MOMENT = datetime(2026, 12, 1, 10, 0, tzinfo=GMT8)
+
+# Seconds from the real clock to the pinned one, while a test runs (pinned(); 0.0 outside).
+_offset = [0.0]
+
+
+@contextmanager
+def pinned(moment: datetime = MOMENT) -> Iterator[time_machine.Traveller]:
+    """Run the block with every clock of this process at `moment`, ticking on from there."""
+    hatch = time_machine.escape_hatch
+    offset = moment.timestamp() - (hatch.time.time() if hatch.is_travelling() else time.time())
+    previous = _offset[0]
+    with time_machine.travel(moment, tick=True) as traveller:
+        _offset[0] = offset
+        try:
+            yield traveller
+        finally:
+            _offset[0] = previous
+
+
+def child_prelude() -> str:
+    """Python statements that move a child process's clocks to where this process's are now."""
+    return f"import time, time_machine; time_machine.travel(time.time() + {_offset[0]!r}, tick=True).start()"
+
+
+def python_command(*args: str) -> list[str]:
+    """`python ARGS…` as a child on the pinned clock. ARGS start with `-m MODULE` or `-c CODE`."""
+    if args[:1] == ("-m",):
+        module, rest = args[1], args[2:]
+        code = (f"{child_prelude()}\nimport runpy, sys\nsys.argv[0] = {module!r}\n"
+                f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+        return [sys.executable, "-c", code, *rest]
+    if args[:1] == ("-c",):
+        return [sys.executable, "-c", f"{child_prelude()}\n{args[1]}", *args[2:]]
+    raise ValueError(f"python_command takes -m MODULE or -c CODE, not {args[:1]}")
+
