@@ -9,7 +9,8 @@ twice (the sandbox's call log), and the listing window's items are on sale exact
 schedule is open — so each flip happens in the first run at or after its time.
 
 All against the sandbox over real HTTP; the sandbox's business rules (an end in the past, a
-coupon's end of today) run on the business clock, its signature and timestamp checks on real time.
+coupon's end of today) run on the business clock, its signature and timestamp checks on the
+protocol clock (the suite's pinned clock, tests/pinned_clock.py), so no date here is the machine's.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ def span(rng: random.Random, first: datetime, days: int) -> tuple[datetime, date
 def generated_shop(seed: int, first: datetime) -> tuple[str, dict[str, str]]:
     rng = random.Random(seed)
     docs = []
-    for name, denomination in (("warmup", 3), ("main", 5)):
-        end = span(rng, first, 14)[1].replace(hour=23, minute=59, second=59)  # TOP wants a new coupon to end at 23:59:59 or later today
+    # A flash coupon ends on the walk's first day (the day before `first`), at a minute before
+    # 23:59:59: TOP never makes a coupon ending before the last second of its day, so it is never
+    # created, and the plans of that day must not fail over it.
+    flash_end = first - timedelta(days=1) + timedelta(minutes=rng.randrange(60, 23 * 60))
+    coupons = (("warmup", 3, span(rng, first, 14)[1]), ("main", 5, span(rng, first, 14)[1]), ("flash", 10, flash_end))
+    for name, denomination, end in coupons:
         docs.append(f"""kind: ShopCoupon
 metadata: {{name: {name}, shop: demo-shop, {ALLOW}}}
 spec: {{denomination: "{denomination}.00", order_at_least: "99.00", window: {{end: "{iso(end)}"}}}}""")
@@ -152,6 +157,7 @@ def test_every_hour_of_two_weeks_plans_applies_and_converges(
     finally:
         set_clock(sandbox, None)
     creates = Counter(call["method"] for call in sandbox.calls() if call["method"] in CREATES and call["ok"])
-    # Each declared object was created exactly once (the coupons twice: two coupons).
+    # Each declared object was created exactly once (the coupons twice: two coupons; the flash
+    # coupon never, it could not be made).
     assert creates == {CREATES[0]: 2, CREATES[1]: 1, CREATES[2]: 1, CREATES[3]: 1, CREATES[4]: 1}, creates
     assert applied_at, "nothing was ever applied"

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from reconciler.errors import TopPermanentError
 from reconciler.kinds.units import GMT8
 from reconciler.top import Credentials, TopClient
 from tests.conftest import REPO, Sandbox, Workspace
@@ -240,6 +242,49 @@ def test_grant_of_an_undeclared_coupon_fails_the_plan(workspace: Workspace, sand
     result = workspace.run("plan", str(workspace.campaigns))
     assert result.exit_code == 1
     assert "ShopCoupon 'no-such-coupon', which is neither declared" in result.output
+    assert sandbox.writes() == []
+
+
+def test_a_new_coupon_ending_later_today_is_skipped_with_a_note_not_a_failed_plan(
+    workspace: Workspace, sandbox: Sandbox
+) -> None:
+    """TOP makes a coupon only if it ends at 23:59:59 today or later (coupon.add's end_time; the
+    sandbox's rule), so a declared coupon that ends at 22:00 today can never be created: by
+    tomorrow it has ended. The plan says so and goes on; it used to fail the whole shop's plan.
+    A grant of that coupon has nothing to send either. One ending 23:59:59 today is still made."""
+    now = datetime.now(GMT8)  # the suite's pinned moment, a morning (tests/pinned_clock.py)
+    assert now.hour < 21, now
+    later_today = now.replace(hour=22, minute=0, second=0, microsecond=0)
+    with top(workspace) as client, pytest.raises(TopPermanentError, match="23:59:59"):
+        client.call(ADD, {"denominations": 10, "condition": 99, "end_time": later_today.strftime("%Y-%m-%d %H:%M:%S")})
+    last_second = later_today.replace(hour=23, minute=59, second=59)
+    workspace.write("coupons.yaml", "---\n".join([
+        coupon("tonight-10").replace(end_in(30), later_today.isoformat()),
+        coupon("today-5", "5.00", "49.00").replace(end_in(30), last_second.isoformat()),
+        grant("tonight", "tonight-10", ["alice"]),
+    ]))
+    sandbox.clear_calls()
+    planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "1 to create" in planned.output
+    assert "demo-shop/ShopCoupon/tonight-10: ends" in planned.output and "cannot be created" in planned.output
+    assert "demo-shop/CouponGrant/tonight: ended before it was created: nothing to do" in planned.output
+    apply(workspace)
+    (add,) = sandbox.writes()
+    assert (add["method"], add["params"]["end_time"]) == (ADD, last_second.strftime("%Y-%m-%d %H:%M:%S"))
+    converged(workspace, sandbox)
+
+
+def test_a_grant_of_a_coupon_that_ended_before_it_was_created_is_skipped(workspace: Workspace, sandbox: Sandbox) -> None:
+    """The demo's spring coupons once their end has passed: neither the coupon nor its grant is
+    planned, and the grant is no 'undeclared coupon' error (the README demo failed so in May 2027)."""
+    yesterday = (datetime.now(GMT8) - timedelta(days=1)).replace(hour=23, minute=59, second=59, microsecond=0)
+    workspace.write("coupons.yaml", coupon("spring-20", "20.00", "199.00").replace(end_in(30), yesterday.isoformat())
+                    + "---\n" + grant("vip", "spring-20", ["alice"]))
+    planned = workspace.run("plan", str(workspace.campaigns), "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    assert "demo-shop/ShopCoupon/spring-20: ended before it was created: nothing to do" in planned.output
+    assert "demo-shop/CouponGrant/vip: ended before it was created: nothing to do" in planned.output
     assert sandbox.writes() == []
 
 

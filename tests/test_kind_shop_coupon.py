@@ -130,7 +130,9 @@ def test_an_ended_coupon_is_no_manifest_problem_but_a_window_without_offset_is()
     (ended,) = normalise(manifest(window='{end: "2026-11-01T00:00:00+08:00"}'))
     assert KIND.phase(ended, ctx([ended])) is Phase.ENDED
     (live,) = normalise(manifest(window='{end: "2026-11-23T12:00:00+08:00"}'))  # its end second still counts
-    assert KIND.phase(live, ctx([live])) is Phase.LIVE
+    assert KIND.phase(live, ctx([live], [Link(live.key, "5001", {})])) is Phase.LIVE
+    # ...for a coupon that exists: one not made yet that ends before 23:59:59 today never can be.
+    assert KIND.phase(live, ctx([live])) is Phase.ENDED
     (later,) = normalise(manifest())
     assert KIND.phase(later, ctx([later])) is Phase.NOT_STARTED
     naive = problems(manifest(window='{end: "2027-03-31T23:59:59"}'))

@@ -60,7 +60,7 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
-from reconciler.kinds.shop_coupon import coupon_phase, describe_view, list_view
+from reconciler.kinds.shop_coupon import declared_coupon_phase, describe_view, list_view
 from reconciler.manifest import Document, format_path
 from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.redaction import excerpt
@@ -121,9 +121,10 @@ class CouponGrant(Kind):
     # ---- diff → calls ----------------------------------------------------------------------
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
-        """A grant lives as long as its coupon: once the coupon has ended nothing can be sent."""
+        """A grant lives as long as its coupon: once the coupon has ended (or can no longer be
+        made, see declared_coupon_phase) nothing can be sent."""
         coupon = ctx.desired.get(coupon_key(resource))
-        return coupon_phase(coupon.spec["add"], ctx.now) if coupon is not None else Phase.LIVE
+        return declared_coupon_phase(coupon, ctx) if coupon is not None else Phase.LIVE
 
     def plan_create(self, desired: Resource, live: Any | None, ctx: PlanContext) -> Change | None:
         return self.plan_existing(desired, None, live, ctx)
@@ -147,7 +148,8 @@ class CouponGrant(Kind):
             f"{resource.key.name}: spec.coupon names ShopCoupon '{resource.spec['coupon']}', which is neither "
             f"declared in shop {ctx.shop} nor managed in the state store; declare the coupon or fix the name"
             for resource in ctx.desired_of(self.kind)
-            if ctx.remote_id(coupon_key(resource)) is None
+            # An ended grant's coupon is not made, rightly: the plan skipped both with a note.
+            if ctx.remote_id(coupon_key(resource)) is None and self.phase(resource, ctx) is not Phase.ENDED
         ]
 
     def effects(self, call: Call, answer: Mapping[str, Any]) -> tuple[StateEffect, ...]:

@@ -34,7 +34,8 @@ What TOP allows, and so what the plan can do:
   declared. `check_plan` counts live valid coupons (managed, retired and unmanaged alike) plus the
   coupons the plan creates, and fails before any call if that passes 50.
 - Create-time rules checked in the plan, not at load (an existing coupon is not re-checked): the
-  end must be at least today 23:59:59 (GMT+8) and at most 6 months ahead.
+  end must be at least today 23:59:59 (GMT+8) and at most 6 months ahead. A coupon not made yet
+  that ends later today can never be made, so the plan skips it with a note instead (issue 17.1).
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ class ShopCoupon(Kind):
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
         """A coupon is valid through its end second (coupons.get's rule, `_is_valid`); an ended
-        coupon that exists is left alone: TOP can neither change nor delete it."""
-        return coupon_phase(resource.spec["add"], ctx.now)
+        coupon that exists is left alone: TOP can neither change nor delete it. A coupon not made
+        yet that ends later today counts as ended (`declared_coupon_phase`)."""
+        return declared_coupon_phase(resource, ctx)
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A shop coupon: any item, one coupon an order, once the order reaches its threshold."""
@@ -137,6 +139,8 @@ class ShopCoupon(Kind):
         unlinked_rows = [row for row in valid if str(row["coupon_id"]) not in linked]
         for resource in ctx.desired_of(self.kind):
             if resource.key not in ctx.links:
+                if _cannot_be_made_today(resource, ctx):
+                    live.info[resource.key.name] = [_too_soon_note(resource.spec["add"], ctx.now)]
                 wanted = list_view(resource.spec["add"])
                 ids = [str(row["coupon_id"]) for row in unlinked_rows if content_of(row) == wanted]
                 if ids:
@@ -319,6 +323,31 @@ def coupon_phase(add: Mapping[str, Any], now: datetime) -> Phase:
     return phase_at(start, parse_top_datetime(str(add["end_time"])) + timedelta(seconds=1), now)
 
 
+def declared_coupon_phase(coupon: Resource, ctx: PlanContext) -> Phase:
+    """coupon_phase, except that a coupon not made yet (no link) whose end is before 23:59:59 of
+    today (GMT+8) is ENDED too: TOP makes no coupon ending before the last second of the day it
+    is made (coupon.add, `_create_time_errors`), and by tomorrow it is over. So it is skipped with
+    a note instead of failing the plan; a grant of it (CouponGrant.phase) is skipped alike."""
+    return Phase.ENDED if _cannot_be_made_today(coupon, ctx) else coupon_phase(coupon.spec["add"], ctx.now)
+
+
+def _end_of_today(now: datetime) -> datetime:
+    """The earliest end TOP gives a coupon made at `now`: 23:59:59 of that day in GMT+8."""
+    return now.astimezone(GMT8).replace(hour=23, minute=59, second=59, microsecond=0)
+
+
+def _cannot_be_made_today(coupon: Resource, ctx: PlanContext) -> bool:
+    """Not made yet, not over yet, but ending before the earliest end TOP gives a coupon made now."""
+    add = coupon.spec["add"]
+    return (coupon.key not in ctx.links and coupon_phase(add, ctx.now) is not Phase.ENDED
+            and parse_top_datetime(str(add["end_time"])) < _end_of_today(ctx.now))
+
+
+def _too_soon_note(add: Mapping[str, Any], now: datetime) -> str:
+    return (f"ends {add['end_time']} (GMT+8), before {to_top_datetime(_end_of_today(now))}, the earliest end TOP "
+            "gives a coupon made today: it cannot be created")
+
+
 def _is_valid(row: Mapping[str, Any], now: datetime) -> bool:
     return parse_top_datetime(str(row["end_time"])) >= now
 
@@ -479,7 +508,7 @@ def _same_content_errors(resources: Sequence[Resource]) -> Iterator[str]:
 def _create_time_errors(key: ResourceKey, resource: Resource, now: datetime) -> Iterator[str]:
     end = parse_top_datetime(resource.spec["add"]["end_time"])
     wall_now = now.astimezone(GMT8)
-    end_of_today = wall_now.replace(hour=23, minute=59, second=59, microsecond=0)
+    end_of_today = _end_of_today(now)
     latest = add_months(wall_now, MAX_END_MONTHS)
     if end < end_of_today:
         yield (
