@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -19,13 +19,13 @@ from reconciler.sandbox import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
 from reconciler.state import StateStore, open_store
 from reconciler.top import Credentials, TopClient
 from tests.conftest import Sandbox
+from tests.pinned_clock import MOMENT
 
 REPO = Path(__file__).resolve().parents[1]
-GMT8 = timezone(timedelta(hours=8))
-# Before every dated object of the demo manifests (2027), as tests/golden_outputs.py's MOMENT:
-# the engine is handed this moment and the sandbox's business rules run at it, so these tests
-# mean the same whatever the calendar says.
-NOW = datetime(2026, 12, 1, 10, 0, tzinfo=GMT8)
+# The suite's moment (before every dated object of the demo manifests): the engine is handed it
+# and the sandbox's business rules run at it (pin_clock), so these tests mean the same whatever
+# the calendar says, also apart from conftest's pinned clocks.
+NOW = MOMENT
 SHOPS = (REPO / "campaigns" / "shops.yaml").read_text(encoding="utf-8")
 
 
