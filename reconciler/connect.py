@@ -10,6 +10,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.kinds.base import Caller
 from reconciler.redaction import remember
 from reconciler.settings import ShopConnection
+from reconciler.state.budget import shared_slots
 from reconciler.top import Credentials, TopClient
 from reconciler.top.apps import ShopCaller
 from reconciler.top.credentials import DEFAULT_GATEWAY, CredentialsError
@@ -130,7 +131,11 @@ class Clients:
 
     def _top_run(self) -> TopRun:
         if self._run is None:
-            self._run = TopRun(self._env, self._client_settings)
+            settings = self._client_settings if self._client_settings is not None else ClientSettings.from_env(self._env)
+            # TOP_QPS_SHARED: the budget lives in the state store (a PostgreSQL row per app key) or,
+            # with SQLite, in a file for the machine, so every worker of the app shares TOP_QPS.
+            shared = shared_slots(self._env) if settings.qps_shared else None
+            self._run = TopRun(self._env, settings, shared)
         return self._run
 
     def _check_read_only_gateway(self, shop: str, gateway: str) -> None:

@@ -44,7 +44,7 @@ from reconciler.top.encoding import encode_params, format_epoch_seconds
 from reconciler.top.gateways import public_url
 from reconciler.top.envelope import parse_response
 from reconciler.top.methods import is_write
-from reconciler.top.ratelimit import QpsBudget
+from reconciler.top.ratelimit import Budget
 from reconciler.top.retry import RetryPolicy, ban_too_long, call_with_retries, write_failure
 from reconciler.top.signing import SIGN_METHODS, sign
 from reconciler.top.tokens import CREATE_METHOD, REFRESH_METHOD, SESSION_CODES, SellerSession, Token, token_result_of
@@ -121,7 +121,7 @@ class TopClient:
         read_only: bool = False,
         clock: Callable[[], float] = time.time,
         retry: RetryPolicy | None = None,
-        budget: QpsBudget | None = None,
+        budget: Budget | None = None,
         concurrency: int = 1,
         session: SellerSession | None = None,
         simplify: bool = True,

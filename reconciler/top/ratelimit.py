@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 logger = logging.getLogger("reconciler.top.ratelimit")
 
@@ -103,18 +104,111 @@ class QpsBudget:
         """Nothing to release (kept for the run's clean-up, which closes every budget)."""
 
 
-class Budgets:
-    """One QpsBudget per app key for a run: shops that share an app share its quota."""
+class Budget(Protocol):
+    """What a TOP client needs of its app's budget: wait for a call's turn, report a ban."""
 
-    def __init__(self, qps: int) -> None:
+    def acquire(self) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# ---- one budget for many processes -----------------------------------------------------------
+
+
+class SharedSlots(Protocol):
+    """The next free slot and the ban of one app key, kept where every worker of the app sees them
+    (reconciler.state.budget: a PostgreSQL row, or a file on one machine). Each method is one
+    atomic step; times are the store's own clock, so workers on machines whose clocks differ agree.
+    """
+
+    def take_slot(self, interval: float) -> float:
+        """Reserve the next slot (never before a ban ends) and push the next one `interval` later:
+        the seconds to wait until this slot (0 when it is now)."""
+        ...
+
+    def ban(self, seconds: float) -> bool:
+        """TOP banned the app for `seconds` from now: no slot before then. True when no ban was in
+        force (a new ban, not one more call caught in the same one)."""
+        ...
+
+    def ban_remaining(self) -> float:
+        """Seconds until the ban in force ends (0 when there is none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SharedBudget:
+    """The QpsBudget's pacing (GCRA, one call every interval, no burst) and ban handling, with
+    the slot and the ban kept in SharedSlots, so N workers of one app key go out at TOP_QPS
+    together instead of N x TOP_QPS, and a ban one of them meets holds back all of them.
+
+    The slowdown after repeated bans (BAN_SLOWDOWN) stays per process: each worker slows the
+    calls it sends, which slows the whole app once every worker has met two bans."""
+
+    def __init__(self, slots: SharedSlots, qps: int) -> None:
+        if qps < 1:
+            raise ValueError(f"qps must be at least 1, got {qps}")
         self.qps = qps
-        self._by_app: dict[str, QpsBudget] = {}
+        self._slots = slots
+        self._lock = threading.Lock()  # one statement at a time on the store's connection
+        self._interval = PACING_MARGIN / qps
+        self.bans = 0
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._slots.take_slot(self._interval)
+            if wait <= 0:
+                return
+            time.sleep(wait)
+            with self._lock:
+                banned = self._slots.ban_remaining()
+            if banned <= 0:
+                return
+            # Banned while this call waited for a slot taken before the ban: a new slot after it.
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            new_ban = self._slots.ban(seconds)
+            if not new_ban:
+                return
+            self.bans += 1
+            logger.info("TOP call limit: pausing all calls of this app, in every worker, for %.2f s", seconds)
+            if self.bans > 1 and self._interval < SLOWEST_INTERVAL:
+                self._interval = min(self._interval * BAN_SLOWDOWN, SLOWEST_INTERVAL)
+                logger.warning(
+                    "TOP banned this app's calls %d times in this run: this worker paces at %.1f calls/s "
+                    "instead of TOP_QPS=%d until the run ends", self.bans, 1 / self._interval, self.qps,
+                )
+
+    def calls_per_second(self) -> float:
+        return 1 / self._interval
+
+    def close(self) -> None:
+        with self._lock:
+            self._slots.close()
+
+
+class Budgets:
+    """One budget per app key for a run: shops that share an app share its quota. With
+    `shared` (TOP_QPS_SHARED=1: reconciler.connect passes the state store's SharedSlots opener),
+    the budget is also shared with every other worker of the app key."""
+
+    def __init__(self, qps: int, shared: Callable[[str], SharedSlots] | None = None) -> None:
+        self.qps = qps
+        self._shared = shared
+        self._by_app: dict[str, Budget] = {}
         self._lock = threading.Lock()
 
-    def for_app(self, app_key: str) -> QpsBudget:
+    def for_app(self, app_key: str) -> Budget:
         with self._lock:
             if app_key not in self._by_app:
-                self._by_app[app_key] = QpsBudget(self.qps)
+                self._by_app[app_key] = (
+                    SharedBudget(self._shared(app_key), self.qps) if self._shared else QpsBudget(self.qps)
+                )
             return self._by_app[app_key]
 
     def close(self) -> None:

@@ -1,23 +1,28 @@
 """What every TOP client of one run shares: the settings read once from the environment, and one
-QPS budget per app key (shops that share an app share its quota)."""
+QPS budget per app key (shops that share an app share its quota; with TOP_QPS_SHARED, every
+worker of the app shares it through `shared`, which reconciler.connect takes from the state store)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from reconciler.top.client import TopClient
 from reconciler.top.credentials import Credentials
-from reconciler.top.ratelimit import Budgets
+from reconciler.top.ratelimit import Budgets, SharedSlots
 from reconciler.top.settings import ClientSettings
 from reconciler.top.tokens import SellerSession, session_for
 
 
 class TopRun:
-    def __init__(self, env: Mapping[str, str] = os.environ, settings: ClientSettings | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] = os.environ, settings: ClientSettings | None = None,
+        shared: Callable[[str], SharedSlots] | None = None,
+    ) -> None:
         # `settings`: read once by the CLI (reconciler/settings.py); else from `env` here.
+        # `shared`: app key -> the slots every worker of that app shares (None: this process only).
         self.settings = settings if settings is not None else ClientSettings.from_env(env)
-        self._budgets = Budgets(self.settings.qps)
+        self._budgets = Budgets(self.settings.qps, shared)
 
     def open(
         self, credentials: Credentials, *, shop: str, session_var: str, sign_method: str, read_only: bool

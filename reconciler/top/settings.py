@@ -2,6 +2,9 @@
 
     TOP_QPS                calls per second per app for the whole run (default 10; raise it to
                            your app's quota)
+    TOP_QPS_SHARED         1: TOP_QPS is the budget of every worker of the app key together, kept in
+                           the PostgreSQL state store, or with SQLite in a file for the machine
+                           (reconciler.state.budget); default 0: the budget of this process
     TOP_CONCURRENCY        reads in flight at once, up to the QPS budget (default 8)
     TOP_TIMEOUT            seconds to wait for TOP's answer (default 10; connecting: 5)
     TOP_TOKEN_FILE         where `reconciler auth` keeps tokens (default .reconciler/token.json)
@@ -31,6 +34,7 @@ CONNECT_TIMEOUT = 5.0
 class ClientSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     qps: int = DEFAULT_QPS
+    qps_shared: bool = False  # TOP_QPS_SHARED
     concurrency: int = DEFAULT_CONCURRENCY
     read_timeout: float = DEFAULT_READ_TIMEOUT
     token_file: TokenFile = field(default_factory=lambda: TokenFile.from_env({}))
@@ -50,6 +54,7 @@ class ClientSettings:
         return cls(
             retry=RetryPolicy.from_env(env),
             qps=env_int(env, "TOP_QPS", DEFAULT_QPS),
+            qps_shared=_env_bool(env, "TOP_QPS_SHARED", False),
             concurrency=env_int(env, "TOP_CONCURRENCY", DEFAULT_CONCURRENCY),
             read_timeout=env_float(env, "TOP_TIMEOUT", DEFAULT_READ_TIMEOUT) or DEFAULT_READ_TIMEOUT,
             token_file=TokenFile.from_env(env),
