@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from reconciler.credential_providers import Providers, StoreTokens
 from reconciler.errors import ReconcilerError
 from reconciler.kinds.base import Caller
 from reconciler.redaction import remember
@@ -18,6 +19,7 @@ from reconciler.top.env_names import read_only_gateway_problem, variable_problem
 from reconciler.top.gateways import manifest_gateway_allowed
 from reconciler.top.run import TopRun
 from reconciler.top.settings import ClientSettings
+from reconciler.top.tokens import TokenFile
 
 
 class Clients:
@@ -32,6 +34,7 @@ class Clients:
         self._client_settings = settings
         self._callers: dict[str, ShopCaller] = {}
         self.credentials: list[Credentials] = []
+        self._providers = Providers(env)  # spec.credentials: env | file | store (reconciler/credential_providers.py)
         self._run: TopRun | None = None  # built on first use, so a bad TOP_* setting is reported cleanly
         # Set by a watched command (reconciler.observe) to count each shop's calls for metrics.
         self.observe: Callable[[str, Caller], Caller] | None = None
@@ -73,24 +76,33 @@ class Clients:
             )
         return settings
 
+    def token_store(self, shop: str) -> TokenFile | StoreTokens:
+        """Where `reconciler auth` keeps the shop's token: the store for spec.credentials: store,
+        else the token file."""
+        settings = self._settings_of(shop)
+        if settings.credentials == "store":
+            secrets = self._providers("store").secrets(shop, settings.env)
+            assert isinstance(secrets.tokens, StoreTokens)
+            return secrets.tokens
+        return self._top_run().settings.token_file
+
     def _open(self, shop: str) -> TopClient:
         settings = self._settings_of(shop)
         names = settings.env
-        credentials = Credentials.from_env(
-            self._env,
-            app_key_var=names["app_key"],
-            app_secret_var=names["app_secret"],
-            session_var=names["session"],
-            gateway_var=names["gateway"],
-        )
+        secrets = self._providers(settings.credentials).secrets(shop, names)
+        credentials = secrets.credentials
+        if self._env.get(names["gateway"]):
+            credentials = Credentials(credentials.app_key, credentials.app_secret, credentials.session,
+                                      self._env[names["gateway"]])
         gateway = self._manifest_gateway(shop, settings)
         if gateway is not None:
             credentials = Credentials(credentials.app_key, credentials.app_secret, credentials.session, gateway)
         self._check_read_only_gateway(shop, credentials.gateway)
         self.credentials.append(credentials)
         return self._top_run().open(
-            credentials, shop=shop, session_var=names["session"], sign_method=settings.sign_method,
-            read_only=self._read_only,
+            credentials, shop=shop, sign_method=settings.sign_method, read_only=self._read_only, tokens=secrets.tokens,
+            # named in session errors: the variable, or the file or store the provider read
+            session_var=names["session"] if settings.credentials == "env" else secrets.source,
         )
 
     def _manifest_gateway(self, shop: str, settings: ShopConnection) -> str | None:
@@ -148,7 +160,8 @@ class Clients:
         """App secrets, sessions and refresh tokens, including tokens refreshed during the run, and
         the values of the variables the Shop profiles name for secrets, before any client opens."""
         named = [self._env.get(var, "") for settings in self.settings.values() for var in settings.secret_variables()]
-        values = named + [value for credentials in self.credentials for value in credentials.secret_values()]
+        values = named + self._providers.secret_values()
+        values += [value for credentials in self.credentials for value in credentials.secret_values()]
         clients = [client for caller in self._callers.values() for client in caller.opened()]
         return values + [value for client in clients for value in client.secret_values()]
 
@@ -157,6 +170,7 @@ class Clients:
             client.close()
         if self._run is not None:
             self._run.close()
+        self._providers.close()
 
     def __enter__(self) -> "Clients":
         return self

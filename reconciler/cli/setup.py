@@ -53,14 +53,15 @@ def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None
         if shop not in manifests.shops:
             fail(f"no Shop profile named '{shop}' in the manifests; known: {', '.join(sorted(manifests.shops)) or 'none'}")
         clients.use_profiles(connections_of(manifests.shops))
+        store = clients.token_store(shop)  # the token file, or the state store (spec.credentials: store)
         client = clients.seller(shop)
         token = client.exchange_code(code, uuid)
-        token_file.save(shop, token)
+        store.save(shop, token)
     expires = datetime.fromtimestamp(token.expires_at, timezone.utc).isoformat() if token.expires_at else "unknown"
-    click.echo(f"authorised shop '{shop}' (seller {token.user_nick or 'unknown'}); token saved to {token_file.path}, "
+    click.echo(f"authorised shop '{shop}' (seller {token.user_nick or 'unknown'}); token saved to {store.where}, "
                f"valid until {expires}{', refreshable' if token.refresh_token else ''}")
     session_var = manifests.shops[shop].env["session"]
-    if os.environ.get(session_var):
+    if manifests.shops[shop].credentials == "env" and os.environ.get(session_var):
         click.echo(f"note: {session_var} is set and wins over the token file; unset it to use this token", err=True)
 
 

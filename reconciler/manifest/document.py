@@ -134,6 +134,7 @@ class ShopProfile:
     env: Mapping[str, str]  # role -> env var name
     source: Document
     taoke: TaokeApp | None = None  # spec.taoke: the app its TaokeCashGifts are sent with
+    credentials: str = "env"  # spec.credentials: env | file | store (reconciler/top/providers.py)
 
     @classmethod
     def from_document(cls, document: Document) -> ShopProfile:
@@ -146,6 +147,7 @@ class ShopProfile:
             env={**DEFAULT_ENV, **spec.get("env", {})},
             source=document,
             taoke=TaokeApp.from_spec(taoke, document) if taoke else None,
+            credentials=spec.get("credentials", "env"),
         )
 
 

@@ -11,7 +11,7 @@ from reconciler.top.client import TopClient
 from reconciler.top.credentials import Credentials
 from reconciler.top.ratelimit import Budgets, SharedSlots
 from reconciler.top.settings import ClientSettings
-from reconciler.top.tokens import SellerSession, session_for
+from reconciler.top.tokens import SellerSession, TokenStore, session_for
 
 
 class TopRun:
@@ -25,9 +25,12 @@ class TopRun:
         self._budgets = Budgets(self.settings.qps, shared)
 
     def open(
-        self, credentials: Credentials, *, shop: str, session_var: str, sign_method: str, read_only: bool
+        self, credentials: Credentials, *, shop: str, session_var: str, sign_method: str, read_only: bool,
+        tokens: TokenStore | None = None,
     ) -> TopClient:
-        session = session_for(shop, credentials.session, session_var=session_var, token_file=self.settings.token_file)
+        # `tokens`: where the shop's credentials provider keeps its refreshable token (None: the token file).
+        store = tokens if tokens is not None else self.settings.token_file
+        session = session_for(shop, credentials.session, session_var=session_var, token_file=store)
         return self._client(credentials, session, sign_method=sign_method, read_only=read_only)
 
     def open_app(self, credentials: Credentials, *, sign_method: str, read_only: bool) -> TopClient:

@@ -18,10 +18,10 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from filelock import FileLock, Timeout
@@ -150,6 +150,31 @@ def token_result_of(method: str, answer: Mapping[str, Any]) -> dict[str, Any]:
     return raw
 
 
+# ---- where refreshable tokens are kept ---------------------------------------------------------
+
+
+class TokenStore(Protocol):
+    """Where a shop's refreshable token is kept and refreshed once, whoever needs it.
+
+    TOP rotates the refresh token on every refresh, so the holder of `locked(shop)` re-reads the
+    token, and only when it is still the one it failed with does it refresh and save: every other
+    worker, thread or process, waits on the lock and then takes the saved one. The token file is
+    one store (one machine); the PostgreSQL store's sealed tokens are another (a fleet of workers,
+    reconciler/state/seller_tokens.py, wired in reconciler/connect.py).
+    """
+
+    @property
+    def where(self) -> str:
+        """Named in messages and errors (a path or a store URL without its password)."""
+        ...
+
+    def load(self, shop: str) -> Token | None: ...
+
+    def locked(self, shop: str = "") -> AbstractContextManager[None]: ...
+
+    def save_while_locked(self, shop: str, token: Token) -> None: ...
+
+
 # ---- the token file -------------------------------------------------------------------------
 
 
@@ -164,6 +189,10 @@ class TokenFile:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TokenFile:
         return cls(env.get(TOKEN_FILE_ENV) or DEFAULT_TOKEN_FILE)
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     def load(self, shop: str) -> Token | None:
         entry = self._read().get(shop)
         if entry is None:
@@ -176,8 +205,8 @@ class TokenFile:
             ) from None
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the file against other processes (a CI plan and a local apply share one file).
+    def locked(self, shop: str = "") -> Iterator[None]:
+        """Hold the file (every shop's entry: it is one file) against other processes (a CI plan and a local apply share one file).
 
         TOP rotates the refresh token on every refresh, so two processes refreshing the same
         token at once would leave one with a dead token: the second must see the first's result
@@ -243,7 +272,7 @@ class SellerSession:
     token: Token | None
     shop: str = ""
     source: str = "TOP_SESSION"  # where the token came from, named in errors (never its value)
-    store: TokenFile | None = None
+    store: TokenStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _seen: list[str] = field(default_factory=list, repr=False)
 
@@ -259,9 +288,9 @@ class SellerSession:
         return cls(Token(session) if session else None, shop=shop, source=source)
 
     @classmethod
-    def from_file(cls, store: TokenFile, shop: str) -> SellerSession | None:
+    def from_file(cls, store: TokenStore, shop: str) -> SellerSession | None:
         token = store.load(shop)
-        return None if token is None else cls(token, shop=shop, source=str(store.path), store=store)
+        return None if token is None else cls(token, shop=shop, source=store.where, store=store)
 
     @property
     def current(self) -> str | None:
@@ -285,7 +314,7 @@ class SellerSession:
             if self.store is None:
                 self._take(self._exchange(token, exchange, now))
             else:
-                with self.store.locked():
+                with self.store.locked(self.shop):
                     on_file = self.store.load(self.shop)
                     if on_file is not None and on_file.access_token != token.access_token:
                         # Another process refreshed it meanwhile (and so used up our refresh token).
@@ -295,7 +324,7 @@ class SellerSession:
                     fresh = self._exchange(token, exchange, now)
                     self._take(fresh)
                     self.store.save_while_locked(self.shop, fresh)
-        logger.info("refreshed the access token of shop '%s' (saved to %s)", self.shop, self.store.path if self.store else "memory")
+        logger.info("refreshed the access token of shop '%s' (saved to %s)", self.shop, self.store.where if self.store else "memory")
 
     def _exchange(self, token: Token, exchange: Exchange, now: Callable[[], float]) -> Token:
         if token.refresh_token is None or not token.can_refresh(now()):
@@ -343,7 +372,7 @@ def _session_error(cause: TopError | None, msg: str) -> TopSessionError:
     return TopSessionError(cause.method, code=cause.code, msg=msg, sub_code=cause.sub_code, request_id=cause.request_id)
 
 
-def session_for(shop: str, env_session: str | None, *, session_var: str, token_file: TokenFile) -> SellerSession:
+def session_for(shop: str, env_session: str | None, *, session_var: str, token_file: TokenStore) -> SellerSession:
     """The session a shop's client sends: the environment's if set (it wins, as environment settings
     do), else the token file's entry for the shop, else none (TOP will answer code 26)."""
     if env_session:
