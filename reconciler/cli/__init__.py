@@ -7,6 +7,7 @@ prints; one module per group of commands:
     plan.py      plan                       apply.py   apply
     inspect.py   validate, render, drift, price
     state.py     import, journal, state     setup.py   init, auth, schema, sandbox
+    export.py    export (adopt a shop's live promotions as manifests)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.cli import apply, inspect, plan, setup, state  # noqa: F401  (each registers its commands)
+from reconciler.cli import export  # noqa: F401  (reconciler export, issue 19)
 from reconciler.cli.common import echo_lines as _echo_lines
 from reconciler.cli.common import echo_pieces as _echo_pieces
 from reconciler.cli.root import cli

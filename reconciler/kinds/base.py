@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
+from reconciler.kinds.exported import ExportError, Exported
 from reconciler.manifest import Document, ShopProfile
 from reconciler.model import (
     Action,
@@ -225,6 +226,25 @@ class Kind(ABC):
         """Adopt an existing object (`reconciler import`): read it on TOP and return the state record
         to keep for it. Raise PlanError when it does not exist or this kind cannot adopt objects."""
         raise PlanError(f"{self.kind} objects cannot be imported")
+
+    def import_exported(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """`reconciler export --import`: the state record for an object whose manifest the export just
+        wrote from TOP itself. import_record by default; a kind whose plain import leaves a review step
+        (an item pool's fields TOP does not return) may record the exported manifest as applied."""
+        return self.import_record(client, remote_id, desired)
+
+    # ---- `reconciler export` (issue 19; kinds/exported.py) --------------------------------------
+
+    def export_listed(self, client: Caller) -> list[Exported] | None:
+        """Every object of this kind on the shop as a manifest document (read with the kind's own
+        paged list calls); None when TOP has no list call for the kind (then only export_one)."""
+        return None
+
+    def export_one(self, client: Caller, remote_id: str) -> Exported:
+        """The object `remote_id` as a manifest document (`export --id KIND:ID`); ExportError when
+        TOP has no such object or this kind cannot be exported."""
+        raise ExportError(f"{self.kind} objects cannot be exported yet; declare them by hand and "
+                          f"`reconciler import {self.kind} NAME {remote_id}`")
 
     def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
         """Ids of unmanaged objects on TOP that hold exactly what creating `desired` would make.

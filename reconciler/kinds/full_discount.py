@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
 from reconciler.kinds.common import fen, permille
+from reconciler.kinds.exported import Exported, export_name, rate, yuan_string
 from reconciler.kinds.price_terms import reward_text, threshold_text
 from reconciler.kinds.promotionmisc import (
     Family,
@@ -25,8 +26,10 @@ from reconciler.kinds.promotionmisc import (
     price_items,
     price_when,
     range_params,
+    canonical,
     window_params,
 )
+from reconciler.kinds.promotionmisc_export import PromotionMiscExport, common_spec, description_note
 from reconciler.manifest import Document
 from reconciler.model import Resource
 from reconciler.pricing.rules import Form, OrderDiscount, PriceRule, Reward, Threshold
@@ -87,7 +90,7 @@ FAMILY = Family(
 )
 
 
-class FullDiscount(PromotionMiscActivity, Kind):
+class FullDiscount(PromotionMiscExport, PromotionMiscActivity, Kind):
     kind = "FullDiscount"
     schema = "full-discount.schema.json"
     family = FAMILY
@@ -111,6 +114,29 @@ class FullDiscount(PromotionMiscActivity, Kind):
         activity.update(_reward(spec["reward"], problems))
         _check_reward_against_condition(spec, activity, problems)
         return {"activity": activity, "items": items}
+
+    def exported(self, remote_id: str, entry: Mapping[str, Any]) -> Exported:
+        """An activity as `reconciler export` writes it (the inverse of normalise_spec)."""
+        view = canonical(FAMILY, entry["activity"])
+        lost: list[str] = []
+        spec = common_spec(view, list(entry["items"]), lost)
+        items = spec.pop("items")
+        level = _word(LEVELS, view.get("type"))
+        if level is None:
+            lost.append(f"type {view.get('type')!r} is neither 1 (item) nor 2 (shop)")
+        spec["level"] = level or "shop"
+        spec.update(_exported_condition(view, lost))
+        if view.get("is_shop_member"):
+            members = _word(MEMBER_LEVELS, view.get("shop_member_level"))
+            if members is None:
+                lost.append(f"shop_member_level {view.get('shop_member_level')!r} is not a level a manifest names")
+            spec["members"] = members or "customer"
+        if view.get("is_user_tag"):
+            spec["user_tag"] = view.get("user_tag")
+        spec["reward"] = _exported_reward(view, lost)
+        spec["items"] = items
+        name = export_name(spec["title"], remote_id, "full-discount")
+        return Exported(self.kind, remote_id, name, spec, notes=description_note(entry["activity"]), lost=tuple(lost))
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """A basket-level discount: an amount and/or a rate off once the threshold is reached.
@@ -198,3 +224,54 @@ def _check_reward_against_condition(
             "no_ceiling (上不封顶) repeats an amount off for every multiple of the threshold; "
             "it cannot be combined with a rate",
         )
+
+
+# ---- TOP → manifest (`reconciler export`) ---------------------------------------------------------
+
+
+def _word(words: Mapping[str, int], code: Any) -> str | None:
+    """The manifest's word for TOP's code ({"item": 1, "shop": 2}, 2 → "shop"), None when unknown."""
+    return next((word for word, value in words.items() if value == code), None)
+
+
+def _exported_condition(view: Mapping[str, Any], lost: list[str]) -> dict[str, Any]:
+    if view.get("is_amount_over") == view.get("is_item_count_over"):
+        lost.append("it has both or neither of an amount and an item-count threshold; a manifest has exactly one")
+    if view.get("is_amount_over"):
+        spec: dict[str, Any] = {"when": {"amount_at_least": yuan_string(view.get("total_price") or 0)}}
+        repeat = view.get("is_amount_multiple")
+    else:
+        spec = {"when": {"count_at_least": int(view.get("item_count") or 0)}}
+        repeat = view.get("is_item_multiple")
+    if repeat:
+        spec["no_ceiling"] = True
+        if view.get("is_discount"):
+            lost.append("上不封顶 (no ceiling) together with a rate, which the manifest refuses")
+    return spec
+
+
+def _exported_reward(view: Mapping[str, Any], lost: list[str]) -> dict[str, Any]:
+    reward: dict[str, Any] = {}
+    if view.get("is_decrease_money"):
+        reward["decrease"] = yuan_string(view["decrease_amount"])
+        if view.get("is_amount_over") and int(view["decrease_amount"]) >= int(view.get("total_price") or 0):
+            lost.append("the amount off is not below the threshold, which the manifest refuses")
+    if view.get("is_discount"):
+        reward["rate"] = rate(view["discount_rate"])
+        if "decrease" in reward:
+            lost.append("it has both an amount off and a rate; a manifest has one of them")
+    if view.get("is_send_gift"):
+        gift: dict[str, Any] = {"name": view.get("gift_name") or ""}
+        if view.get("gift_id") is not None:
+            gift["item_id"] = str(view["gift_id"])
+        if view.get("gift_url"):
+            gift["url"] = view["gift_url"]
+        reward["gift"] = gift
+    if view.get("is_free_post"):
+        areas = [area for area in str(view.get("exclude_area") or "").split("*") if area]
+        if any(not (area.isdigit() and len(area) == 6) for area in areas):
+            lost.append(f"exclude_area {view.get('exclude_area')!r} holds codes that are not 6-digit area codes")
+        reward["free_shipping"] = {"except_areas": areas} if areas else True
+    if not reward:
+        lost.append("it gives no reward (no amount off, rate, gift or free shipping); a manifest names one")
+    return reward

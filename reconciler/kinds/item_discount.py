@@ -11,10 +11,12 @@ range deltas and recovery).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
 from reconciler.kinds.common import fen, permille
+from reconciler.kinds.exported import Exported, export_name, rate, yuan_string
 from reconciler.kinds.price_terms import unit_price
 from reconciler.kinds.promotionmisc import (
     Family,
@@ -22,8 +24,10 @@ from reconciler.kinds.promotionmisc import (
     price_items,
     price_when,
     range_params,
+    canonical,
     window_params,
 )
+from reconciler.kinds.promotionmisc_export import PromotionMiscExport, common_spec, description_note
 from reconciler.manifest import Document
 from reconciler.model import Resource
 from reconciler.pricing.rules import Form, PriceRule, SpecialPrice
@@ -49,7 +53,7 @@ FAMILY = Family(
 )
 
 
-class ItemDiscount(PromotionMiscActivity, Kind):
+class ItemDiscount(PromotionMiscExport, PromotionMiscActivity, Kind):
     kind = "ItemDiscount"
     schema = "item-discount.schema.json"
     family = FAMILY
@@ -71,6 +75,23 @@ class ItemDiscount(PromotionMiscActivity, Kind):
             path = ("spec", "discount", "decrease")
             activity.update(is_decrease_money=True, decrease_amount=fen(discount["decrease"], path, problems, positive=True))
         return {"activity": activity, "items": items}
+
+    def exported(self, remote_id: str, entry: Mapping[str, Any]) -> Exported:
+        """An activity as `reconciler export` writes it (the inverse of normalise_spec)."""
+        view = canonical(FAMILY, entry["activity"])
+        lost: list[str] = []
+        spec = common_spec(view, list(entry["items"]), lost)
+        if view.get("is_discount") == view.get("is_decrease_money"):
+            lost.append("it has both or neither of a discount rate and an amount off; a manifest has exactly one")
+        if view.get("is_discount"):
+            spec["discount"] = {"rate": rate(view["discount_rate"])}
+        elif view.get("is_decrease_money"):
+            spec["discount"] = {"decrease": yuan_string(view["decrease_amount"])}
+        if view.get("is_user_tag"):
+            spec["user_tag"] = view.get("user_tag")
+        spec["items"] = spec.pop("items")  # last, as manifests write it
+        name = export_name(spec["title"], remote_id, "item-discount")
+        return Exported(self.kind, remote_id, name, spec, notes=description_note(entry["activity"]), lost=tuple(lost))
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """An item discount is an item-level special price; one with a user tag reaches only some buyers."""

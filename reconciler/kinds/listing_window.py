@@ -35,7 +35,9 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
 )
+from reconciler.errors import PlanError
 from reconciler.kinds.common import phase_at
+from reconciler.kinds.exported import Exported
 from reconciler.kinds.schedule import (
     Schedule,
     ScheduleError,
@@ -161,6 +163,25 @@ class ListingWindow(Kind):
             shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             errors.append(f"{who} both select {len(ids)} item(s): {shown}; an item can follow one window only")
         return errors
+
+    def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """Adopt the items a window selects as they are now (`export --listing snapshot --import`):
+        the record a window's first plan would make; nothing is listed or delisted."""
+        if remote_id != REMOTE_ID:
+            raise PlanError(f"a listing window is no object on TOP; import it with the remote id {REMOTE_ID!r}")
+        return {"items": select(desired.spec, read_items(client, _server_filter([desired]))), "held": {}}
+
+    def export_snapshot(self, client: Caller, name: str) -> Exported:
+        """`export --listing snapshot`: a window that pins what is on sale now (issue 19.5). Always
+        open, so its items stay on sale; an item selling out stays listed (TOP may still move it to
+        the warehouse) and is listed again when restocked. Items in the warehouse are not selected."""
+        on_sale = sorted(item_id for item_id, item in read_items(client, {}).items() if item["on_sale"])
+        spec = {"items": [str(item_id) for item_id in on_sale],
+                "stock": {"delist_when_out_of_stock": False, "relist_on_restock": True}}
+        notes = (f"what is on sale now: {len(on_sale)} item(s) (items.onsale.get); items in the warehouse are "
+                 "not selected and stay as they are. Replace it with real windows when you write them",)
+        lost = ("nothing is on sale now, and a window selects at least one item",) if not on_sale else ()
+        return Exported(self.kind, REMOTE_ID, name, spec, notes=notes, lost=lost)
 
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """Listing and delisting show in the item's approve_status: read it, never re-send blindly."""

@@ -58,6 +58,8 @@ from reconciler.kinds.base import (
     new_id_ref,
 )
 from reconciler.kinds.common import phase_at, which_side_moved
+from reconciler.kinds.exported import ExportError, Exported
+from reconciler.kinds.shop_coupon_export import coupon_exported, coupons_exported
 from reconciler.top.answers import top_rows
 from reconciler.kinds.wording import arrow
 from reconciler.kinds.units import (
@@ -201,6 +203,15 @@ class ShopCoupon(Kind):
         if not any(str(row.get("coupon_id")) == remote_id for row in listed):
             raise PlanError(f"shop {desired.key.shop} has no coupon {remote_id} on TOP")
         return {}
+
+    def export_listed(self, client: Caller) -> list[Exported] | None:
+        return coupons_exported(list_coupons(client), DENOMINATIONS)
+
+    def export_one(self, client: Caller, remote_id: str) -> Exported:
+        found = [row for row in list_coupons(client) if str(row["coupon_id"]) == remote_id]
+        if not found:
+            raise ExportError(f"the shop has no coupon {remote_id} on TOP")
+        return coupon_exported(found[0], DENOMINATIONS)
 
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """coupon.add has no idempotency key: look for a coupon with the same content instead."""

@@ -16,7 +16,10 @@ from reconciler.kinds.base import (
     ProblemCollector,
 )
 from reconciler.kinds.common import phase_at
+from reconciler.kinds.exported import ExportError, Exported
+from reconciler.kinds.item_pool.export import pool_exported
 from reconciler.kinds.item_pool.plan import create_change, delete_change, existing_change
+from reconciler.kinds.item_pool.views import live_view, query_view
 from reconciler.kinds.item_pool.prices import price_rule
 from reconciler.kinds.item_pool.read import read_activities, read_one, sku_in_pool
 from reconciler.kinds.item_pool.wire import (
@@ -134,6 +137,26 @@ class ItemPoolActivity(Kind):
         # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
         # for them: the next plan compares what TOP does return and says what it must assume.
         return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}
+
+    def export_one(self, client: Caller, remote_id: str) -> Exported:
+        """`export --id ItemPoolActivity:ID` (TOP has no list call, so export_listed stays None)."""
+        if not remote_id.isdigit():
+            raise ExportError(f"an item-pool activity id is a number, not {remote_id!r}")
+        live = read_one(client, int(remote_id))
+        if live is None:
+            raise ExportError(f"item-pool activity {remote_id} does not exist on TOP (or was deleted)")
+        return pool_exported(remote_id, live)
+
+    def import_exported(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
+        """The export wrote the manifest from what TOP returns and said in it what TOP does not: the
+        manifest is recorded as applied when TOP still shows exactly it, as plan's adoption would."""
+        record = self.import_record(client, remote_id, desired)
+        live = read_one(client, int(remote_id))
+        if live is None or query_view(desired.spec["activity"]) != live_view(live["activity"]):
+            return record
+        if sorted(desired.spec["items"]) != sorted(live["skus"]):
+            return record
+        return {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"])}
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """The activity as a price rule: its items' own prices, its stairs and logic-group

@@ -1,0 +1,299 @@
+"""`reconciler export` (issue 19): adopt an existing shop in one command. It reads the shop with the
+kinds' own read calls (read-only client), writes one manifest file per kind in the manifests' words
+(kinds/exported.py), and with --import links each exported object in the state store through
+`reconciler import`'s code path (Reconciler.adopt, under the shop's lock), so the next plan of the
+directory shows no changes. Files written go to stdout, one per line; every message to stderr."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import EXIT_ERROR, build_settings, check_outputs, errors_reported, fail, project_of, shop_locks
+from reconciler.cli.root import cli
+from reconciler.connect import Clients
+from reconciler.engine.plan import desired_resources
+from reconciler.engine.reconcile import Reconciler
+from reconciler.errors import ImportRefused, ManifestError, PlanError
+from reconciler.kinds import KINDS
+from reconciler.kinds.base import Caller, Kind
+from reconciler.kinds.exported import (
+    ExportError,
+    Exported,
+    KindExport,
+    document_block,
+    file_text,
+    iso_now,
+    yaml_text,
+)
+from reconciler.kinds.listing_window import ListingWindow
+from reconciler.manifest import ShopProfile, load_manifests
+from reconciler.model import Link
+from reconciler.project import DEFAULT_MANIFESTS
+from reconciler.settings import connections_of
+from reconciler.state import StateStore, open_store
+
+SNAPSHOT_NAME = "on-sale-snapshot"
+SHOP_FILE = "shop.yaml"
+
+
+def file_name(kind: str) -> str:
+    """ShopCoupon → shop-coupon.yaml, as the schemas are named."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower() + ".yaml"
+
+
+@dataclass
+class Outcome:
+    """What the run did, for the closing summary."""
+
+    by_kind: dict[str, KindExport] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # already managed
+    imported: list[str] = field(default_factory=list)
+    not_imported: list[str] = field(default_factory=list)  # import refused, with why
+
+    def of(self, kind: str) -> KindExport:
+        return self.by_kind.setdefault(kind, KindExport(kind))
+
+    def exported(self) -> list[Exported]:
+        return [obj for part in self.by_kind.values() for obj in part.objects]
+
+    def summary(self, unlisted: Sequence[tuple[str, str]]) -> list[str]:
+        objects = self.exported()
+        lossy = [obj for obj in objects if obj.lossy]
+        failed = [f"{part.kind} {line}" for part in self.by_kind.values() for line in part.failed]
+        lines = [f"exported {len(objects) - len(lossy)}, skipped {len(self.skipped)} (already managed), "
+                 f"lossy {len(lossy)} (written commented out, not imported), failed {len(failed)}, "
+                 f"not listable {len(unlisted)} kind(s)" + (f", imported {len(self.imported)}" if self.imported else "")]
+        lines += [f"skipped: {line}" for line in self.skipped]
+        lines += [f"lossy: {obj.kind} {obj.remote_id}: {'; '.join(obj.lost)}" for obj in lossy]
+        lines += [f"failed: {line}" for line in failed]
+        lines += [f"not imported: {line}" for line in self.not_imported]
+        return lines
+
+
+@cli.command("export")
+@click.option("--shop", required=True, help="The shop to read: a Shop profile (metadata.name) in --manifests.")
+@click.option("--out", "out_dir", required=True, metavar="DIR",
+              help=f"Where to write one manifest file per kind (and {SHOP_FILE}, a copy of the Shop profile, unless "
+                   "DIR is inside --manifests). Existing files there are never overwritten.")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="Export every object of this kind TOP can list (repeatable). Default: every kind TOP can list "
+                   "(ShopCoupon, ItemDiscount, FullDiscount).")
+@click.option("--id", "ids", multiple=True, metavar="KIND:ID",
+              help="Also export this object (repeatable), e.g. ItemPoolActivity:42: the only way for kinds TOP "
+                   "cannot list.")
+@click.option("--import", "link", is_flag=True,
+              help="Also link each exported object in the state store (as `reconciler import` does, under the "
+                   "shop's lock), so `reconciler plan DIR` shows no changes. Without it the plan shows the imports "
+                   "to make.")
+@click.option("--listing", type=click.Choice(["snapshot"]), default=None,
+              help=f"Also write a ListingWindow ({SNAPSHOT_NAME}) pinning the items on sale now.")
+@click.option("--manifests", default=None, metavar="PATH",
+              help=f"The manifests holding the Shop profile: how to reach TOP (the env var names of its credentials, "
+                   f"its gateway). Default: {DEFAULT_MANIFESTS}/ of DIR's project (reconciler.toml or git root). "
+                   "Credentials come from the environment, never from files.")
+def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...], link: bool, listing: str | None,
+           manifests: str | None) -> None:
+    """Write the shop's live promotions as manifests in DIR, in the manifests' units (yuan strings, 折
+    rates, ISO times with +08:00), named by title slug + remote id, each with comments carrying its
+    remote id and what the manifest format does not hold. An object whose values the format cannot
+    express is written commented out, says what would be lost, and is not imported.
+
+    TOP has no list call for ItemPoolActivity, TaokeCashGift and CouponGrant: name their ids with
+    --id KIND:ID (ItemPoolActivity only, for now). Objects the state store already manages are
+    skipped. Never writes to TOP."""
+    listed_kinds, wanted_ids = _parse_selection(kinds, ids)
+    check_outputs({}, {"--out": out_dir})
+    target = Path(out_dir)
+    names = [file_name(kind) for kind in {*listed_kinds, *(kind for kind, _ in wanted_ids)}]
+    names += [file_name(ListingWindow.kind)] if listing else []
+    if target.exists():
+        taken = [str(target / name) for name in [*names, SHOP_FILE] if (target / name).exists()]
+        if taken:
+            fail(f"{', '.join(taken)} already exist(s); export writes new files only: move them or choose another --out")
+    target.mkdir(parents=True, exist_ok=True)
+    project = project_of([out_dir])
+    manifests = manifests or str(project.root / DEFAULT_MANIFESTS)
+    with errors_reported():
+        profile = _profile(manifests, shop)
+    settings = build_settings(project)
+    with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
+            errors_reported([clients]), open_store(settings.env) as store:
+        clients.use_profiles(connections_of({shop: profile}))
+        outcome = Outcome()
+        _read(clients(shop), listed_kinds, wanted_ids, listing, outcome)
+        _skip_managed(store, shop, outcome)
+        paths = _write(target, shop, profile, manifests, outcome, iso_now(settings.clock.now))
+        _check_written(paths)
+        if link:
+            _link(Reconciler(settings, clients, store, locks=shop_locks(store)), clients(shop), paths, outcome)
+    unlisted = _unlisted(listed_kinds, {kind for kind, _ in wanted_ids})
+    for line in outcome.summary(unlisted):
+        click.echo(line, err=True)
+    for kind, hint in unlisted:
+        click.echo(f"not listable: {kind}: {hint}", err=True)
+    if not link and outcome.exported():
+        click.echo(f"next: `reconciler plan {out_dir}` shows the imports to make; `reconciler export ... --import` "
+                   "or `reconciler import KIND NAME ID` per object links them", err=True)
+    if any(part.failed for part in outcome.by_kind.values()):
+        sys.exit(EXIT_ERROR)
+
+
+# ---- what to export --------------------------------------------------------------------------
+
+
+def _listable(kind: str) -> bool:
+    """A kind whose export_listed the base does not leave at None (it has a list call)."""
+    return type(KINDS[kind]).export_listed is not Kind.export_listed
+
+
+def _parse_selection(kinds: Sequence[str], ids: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    known = sorted(KINDS)
+    for kind in kinds:
+        if kind not in KINDS:
+            fail(f"--kind {kind}: no such kind; kinds: {', '.join(known)}")
+        if not _listable(kind):
+            fail(f"--kind {kind}: TOP cannot list {kind} objects; name each with --id {kind}:ID")
+    wanted: list[tuple[str, str]] = []
+    for item in ids:
+        kind, sep, remote_id = item.partition(":")
+        if not sep or not remote_id or kind not in KINDS:
+            fail(f"--id {item}: not KIND:ID with a known kind, e.g. ItemPoolActivity:42; kinds: {', '.join(known)}")
+        wanted.append((kind, remote_id))
+    listed = list(dict.fromkeys(kinds)) if kinds else [k for k in known if _listable(k)]
+    return listed, wanted
+
+
+def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
+    """Kinds with TOP objects that were not read: why, and how to name their ids."""
+    hints = []
+    for kind in sorted(KINDS):
+        if kind in listed or kind == ListingWindow.kind or _listable(kind) or not KINDS[kind].write_methods:
+            continue
+        exportable = type(KINDS[kind]).export_one is not Kind.export_one
+        how = (f"TOP has no list call; name ids with --id {kind}:ID" if exportable
+               else "TOP has no list call, and export cannot write it yet; declare it by hand and `reconciler import`")
+        hints.append((kind, how + (" (given ids were exported)" if kind in by_id else "")))
+    return hints
+
+
+def _profile(manifests: str, shop: str) -> ShopProfile:
+    shops = load_manifests([manifests]).shops
+    if shop not in shops:
+        raise ExportError(f"--shop {shop}: no Shop profile of that name in {manifests} "
+                          f"(declared: {', '.join(sorted(shops)) or 'none'}); give the manifests with --manifests")
+    return shops[shop]
+
+
+def _read(caller: Caller, listed: Sequence[str], wanted: Sequence[tuple[str, str]], listing: str | None,
+          outcome: Outcome) -> None:
+    seen: set[tuple[str, str]] = set()
+    for kind in listed:
+        for obj in KINDS[kind].export_listed(caller) or []:
+            outcome.of(kind).objects.append(obj)
+            seen.add((kind, obj.remote_id))
+    for kind, remote_id in wanted:
+        if (kind, remote_id) in seen:
+            continue
+        seen.add((kind, remote_id))
+        try:
+            outcome.of(kind).objects.append(KINDS[kind].export_one(caller, remote_id))
+        except ExportError as exc:
+            outcome.of(kind).failed.append(f"{remote_id}: {exc}")
+    window = KINDS[ListingWindow.kind]
+    if listing == "snapshot" and isinstance(window, ListingWindow):
+        outcome.of(window.kind).objects.append(window.export_snapshot(caller, SNAPSHOT_NAME))
+
+
+def _skip_managed(store: StateStore, shop: str, outcome: Outcome) -> None:
+    """Objects the store already links to a name are left out (a second manifest would own them twice)."""
+    managed = {(link.key.kind, link.remote_id): link.key for link in store.links(shop)}
+    for part in outcome.by_kind.values():
+        kept = []
+        for obj in part.objects:
+            key = managed.get((obj.kind, obj.remote_id))
+            if key is not None and obj.kind != ListingWindow.kind:
+                outcome.skipped.append(f"{obj.kind} {obj.remote_id} is already managed as {key}")
+            else:
+                kept.append(obj)
+        part.objects = kept
+
+
+def _link(reconciler: Reconciler, caller: Caller, paths: Sequence[str], outcome: Outcome) -> None:
+    """Each exported object through `reconciler import`'s code path (Reconciler.adopt: its checks,
+    the shop's lock, the journal), then the record its kind keeps for an exported manifest
+    (Kind.import_exported: an item pool's manifest recorded as applied, as plan's adoption would)."""
+    resources = {r.key: r for r in desired_resources(load_manifests(list(paths)), reconciler.settings.clock.now)}
+    assert reconciler.locks is not None
+    with reconciler.locks:
+        for obj in outcome.exported():
+            if obj.lossy:
+                continue
+            try:
+                key = reconciler.adopt(obj.kind, obj.name, obj.remote_id, paths)
+            except (ImportRefused, PlanError) as exc:  # that object only; TOP errors stop the run
+                outcome.not_imported.append(f"{obj.kind} {obj.remote_id}: {exc}")
+                continue
+            kind = KINDS[obj.kind]
+            if type(kind).import_exported is not Kind.import_exported:
+                record = kind.import_exported(caller, obj.remote_id, resources[key])
+                reconciler.store.put(Link(key, obj.remote_id, record))
+            outcome.imported.append(str(key))
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+def _write(target: Path, shop: str, profile: ShopProfile, manifests: str, outcome: Outcome, now: str) -> list[str]:
+    """One file per kind; the Shop profile too unless DIR is inside the manifests (it would be declared
+    twice). Returns the paths a plan of the export reads (DIR, and the profile's file if not copied)."""
+    written: list[str] = []
+    for kind, part in sorted(outcome.by_kind.items()):
+        if not part.objects and not part.failed:
+            continue
+        header = [f"{kind} objects of shop {shop}, exported from TOP by `reconciler export` at {now}.",
+                  "Review them, then commit; `reconciler plan` compares them with TOP."]
+        header += [f"not exported: {kind} {line}" for line in part.failed]
+        blocks = [document_block(obj, shop, [f"{kind} {obj.remote_id} on TOP"]) for obj in part.objects]
+        path = target / file_name(kind)
+        path.write_text(file_text(header, blocks), encoding="utf-8")
+        written.append(str(path))
+    paths = [str(target)]
+    if _inside(target, Path(manifests)):
+        paths.append(profile.source.file)
+    else:
+        shop_doc = {"apiVersion": "campaigns/v1", "kind": "Shop", "metadata": dict(profile.source.metadata),
+                    "spec": dict(profile.source.spec)}
+        path = target / SHOP_FILE
+        path.write_text(file_text([f"How to reach shop {shop}: a copy of its profile in {manifests} (env var names "
+                                   "only; credentials come from the environment)."], [yaml_text(shop_doc)]),
+                        encoding="utf-8")
+        written.append(str(path))
+    for path_text in written:
+        click.echo(path_text)
+    return paths
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    try:
+        path.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_written(paths: Sequence[str]) -> None:
+    """The files are read back by the loader (schema and semantic checks) before anything else."""
+    try:
+        load_manifests(list(paths))
+    except ManifestError as exc:
+        raise ExportError("the exported files do not load (a bug in export; please report it): "
+                          + "; ".join(str(problem) for problem in exc.problems[:5])) from None
+
+
+__all__ = ["export", "file_name"]
