@@ -5,13 +5,15 @@ every access token and every refresh token. Only the token file may hold tokens.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from reconciler.sandbox.server import DEMO_ALIMAMA_APP_SECRET, DEMO_APP_SECRET
+from reconciler.sandbox.server import DEMO_ALIMAMA_APP_SECRET, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
+from reconciler.state.seller_tokens import new_key
 from reconciler.top.tokens import TokenFile
 from tests.conftest import Sandbox, Workspace
 from tests.fault_tools import ADD, CREATE, FAST_ENV, pool, set_faults
@@ -87,3 +89,47 @@ def _context(text: str, secret: str, where: str) -> str:
     """Where a secret leaked, with the secret itself masked so the failure report does not leak it."""
     at = text.index(secret)
     return f"{where}: …{text[max(0, at - 80):at]}<SECRET>{text[at + len(secret):at + len(secret) + 20]}…"
+
+
+FILE_SESSION_CANARY = "file-session-CANARY-7788-aa"
+
+
+def test_no_secret_of_a_credentials_file_or_the_token_key_in_output(
+    workspace: Workspace, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Credentials providers (spec.credentials): the file's secrets, a session from it that TOP
+    refuses, a file that does not parse, and the key that seals tokens in the state store."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("TOP_APP_KEY", "TOP_APP_SECRET", "TOP_SESSION"):
+        del workspace.env[name]
+    shops = (workspace.campaigns / "shops.yaml").read_text(encoding="utf-8")
+    workspace.write("shops.yaml", shops.replace("spec:\n", "spec:\n  credentials: file\n", 1))
+    workspace.write("pools.yaml", pool("fresh", ["1001", "1002"]))
+    token_key = new_key()
+    credentials = workspace.root / "private" / "credentials.json"
+    credentials.parent.mkdir()
+    workspace.env.update(FAST_ENV, RECONCILER_CREDENTIALS_FILE=str(credentials), RECONCILER_TOKEN_KEY=token_key)
+    secrets = {DEMO_APP_SECRET, DEMO_ALIMAMA_APP_SECRET, FILE_SESSION_CANARY, token_key}
+
+    def write(session: str) -> None:
+        credentials.write_text(json.dumps({"defaults": {"app_key": DEMO_APP_KEY, "app_secret": DEMO_APP_SECRET},
+                                           "shops": {"demo-shop": {"session": session}}}), encoding="utf-8")
+
+    write(DEMO_SESSION)
+    results = [workspace.run("-vv", "plan", str(workspace.campaigns), "--json")]
+    assert results[-1].exit_code == 0, results[-1].output
+    results.append(workspace.run("-vv", "apply", str(workspace.campaigns), "--auto-approve"))
+    assert results[-1].exit_code == 0, results[-1].output
+    write(FILE_SESSION_CANARY)
+    results.append(workspace.run("-vv", "plan", str(workspace.campaigns)))
+    assert results[-1].exit_code == 1 and "TOP refuses the session" in results[-1].output, results[-1].output
+    credentials.write_text('{"shops": {"demo-shop": {"session": "' + FILE_SESSION_CANARY + '"', encoding="utf-8")
+    results.append(workspace.run("-vv", "plan", str(workspace.campaigns)))
+    assert results[-1].exit_code == 1 and "is not valid json" in results[-1].output, results[-1].output
+
+    texts = {f"run {i}": result.output + result.stderr for i, result in enumerate(results)}
+    texts["logs"] = caplog.text
+    for path in _files(workspace.root, except_=credentials):
+        texts[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+    leaks = [_context(text, secret, where) for where, text in texts.items() for secret in secrets if secret in text]
+    assert leaks == []
