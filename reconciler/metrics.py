@@ -3,7 +3,7 @@
 Each run fills a registry of its own and writes it in the text exposition format, atomically, to
 a file for node-exporter's textfile collector (`--metrics-file`, one file per command so a plan
 does not overwrite the apply's figures), and/or pushes it to a Pushgateway (`--pushgateway`,
-grouped by command). Every name starts with `reconciler_`.
+grouped by command, and by --shard and --shop when given: `grouping_key`). Every name starts with `reconciler_`.
 
 TOP calls are counted by a thin wrapper around each shop's client; retries are counted from the
 client's retry logger, the one place a retry shows outside the client.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,9 +55,24 @@ def outcome_of(error: BaseException | None) -> str:
     return "failed"
 
 
+def grouping_key(command: str, shops: Iterable[str] = (), shard: str | None = None) -> dict[str, str]:
+    """The Pushgateway group of one run. A group is replaced whole by each push, so the shards of
+    one plan (a CI matrix, an Indexed Job) and runs of single shops must each have their own, or
+    the last to finish would erase the others' figures. `shops` (the run's --shop names, sorted)
+    rather than `shop`: the series carry a `shop` label of their own, which a grouping label of the
+    same name would override."""
+    key = {"command": command}
+    if shard:
+        key["shard"] = shard  # "I/N"; prometheus-client encodes the slash (base64 path segment)
+    if shops:
+        key["shops"] = ",".join(sorted(set(shops)))
+    return key
+
+
 class RunMetrics:
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, grouping: Mapping[str, str] | None = None) -> None:
         self.command = command
+        self.grouping = dict(grouping) if grouping else {"command": command}
         self.registry = CollectorRegistry()
         self.started = time.monotonic()
         self._valid_coupons: dict[str, int] = {}
@@ -137,7 +152,7 @@ class RunMetrics:
         write_to_textfile(path, self.registry)
 
     def push(self, gateway: str) -> None:
-        push_to_gateway(gateway, job=PUSH_JOB, registry=self.registry, grouping_key={"command": self.command},
+        push_to_gateway(gateway, job=PUSH_JOB, registry=self.registry, grouping_key=self.grouping,
                         timeout=PUSH_TIMEOUT_SECONDS)
 
     # ---- collection -------------------------------------------------------------------------

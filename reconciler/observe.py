@@ -26,7 +26,7 @@ from typing import Any, TextIO, cast
 import click
 
 from reconciler.alerts import Alert, ci_context, mask, send_alert
-from reconciler.metrics import RunMetrics
+from reconciler.metrics import RunMetrics, grouping_key
 from reconciler.output_paths import file_problem
 from reconciler.redaction import PassThroughStream, environment_secrets
 
@@ -51,11 +51,12 @@ class RunWatch:
     report: Any = None  # the ApplyReport, once applied
     drift: Any = None  # the DriftReport, once checked
     _shops: Callable[[], Iterable[str]] = field(default=lambda: ())
+    grouping: Mapping[str, str] | None = None  # the Pushgateway group (metrics.grouping_key); None: the command's
     _secrets: Callable[[], Iterable[str]] = field(default=lambda: ())
     _errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.metrics = RunMetrics(self.command)
+        self.metrics = RunMetrics(self.command, self.grouping)
 
     def attach(self, clients: Any) -> "RunWatch":
         """Count the calls of `clients` (the CLI's Clients) and mask its secrets in alerts."""
@@ -237,7 +238,10 @@ def watched(
                 if refused is not None:
                     refused(kwargs, problem)
                 sys.exit(1)
-            watch = RunWatch(command_name, Outputs(webhook_url, metrics_file, pushgateway), os.environ)
+            # --shop / --shard (cli/common.shop_options) as given: each shard and shop pushes its own group.
+            grouping = grouping_key(command_name, kwargs.get("shops") or (), kwargs.get("shard"))
+            watch = RunWatch(command_name, Outputs(webhook_url, metrics_file, pushgateway), os.environ,
+                             grouping=grouping)
             token = _CURRENT.set(watch)
             real_stderr = sys.stderr
             sys.stderr = watch.capture(real_stderr)

@@ -225,3 +225,18 @@ def test_drift_metrics_pushed_to_a_pushgateway(workspace: Workspace, sandbox: Sa
     assert (verb, path) == ("PUT", "/metrics/job/campaign_reconciler/command/drift")
     families = {f.name: f.samples for f in text_string_to_metric_families(body.decode("utf-8"))}
     assert _value(families["reconciler_drifted_objects"], "reconciler_drifted_objects", shop="demo-shop") == 0
+
+
+def test_each_shard_and_shop_pushes_its_own_pushgateway_group(
+    workspace: Workspace, sandbox: Sandbox, receiver: Receiver
+) -> None:
+    """A push replaces its whole group: the shards of one plan (a CI matrix, an Indexed Job) must
+    each have their own, or the last one to finish erases the others (issue 20.5)."""
+    gateway = receiver.url.split("/hooks/")[0]
+    for args in (["--shard", "0/1"], ["--shop", "demo-shop"]):
+        planned = workspace.run("plan", str(workspace.campaigns), "--pushgateway", gateway, *args)
+        assert planned.exit_code == 0, planned.output
+    paths = [path for _, path, _ in receiver.requests]
+    # prometheus-client writes a value holding a slash as base64 ("0/1" -> MC8x) with an @base64 name
+    assert paths == ["/metrics/job/campaign_reconciler/command/plan/shard@base64/MC8x",
+                     "/metrics/job/campaign_reconciler/command/plan/shops/demo-shop"]
