@@ -17,11 +17,19 @@ Where the files go, first match wins:
     as given; a relative path is relative to the project root (not the working directory);
   - `state` / `token_file` in reconciler.toml, relative to the project root;
   - the defaults `.reconciler/state.db` and `.reconciler/token.json` under the project root.
+
+The project's id (`id` in reconciler.toml, written by `reconciler init`) names its rows in the
+state store: several repositories may share one store (one PostgreSQL database, or one SQLite
+file named by RECONCILER_STATE) and each sees only its own shops, journal and locks. A project
+without an id (no reconciler.toml, or one written before ids) is DEFAULT_PROJECT_ID, the
+namespace migration 4 moved every earlier row into, so an existing store keeps working as it did.
+Changing a project's id later leaves its rows under the old id: keep it once written.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,13 +41,19 @@ from reconciler.errors import ReconcilerError
 PROJECT_FILE = "reconciler.toml"
 STATE_ENV = "RECONCILER_STATE"
 TOKEN_FILE_ENV = "TOP_TOKEN_FILE"
+# Set by Project.env for the state store (reconciler.state.open_store); never read from the
+# operator's environment: the id belongs to the repository, in its committed reconciler.toml.
+PROJECT_ID_ENV = "RECONCILER_PROJECT_ID"
+DEFAULT_PROJECT_ID = "default"
+# Letters, digits, dot, dash, underscore: safe in lock file names, lock keys and messages.
+PROJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DEFAULT_STATE = ".reconciler/state.db"
 DEFAULT_TOKEN_FILE = ".reconciler/token.json"
 DEFAULT_MANIFESTS = "campaigns"  # what the manifest loader reads when no path is given
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_PREFIX = "sqlite:///"
 # What reconciler.toml may hold; anything else is a typo the user should hear about.
-KNOWN_KEYS = frozenset({"state", "token_file"})
+KNOWN_KEYS = frozenset({"id", "state", "token_file"})
 
 
 class ProjectError(ReconcilerError):
@@ -53,11 +67,13 @@ class Project:
     state: str  # the store: an absolute SQLite path or a postgresql:// URL
     token_file: Path
     warning: str | None = None  # said once on stderr when the root is only a guess
+    id: str = DEFAULT_PROJECT_ID  # its namespace in the state store
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """`base` with the store and token file resolved, for the code that reads them from the
-        environment (state.open_store, top.settings): the one place their location is decided."""
-        return {**base, STATE_ENV: self.state, TOKEN_FILE_ENV: str(self.token_file)}
+        """`base` with the store, its namespace and the token file resolved, for the code that
+        reads them from the environment (state.open_store, top.settings): the one place their
+        location is decided."""
+        return {**base, STATE_ENV: self.state, TOKEN_FILE_ENV: str(self.token_file), PROJECT_ID_ENV: self.id}
 
 
 def find_project(paths: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Project:
@@ -76,7 +92,8 @@ def find_project(paths: Sequence[str], env: Mapping[str, str], cwd: Path | None 
     settings = _read_project_file(root / PROJECT_FILE) if found_by == PROJECT_FILE else {}
     state = _resolve_state(env.get(STATE_ENV) or str(settings.get("state") or DEFAULT_STATE), root)
     token_file = root / (env.get(TOKEN_FILE_ENV) or str(settings.get("token_file") or DEFAULT_TOKEN_FILE))
-    return Project(root, found_by, state, token_file, warning)
+    project_id = str(settings.get("id") or DEFAULT_PROJECT_ID)
+    return Project(root, found_by, state, token_file, warning, project_id)
 
 
 def _starting_directories(paths: Sequence[str], cwd: Path) -> list[Path]:
@@ -124,6 +141,12 @@ def _read_project_file(path: Path) -> dict[str, object]:
     unknown = sorted(set(settings) - KNOWN_KEYS)
     if unknown:
         raise ProjectError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
+    project_id = settings.get("id")
+    if project_id is not None and not (isinstance(project_id, str) and PROJECT_ID_PATTERN.fullmatch(project_id)):
+        raise ProjectError(
+            f"{path}: id {project_id!r} is not a project id: 1 to 100 letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit"
+        )
     state = str(settings.get("state") or "")
     if state.startswith(POSTGRES_SCHEMES) and _has_password(state):
         raise ProjectError(

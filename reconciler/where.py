@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.project import Project, describe_state
+from reconciler.project import DEFAULT_PROJECT_ID, Project, describe_state
 from reconciler.top.gateways import public_url
 
 
@@ -23,11 +23,15 @@ class Where:
 
     def lines(self) -> list[str]:
         lines = [
-            f"project: {self.project.root} (found by {self.project.found_by})",
+            f"project: {self.project.root} (found by {self.project.found_by}{self._id()})",
             f"state:   {describe_state(self.project.state)}",
         ]
         lines += [f"shop {shop}: gateway {public_url(url)}" for shop, url in sorted(self.gateways.items())]
         return lines
+
+    def _id(self) -> str:
+        """The project's namespace in the state store, named when it is not the default one."""
+        return "" if self.project.id == DEFAULT_PROJECT_ID else f", id {self.project.id}"
 
     def data(self) -> dict[str, Any]:
         return {

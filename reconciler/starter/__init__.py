@@ -10,6 +10,8 @@ never overwritten: init refuses before writing anything.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
 from importlib.resources import files
@@ -32,7 +34,7 @@ class InitError(ReconcilerError):
 
 def write_starter(directory: Path, now: datetime) -> list[Path]:
     """Write the starter project into `directory` (created when missing); the paths written."""
-    values = _window(now)
+    values = {**_window(now), "id": new_project_id(directory)}
     planned = [(directory / relative, _fill(template.read_text(encoding="utf-8"), values))
                for relative, template in _templates()]
     planned.append((directory / IGNORE_FILE, "# the state store and token file: never in git\n*\n"))
@@ -55,6 +57,14 @@ def _templates() -> Iterator[tuple[str, Traversable]]:
     for template in sorted((root / "campaigns").iterdir(), key=lambda t: t.name):
         if template.name.endswith(".yaml"):
             yield f"campaigns/{template.name}", template
+
+
+def new_project_id(directory: Path) -> str:
+    """The project's id in reconciler.toml: the directory's name (as a project id may spell it) and
+    a random suffix, so two repositories both called `campaigns` never share a namespace. Random,
+    not derived from the path: written once and committed, it stays the same on every clone."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.resolve().name).strip("-._")[:60] or "project"
+    return f"{name}-{secrets.token_hex(4)}"
 
 
 def _window(now: datetime) -> dict[str, str]:

@@ -8,22 +8,25 @@ import os
 from collections.abc import Mapping
 
 from reconciler.errors import StateError
-from reconciler.state.base import JournalEntry, LockTimeoutError, ShopLocks, StateStore
+from reconciler.state.base import DEFAULT_NAMESPACE, JournalEntry, LockTimeoutError, ShopLocks, StateStore
 from reconciler.state.sqlite import SqliteStateStore
 
 DEFAULT_PATH = ".reconciler/state.db"
+# The project's namespace in the store, set by reconciler.project.Project.env from reconciler.toml's id.
+NAMESPACE_ENV = "RECONCILER_PROJECT_ID"
 
 
 def open_store(env: Mapping[str, str] = os.environ) -> StateStore:
     location = env.get("RECONCILER_STATE") or DEFAULT_PATH
+    namespace = env.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
     if location.startswith(("postgresql://", "postgres://")):
-        return _postgres_store(location)
+        return _postgres_store(location, namespace)
     if location.startswith("sqlite:///"):
         location = location[len("sqlite:///") :]
-    return SqliteStateStore(location)
+    return SqliteStateStore(location, namespace)
 
 
-def _postgres_store(location: str) -> StateStore:
+def _postgres_store(location: str, namespace: str) -> StateStore:
     # Imported here so that SQLite users never load the PostgreSQL driver, which is an optional
     # extra (pyproject.toml): without it, say how to get it rather than show an ImportError.
     try:
@@ -35,7 +38,8 @@ def _postgres_store(location: str) -> StateStore:
             "RECONCILER_STATE names a PostgreSQL store, but the PostgreSQL driver (psycopg) is not "
             "installed: pip install 'campaign-reconciler[postgres]'"
         ) from exc
-    return PostgresStateStore(location)
+    return PostgresStateStore(location, namespace)
 
 
-__all__ = ["JournalEntry", "LockTimeoutError", "ShopLocks", "StateStore", "SqliteStateStore", "open_store", "DEFAULT_PATH"]
+__all__ = ["JournalEntry", "LockTimeoutError", "ShopLocks", "StateStore", "SqliteStateStore", "open_store", "DEFAULT_PATH",
+           "DEFAULT_NAMESPACE", "NAMESPACE_ENV"]

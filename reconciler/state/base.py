@@ -81,9 +81,21 @@ def lock_holder_label() -> str:
     return f"reconciler pid {os.getpid()} on {socket.gethostname()}"
 
 
-def lock_key(shop: str) -> int:
-    """A stable signed 64-bit number per shop (PostgreSQL advisory lock keys are bigint)."""
-    digest = hashlib.sha256(f"campaign-reconciler apply lock:{shop}".encode("utf-8")).digest()
+# The namespace of rows written before stores were shared (migration 4 moved them here), and of a
+# project whose reconciler.toml names no id (reconciler.project.DEFAULT_PROJECT_ID says the same).
+DEFAULT_NAMESPACE = "default"
+
+
+def lock_name(shop: str, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """What a shop's lock is called: with the project's namespace, so two repositories sharing a
+    store that both have a shop named 'main' do not wait for each other. A namespace holds no '/'
+    (reconciler.project.PROJECT_ID_PATTERN), so the text names one pair."""
+    return f"{namespace}/{shop}"
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit number per lock name (PostgreSQL advisory lock keys are bigint)."""
+    digest = hashlib.sha256(f"campaign-reconciler apply lock:{name}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -97,6 +109,9 @@ def lock_timeout_message(shop: str, timeout: float, holder: str) -> str:
 
 
 class StateStore(ABC):
+    # The project whose rows this store reads and writes (reconciler.project: reconciler.toml's id).
+    namespace: str = DEFAULT_NAMESPACE
+
     @abstractmethod
     def links(self, shop: str | None = None) -> list[Link]: ...
 
@@ -202,7 +217,9 @@ class StateStore(ABC):
 
 class SqlStateStore(StateStore):
     """The queries both SQL backends run alike (same tables); a backend gives its parameter mark
-    and how it runs a query."""
+    and how it runs a query. Every row carries its project's namespace (`project`, migration 4)
+    and every query asks for this store's own: another repository's shops sharing the database
+    are never read, written, settled or locked from here."""
 
     _mark: ClassVar[str]  # the driver's parameter placeholder: "?" (sqlite3) or "%s" (psycopg)
 
@@ -216,55 +233,60 @@ class SqlStateStore(StateStore):
     def _run(self, query: str, args: Sequence[Any]) -> None: ...
 
     def links(self, shop: str | None = None) -> list[Link]:
-        query = "SELECT shop, kind, name, remote_id, record FROM links"
-        args: tuple[Any, ...] = ()
+        m = self._mark
+        query = f"SELECT shop, kind, name, remote_id, record FROM links WHERE project = {m}"
+        args: tuple[Any, ...] = (self.namespace,)
         if shop is not None:
-            query += f" WHERE shop = {self._mark}"
-            args = (shop,)
+            query += f" AND shop = {m}"
+            args += (shop,)
         return [link_from_row(row) for row in self._rows(query + " ORDER BY shop, kind, name", args)]
 
     def get(self, key: ResourceKey) -> Link | None:
         m = self._mark
         row = self._row(
-            f"SELECT shop, kind, name, remote_id, record FROM links WHERE shop = {m} AND kind = {m} AND name = {m}",
-            (key.shop, key.kind, key.name),
+            f"SELECT shop, kind, name, remote_id, record FROM links "
+            f"WHERE project = {m} AND shop = {m} AND kind = {m} AND name = {m}",
+            (self.namespace, key.shop, key.kind, key.name),
         )
         return link_from_row(row) if row else None
 
     def _remove(self, key: ResourceKey) -> None:
         m = self._mark
         for table in ("links", "applied_specs"):
-            self._run(f"DELETE FROM {table} WHERE shop = {m} AND kind = {m} AND name = {m}", (key.shop, key.kind, key.name))
+            self._run(f"DELETE FROM {table} WHERE project = {m} AND shop = {m} AND kind = {m} AND name = {m}",
+                      (self.namespace, key.shop, key.kind, key.name))
 
     def applied_specs(self, shop: str | None = None) -> dict[ResourceKey, Mapping[str, Any]]:
-        query = "SELECT shop, kind, name, resource FROM applied_specs"
-        args: tuple[Any, ...] = ()
+        m = self._mark
+        query = f"SELECT shop, kind, name, resource FROM applied_specs WHERE project = {m}"
+        args: tuple[Any, ...] = (self.namespace,)
         if shop is not None:
-            query += f" WHERE shop = {self._mark}"
-            args = (shop,)
+            query += f" AND shop = {m}"
+            args += (shop,)
         rows = self._rows(query + " ORDER BY shop, kind, name", args)
         return {ResourceKey(row[0], row[1], row[2]): loads(row[3]) for row in rows}
 
     def record_revision(self, revision: str, command: str) -> None:
         m = self._mark
-        self._run(f"INSERT INTO revisions (revision, command, recorded_at) VALUES ({m}, {m}, {m})",
-                  (revision, command, datetime.now(timezone.utc).isoformat()))
+        self._run(f"INSERT INTO revisions (project, revision, command, recorded_at) VALUES ({m}, {m}, {m}, {m})",
+                  (self.namespace, revision, command, datetime.now(timezone.utc).isoformat()))
 
     def last_revision(self, command: str) -> str | None:
-        row = self._row(f"SELECT revision FROM revisions WHERE command = {self._mark} ORDER BY id DESC LIMIT 1", (command,))
+        m = self._mark
+        row = self._row(f"SELECT revision FROM revisions WHERE project = {m} AND command = {m} ORDER BY id DESC LIMIT 1",
+                        (self.namespace, command))
         return str(row[0]) if row else None
 
     def journal(self, run_id: str | None = None, status: str | None = None) -> list[JournalEntry]:
         query = "SELECT id, run_id, shop, kind, name, method, params, status, answer, error, call FROM journal"
-        conditions, args = [], []
+        conditions, args = [f"project = {self._mark}"], [self.namespace]
         if run_id is not None:
             conditions.append(f"run_id = {self._mark}")
             args.append(run_id)
         if status is not None:
             conditions.append(f"status = {self._mark}")
             args.append(status)
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
+        query += " WHERE " + " AND ".join(conditions)
         return [journal_entry_from_row(row) for row in self._rows(query + " ORDER BY id", tuple(args))]
 
 

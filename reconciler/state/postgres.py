@@ -24,6 +24,7 @@ from psycopg import errors as pg_errors
 from reconciler.errors import StateError
 from reconciler.model import Link, ResourceKey, StateEffect
 from reconciler.state.base import (
+    DEFAULT_NAMESPACE,
     LockTimeoutError,
     LockWaitNotice,
     Migration,
@@ -31,6 +32,7 @@ from reconciler.state.base import (
     dumps,
     lock_holder_label,
     lock_key,
+    lock_name,
     lock_timeout_message,
     pending_migrations,
 )
@@ -59,6 +61,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "git revisions applied, for the schedule", (
         """CREATE TABLE revisions (
             id BIGSERIAL PRIMARY KEY, revision TEXT NOT NULL, command TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    )),
+    # Several repositories share one database (issue 20): every row names its project, and the
+    # keys of links and applied_specs include it; every earlier row goes to the default namespace.
+    Migration(4, "project namespaces, so several repositories share one store", (
+        "ALTER TABLE links ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+        "ALTER TABLE links DROP CONSTRAINT links_pkey",
+        "ALTER TABLE links ADD PRIMARY KEY (project, shop, kind, name)",
+        "ALTER TABLE applied_specs ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+        "ALTER TABLE applied_specs DROP CONSTRAINT applied_specs_pkey",
+        "ALTER TABLE applied_specs ADD PRIMARY KEY (project, shop, kind, name)",
+        "ALTER TABLE journal ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+        "CREATE INDEX journal_project_status ON journal (project, status)",
+        "ALTER TABLE revisions ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
     )),
 )
 
@@ -106,8 +121,9 @@ def _translated(method: Callable[..., T]) -> Callable[..., T]:
 class PostgresStateStore(SqlStateStore):
     _mark = "%s"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._where = safe_url(url)
+        self.namespace = namespace
         password = urlsplit(url).password
         try:
             self._db = psycopg.connect(
@@ -170,10 +186,11 @@ class PostgresStateStore(SqlStateStore):
 
     def _put(self, link: Link) -> None:
         self._db.execute(
-            "INSERT INTO links (shop, kind, name, remote_id, record, updated_at) VALUES (%s, %s, %s, %s, %s, now()) "
-            "ON CONFLICT (shop, kind, name) DO UPDATE SET remote_id = excluded.remote_id, "
+            "INSERT INTO links (project, shop, kind, name, remote_id, record, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now()) "
+            "ON CONFLICT (project, shop, kind, name) DO UPDATE SET remote_id = excluded.remote_id, "
             "record = excluded.record, updated_at = excluded.updated_at",
-            (link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record)),
+            (self.namespace, link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record)),
         )
 
     # ---- applied specs ------------------------------------------------------------------
@@ -181,9 +198,11 @@ class PostgresStateStore(SqlStateStore):
     @_translated
     def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None:
         self._db.execute(
-            "INSERT INTO applied_specs (shop, kind, name, resource, applied_at) VALUES (%s, %s, %s, %s, now()) "
-            "ON CONFLICT (shop, kind, name) DO UPDATE SET resource = excluded.resource, applied_at = excluded.applied_at",
-            (key.shop, key.kind, key.name, dumps(resource)),
+            "INSERT INTO applied_specs (project, shop, kind, name, resource, applied_at) "
+            "VALUES (%s, %s, %s, %s, %s, now()) "
+            "ON CONFLICT (project, shop, kind, name) DO UPDATE SET resource = excluded.resource, "
+            "applied_at = excluded.applied_at",
+            (self.namespace, key.shop, key.kind, key.name, dumps(resource)),
         )
 
     # ---- journal ------------------------------------------------------------------------
@@ -193,9 +212,9 @@ class PostgresStateStore(SqlStateStore):
         self, run_id: str, key: ResourceKey, method: str, params: Mapping[str, Any], call: Mapping[str, Any]
     ) -> int:
         row = self._db.execute(
-            "INSERT INTO journal (run_id, shop, kind, name, method, params, call, status) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, 'sent') RETURNING id",
-            (run_id, key.shop, key.kind, key.name, method, dumps(params), dumps(call)),
+            "INSERT INTO journal (project, run_id, shop, kind, name, method, params, call, status) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'sent') RETURNING id",
+            (self.namespace, run_id, key.shop, key.kind, key.name, method, dumps(params), dumps(call)),
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -211,8 +230,8 @@ class PostgresStateStore(SqlStateStore):
     ) -> None:
         with self._db.transaction():
             self._db.execute(
-                "UPDATE journal SET status = 'ok', answer = %s, answered_at = now() WHERE id = %s",
-                (dumps(answer), entry_id),
+                "UPDATE journal SET status = 'ok', answer = %s, answered_at = now() WHERE id = %s AND project = %s",
+                (dumps(answer), entry_id, self.namespace),
             )
             for effect in effects:
                 self._apply_effect(key, effect, bound)
@@ -220,14 +239,15 @@ class PostgresStateStore(SqlStateStore):
     @_translated
     def journal_failed(self, entry_id: int, error: str) -> None:
         self._db.execute(
-            "UPDATE journal SET status = 'failed', error = %s, answered_at = now() WHERE id = %s", (error, entry_id)
+            "UPDATE journal SET status = 'failed', error = %s, answered_at = now() WHERE id = %s AND project = %s",
+            (error, entry_id, self.namespace),
         )
 
     # ---- shop locks ---------------------------------------------------------------------
 
     @contextmanager
     def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> Iterator[None]:
-        key = lock_key(shop)
+        key = lock_key(lock_name(shop, self.namespace))
         if not self._try_lock(key):
             holder = self._holder(key)
             if on_wait is not None:

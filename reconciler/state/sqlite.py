@@ -25,12 +25,14 @@ from filelock import FileLock, Timeout
 from reconciler.errors import StateError
 from reconciler.model import Link, ResourceKey, StateEffect
 from reconciler.state.base import (
+    DEFAULT_NAMESPACE,
     LockTimeoutError,
     LockWaitNotice,
     Migration,
     SqlStateStore,
     dumps,
     lock_holder_label,
+    lock_name,
     lock_timeout_message,
     pending_migrations,
 )
@@ -61,6 +63,34 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE TABLE revisions (
             id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT NOT NULL, command TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
     )),
+    # Several repositories may share one store (issue 20): every row names its project. SQLite
+    # cannot change a primary key in place, so links and applied_specs are copied into new tables
+    # keyed by (project, shop, kind, name); every earlier row goes to the default namespace.
+    Migration(4, "project namespaces, so several repositories share one store", (
+        """CREATE TABLE links_v4 (
+            project TEXT NOT NULL DEFAULT 'default', shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            remote_id TEXT NOT NULL, record TEXT NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (project, shop, kind, name))""",
+        """INSERT INTO links_v4 (project, shop, kind, name, remote_id, record, updated_at)
+            SELECT 'default', shop, kind, name, remote_id, record, updated_at FROM links""",
+        "DROP TABLE links",
+        "ALTER TABLE links_v4 RENAME TO links",
+        """CREATE TABLE applied_specs_v4 (
+            project TEXT NOT NULL DEFAULT 'default', shop TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            resource TEXT NOT NULL, applied_at REAL NOT NULL,
+            PRIMARY KEY (project, shop, kind, name))""",
+        """INSERT INTO applied_specs_v4 (project, shop, kind, name, resource, applied_at)
+            SELECT 'default', shop, kind, name, resource, applied_at FROM applied_specs""",
+        "DROP TABLE applied_specs",
+        "ALTER TABLE applied_specs_v4 RENAME TO applied_specs",
+        "ALTER TABLE journal ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+        "CREATE INDEX journal_project_status ON journal (project, status)",
+        "ALTER TABLE revisions ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+    )),
+    # PostgreSQL's migration 5 adds the shared QPS budgets (TOP_QPS_SHARED); with SQLite that
+    # budget is a file for the whole machine (state/budget.py), so here the step only keeps both
+    # stores at one schema version.
+    Migration(5, "shared QPS budgets (a file with SQLite: nothing to change)", ()),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -89,8 +119,9 @@ def _use_wal(db: sqlite3.Connection) -> None:
 class SqliteStateStore(SqlStateStore):
     _mark = "?"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.path = path
+        self.namespace = namespace
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -149,10 +180,10 @@ class SqliteStateStore(SqlStateStore):
 
     def _put(self, link: Link) -> None:
         self._db.execute(
-            "INSERT INTO links (shop, kind, name, remote_id, record, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (shop, kind, name) DO UPDATE SET remote_id = excluded.remote_id, "
+            "INSERT INTO links (project, shop, kind, name, remote_id, record, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (project, shop, kind, name) DO UPDATE SET remote_id = excluded.remote_id, "
             "record = excluded.record, updated_at = excluded.updated_at",
-            (link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record), time.time()),
+            (self.namespace, link.key.shop, link.key.kind, link.key.name, link.remote_id, dumps(link.record), time.time()),
         )
 
     # ---- applied specs ------------------------------------------------------------------
@@ -160,10 +191,10 @@ class SqliteStateStore(SqlStateStore):
     def put_applied_spec(self, key: ResourceKey, resource: Mapping[str, Any]) -> None:
         with self._transaction():
             self._db.execute(
-                "INSERT INTO applied_specs (shop, kind, name, resource, applied_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (shop, kind, name) DO UPDATE SET resource = excluded.resource, "
+                "INSERT INTO applied_specs (project, shop, kind, name, resource, applied_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (project, shop, kind, name) DO UPDATE SET resource = excluded.resource, "
                 "applied_at = excluded.applied_at",
-                (key.shop, key.kind, key.name, dumps(resource), time.time()),
+                (self.namespace, key.shop, key.kind, key.name, dumps(resource), time.time()),
             )
 
     # ---- journal ------------------------------------------------------------------------
@@ -173,9 +204,9 @@ class SqliteStateStore(SqlStateStore):
     ) -> int:
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO journal (run_id, shop, kind, name, method, params, call, status, sent_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
-                (run_id, key.shop, key.kind, key.name, method, dumps(params), dumps(call), time.time()),
+                "INSERT INTO journal (project, run_id, shop, kind, name, method, params, call, status, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
+                (self.namespace, run_id, key.shop, key.kind, key.name, method, dumps(params), dumps(call), time.time()),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -190,8 +221,8 @@ class SqliteStateStore(SqlStateStore):
     ) -> None:
         with self._transaction():
             self._db.execute(
-                "UPDATE journal SET status = 'ok', answer = ?, answered_at = ? WHERE id = ?",
-                (dumps(answer), time.time(), entry_id),
+                "UPDATE journal SET status = 'ok', answer = ?, answered_at = ? WHERE id = ? AND project = ?",
+                (dumps(answer), time.time(), entry_id, self.namespace),
             )
             for effect in effects:
                 self._apply_effect(key, effect, bound)
@@ -199,8 +230,8 @@ class SqliteStateStore(SqlStateStore):
     def journal_failed(self, entry_id: int, error: str) -> None:
         with self._transaction():
             self._db.execute(
-                "UPDATE journal SET status = 'failed', error = ?, answered_at = ? WHERE id = ?",
-                (error, time.time(), entry_id),
+                "UPDATE journal SET status = 'failed', error = ?, answered_at = ? WHERE id = ? AND project = ?",
+                (error, time.time(), entry_id, self.namespace),
             )
 
     # ---- shop locks ---------------------------------------------------------------------
@@ -208,7 +239,8 @@ class SqliteStateStore(SqlStateStore):
     @contextmanager
     def lock(self, shop: str, timeout: float, on_wait: LockWaitNotice | None = None) -> Iterator[None]:
         self._lock_dir.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(shop.encode("utf-8")).hexdigest()[:24]  # shop names may hold any character
+        # Shop names may hold any character; the project's namespace is part of the name.
+        name = hashlib.sha256(lock_name(shop, self.namespace).encode("utf-8")).hexdigest()[:24]
         holder_file = self._lock_dir / f"{name}.holder"
         # One lock object per call, never shared between threads: a second apply of the same shop
         # in this process waits like one in another process.
