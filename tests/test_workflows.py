@@ -58,7 +58,7 @@ def actionlint() -> list[str]:
 
 
 def test_workflows_exist() -> None:
-    assert [path.name for path in WORKFLOW_FILES] == ["apply.yml", "bench.yml", "plan.yml", "reconcile.yml"]
+    assert [path.name for path in WORKFLOW_FILES] == ["apply.yml", "bench.yml", "fleet.yml", "plan.yml", "reconcile.yml"]
 
 
 def test_actionlint_finds_no_problem(actionlint: list[str]) -> None:
