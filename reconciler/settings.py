@@ -3,7 +3,7 @@ and the environment, frozen, grouped, and passed explicitly (as kopf's OperatorS
 
     Settings
      ├── clock     one moment per run: now, read once, and the moment planned for (--at)
-     ├── scope     what the run may touch: --target (parsed once into Target values), shops, --prune
+     ├── scope     what the run may touch: --target (parsed once into Target values), --shop, --shard, --prune
      ├── safety    thresholds, --force, --allow-duplicates
      ├── outputs   --json, --out, --markdown, --link-base, --checksum-file, --detailed-exitcode
      ├── apply     --auto-approve, --parallelism, --checksum(-file), --reviewed-plan, --revision
@@ -17,6 +17,7 @@ Nothing below the CLI reads the environment or parses a flag's text again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -62,16 +63,53 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """One --shard I/N: the shops whose stable number mod N is I (0 ≤ I < N), so N jobs (a CI
+    matrix, a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX) each take a share and together
+    take every shop exactly once. A shop's number is the first 8 bytes of SHA-256 of its name
+    (UTF-8), big-endian: the same on every machine, Python version and run (Python's hash() is
+    salted per process), and independent of which other shops exist, so adding a shop never
+    moves another one to a different shard."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        index, slash, count = text.partition("/")
+        if slash and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count):
+            return cls(int(index), int(count))
+        raise SettingsError(f"--shard {text!r} is not I/N with 0 ≤ I < N, e.g. 0/4 (the first of four shards)")
+
+    def covers(self, shop: str) -> bool:
+        return shop_number(shop) % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def shop_number(shop: str) -> int:
+    """The stable number --shard divides shops by (see Shard)."""
+    return int.from_bytes(hashlib.sha256(shop.encode("utf-8")).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
 class Scope:
-    """What a run may touch: asked `covers(key)` everywhere, so a target is matched in one place."""
+    """What a run may touch: asked `covers(key)` everywhere, so a target is matched in one place.
+    `covers_shop` is the shop part (--shop, --shard): manifests, state rows, journal recovery and
+    locks of other shops are left alone, as if they belonged to another run."""
 
     targets: tuple[Target, ...] = ()  # empty: every resource
     prune: bool = False  # delete managed objects whose manifest was removed
-    shops: frozenset[str] = frozenset()  # empty: every shop
+    shops: frozenset[str] | None = None  # --shop; None: every shop (a saved plan of no shop keeps an empty set)
+    shard: Shard | None = None  # --shard I/N; None: every shop
 
     @classmethod
-    def parse(cls, targets: Iterable[str] = (), *, prune: bool = False, shops: Iterable[str] = ()) -> Scope:
-        return cls(tuple(Target.parse(text) for text in targets), prune, frozenset(shops))
+    def parse(
+        cls, targets: Iterable[str] = (), *, prune: bool = False, shops: Iterable[str] = (), shard: str | None = None,
+    ) -> Scope:
+        named = frozenset(shops)
+        return cls(tuple(Target.parse(text) for text in targets), prune, named or None, Shard.parse(shard) if shard else None)
 
     @classmethod
     def of_keys(cls, keys: Iterable[ResourceKey], *, prune: bool = False) -> Scope:
@@ -79,11 +117,20 @@ class Scope:
 
     @property
     def limited(self) -> bool:
-        """Whether the run is narrowed (--target or shops): what it leaves out is 'not targeted'."""
-        return bool(self.targets or self.shops)
+        """Whether the run is narrowed (--target, --shop, --shard): what it leaves out is 'not targeted'."""
+        return bool(self.targets or self.shop_limited)
+
+    @property
+    def shop_limited(self) -> bool:
+        return self.shops is not None or self.shard is not None
+
+    def covers_shop(self, shop: str) -> bool:
+        if self.shops is not None and shop not in self.shops:
+            return False
+        return self.shard is None or self.shard.covers(shop)
 
     def covers(self, key: ResourceKey) -> bool:
-        if self.shops and key.shop not in self.shops:
+        if not self.covers_shop(key.shop):
             return False
         return not self.targets or any(target.covers(key) for target in self.targets)
 
@@ -206,24 +253,29 @@ class ShopConnection:
     sign_method: str
     env: Mapping[str, str]  # role (app_key, app_secret, session, gateway) → variable name
     taoke: TaokeApp | None = None
+    credentials: str = "env"  # the provider of its secrets: env | file | store (reconciler/top/providers.py)
 
     @classmethod
     def of(cls, profile: ShopProfile) -> ShopConnection:
-        return cls(profile.name, profile.gateway, profile.sign_method, dict(profile.env), profile.taoke)
+        return cls(profile.name, profile.gateway, profile.sign_method, dict(profile.env), profile.taoke,
+                   profile.credentials)
 
     def to_data(self) -> dict[str, Any]:
         """As a saved plan stores it (format 1: the dict the CLI built before this type existed)."""
         taoke = self.taoke
-        return {
+        data = {
             "gateway": self.gateway, "sign_method": self.sign_method, "env": dict(self.env),
             "taoke": None if taoke is None else {"env": dict(taoke.env), "adzone_id": taoke.adzone_id, "where": taoke.where},
         }
+        # Only when not the default, so plans saved before providers existed stay byte-identical.
+        return data if self.credentials == "env" else {**data, "credentials": self.credentials}
 
     @classmethod
     def from_data(cls, name: str, data: Mapping[str, Any]) -> ShopConnection:
         taoke = data.get("taoke")
         app = None if not taoke else TaokeApp(dict(taoke["env"]), taoke.get("adzone_id"), str(taoke.get("where", "")))
-        return cls(name, data.get("gateway"), str(data["sign_method"]), dict(data["env"]), app)
+        return cls(name, data.get("gateway"), str(data["sign_method"]), dict(data["env"]), app,
+                   str(data.get("credentials", "env")))
 
     def secret_variables(self) -> list[str]:
         """The variables that hold its app secrets and session."""

@@ -175,27 +175,57 @@ def shop_locks(store: StateStore, timeout: float = STATE_EDIT_LOCK_TIMEOUT) -> S
 
 
 @dataclass(frozen=True)
+class ShopScope:
+    """--shop and --shard as given (plan, apply, drift, price, export)."""
+
+    shops: tuple[str, ...] = ()
+    shard: str | None = None
+
+    def scope(self, targets: tuple[str, ...] = (), *, prune: bool = False) -> Scope:
+        # SettingsError for a malformed --target or --shard
+        return Scope.parse(targets, prune=prune, shops=self.shops, shard=self.shard)
+
+
+def shop_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--shop NAME (repeatable) and --shard I/N, handed to the command as one `shop_scope`."""
+    @functools.wraps(f)
+    def command(*args: Any, shops: tuple[str, ...], shard: str | None, **kwargs: Any) -> Any:
+        return f(*args, shop_scope=ShopScope(shops, shard), **kwargs)
+
+    wrapped: Callable[..., Any] = command
+    wrapped = click.option("--shard", default=None, metavar="I/N",
+                           help="Only the shops of shard I of N (0 ≤ I < N; a shop's shard is a hash of its name, "
+                                "stable across runs and machines; `reconciler shops --shard I/N` lists them).")(wrapped)
+    wrapped = click.option("--shop", "shops", multiple=True, metavar="NAME",
+                           help="Only this shop (a Shop profile's name; repeatable). Other shops' manifests, "
+                                "state, journal and locks are left alone.")(wrapped)
+    return wrapped
+
+
+@dataclass(frozen=True)
 class Guard:
     """The flags of scope and safety as given, for the settings root (`settings` parses them)."""
 
     targets: tuple[str, ...]
     prune: bool
     safety: SafetySettings
+    shop_scope: ShopScope = ShopScope()
 
     def scope(self) -> Scope:
-        return Scope.parse(self.targets, prune=self.prune)  # SettingsError for a malformed --target
+        return self.shop_scope.scope(self.targets, prune=self.prune)
 
 
 def safety_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--target, --prune, the thresholds, --force and --allow-duplicates, handed to the command as
-    one `guard` (Guard) instead of seven parameters."""
+    """--target, --prune, --shop, --shard, the thresholds, --force and --allow-duplicates, handed to
+    the command as one `guard` (Guard) instead of nine parameters."""
     @functools.wraps(f)
     def command(*args: Any, targets: tuple[str, ...], prune: bool, force: bool, update_threshold: float,
-                delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool, **kwargs: Any) -> Any:
+                delete_threshold: float, threshold_min_objects: int, allow_duplicates: bool, shop_scope: ShopScope,
+                **kwargs: Any) -> Any:
         safety = SafetySettings(update_threshold, delete_threshold, threshold_min_objects, force, allow_duplicates)
-        return f(*args, guard=Guard(targets, prune, safety), **kwargs)
+        return f(*args, guard=Guard(targets, prune, safety, shop_scope), **kwargs)
 
-    wrapped: Callable[..., Any] = command
+    wrapped: Callable[..., Any] = shop_options(command)
     wrapped = click.option("--force", is_flag=True, help="Allow a plan above the update/delete thresholds.")(wrapped)
     wrapped = click.option("--update-threshold", type=float, default=0.3, show_default=True,
                            help="Largest share of a shop's managed objects one run may update or replace.")(wrapped)

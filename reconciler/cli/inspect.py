@@ -1,4 +1,4 @@
-"""Commands that read and tell, never write to TOP: validate, render, drift, price."""
+"""Commands that read and tell, never write to TOP: validate, render, shops, drift, price."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import click
 
 from reconciler.cli.common import (
     EXIT_CHANGES,
+    ShopScope,
     build_settings,
     errors_reported,
     project_of,
+    shop_options,
     WhereHeader,
 )
 from reconciler.cli.root import cli
@@ -24,7 +26,7 @@ from reconciler.engine.price_report import moment_text, quote_lines
 from reconciler.engine.reconcile import Hooks, Reconciler, prices
 from reconciler.manifest import load_manifests, render_manifests
 from reconciler.observe import current_watch, watched
-from reconciler.settings import Clock
+from reconciler.settings import Clock, Scope
 from reconciler.state import open_store
 
 
@@ -52,13 +54,35 @@ def render_command(paths: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--shard", default=None, metavar="I/N", help="Only the shops of shard I of N (as plan --shard takes them).")
+@click.option("--json", "as_json", is_flag=True,
+              help="As one JSON document on stdout (schemas/output/shops.schema.json), e.g. for a CI job matrix.")
+def shops(paths: tuple[str, ...], shard: str | None, as_json: bool) -> None:
+    """List the shops of the manifests (their Shop profiles), one a line: what --shop takes, and
+    with --shard I/N the shops that shard plans and applies. Never calls TOP or the state store."""
+    with errors_reported():
+        scope = Scope.parse(shard=shard)
+        names = sorted(name for name in load_manifests(list(paths)).shops if scope.covers_shop(name))
+    if as_json:
+        click.echo(json.dumps({"format_version": 1, "shard": shard and str(scope.shard), "shops": names}, indent=2,
+                              ensure_ascii=False))
+        return
+    for name in names:
+        click.echo(name)
+
+
+@cli.command()
 @watched("drift")
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the drift as JSON.")
-def drift(paths: tuple[str, ...], as_json: bool) -> None:
+@shop_options
+def drift(paths: tuple[str, ...], as_json: bool, shop_scope: ShopScope) -> None:
     """List what differs on TOP from what was last applied: changes nobody planned, e.g. made in
     the seller console. Exit 0 no drift, 2 drift found, 1 error. Never writes to TOP."""
-    settings = build_settings(project_of(paths))
+    with errors_reported():
+        scope = shop_scope.scope()
+    settings = build_settings(project_of(paths), scope=scope)
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
         watch = current_watch().attach(clients)
@@ -79,11 +103,14 @@ def drift(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--item", "item_ids", multiple=True, metavar="ID", help="Only this item (num_iid; repeatable).")
 @click.option("--at", "at", default=None, help="The moment to price (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON (schemas/output/price.schema.json).")
-def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_json: bool) -> None:
+@shop_options
+def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_json: bool, shop_scope: ShopScope) -> None:
     """Show each item's worst-case price: the lowest unit price a buyer can reach when every
     declared promotion that can apply at that moment stacks, from TOP's list prices, with the
     promotions that produce it and the item's floor. Never writes to TOP."""
-    settings = build_settings(project_of(paths), at=at)
+    with errors_reported():
+        scope = shop_scope.scope()
+    settings = build_settings(project_of(paths), at=at, scope=scope)
     moment = settings.clock.moment
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]):
         header = WhereHeader(settings.store.project, clients, machine=as_json)

@@ -228,12 +228,17 @@ def _certainly_not_done(exc: ReconcilerError) -> bool:
     return isinstance(exc, (TopPermanentError, TopCallLimitError, TopNotSentError))
 
 
-def settle_interrupted_writes(store: StateStore, client_for: Callable[[str], Caller]) -> list[str]:
+def settle_interrupted_writes(
+    store: StateStore, client_for: Callable[[str], Caller], in_scope: Callable[[str], bool] = lambda shop: True,
+) -> list[str]:
     """Writes journaled as sent but never answered (a crash, a lost response): ask TOP, through
     the kind's recover(), whether each took effect, and record the truth before planning again.
-    Never re-sends anything itself: the next plan sends what is still missing."""
+    Never re-sends anything itself: the next plan sends what is still missing. Only the shops
+    `in_scope` (--shop, --shard): another shard's writes are its own apply's to settle, under its lock."""
     messages = []
     for entry in store.journal(status="sent"):
+        if not in_scope(entry.key.shop):
+            continue
         if entry.method == STATE_ONLY:
             store.journal_failed(entry.id, "interrupted before the state update; the next plan redoes it")
             continue

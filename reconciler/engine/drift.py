@@ -21,7 +21,7 @@ from reconciler.engine.codec import FORMAT_VERSION, resource_from_data, resource
 from reconciler.engine.plan import PlanOptions, make_plan
 from reconciler.kinds.base import Caller
 from reconciler.model import Change, Plan, Resource, ResourceKey
-from reconciler.settings import Scope
+from reconciler.settings import EVERYTHING, Scope
 from reconciler.state import StateStore
 
 
@@ -41,9 +41,12 @@ class DriftReport:
         return sorted({change.key.shop for change in self.drift})
 
 
-def find_drift(store: StateStore, client_for: Callable[[str], Caller], now: datetime) -> DriftReport:
-    """Compare TOP with what was last applied, for every managed object that has an applied spec."""
-    linked = {link.key for link in store.links()}
+def find_drift(
+    store: StateStore, client_for: Callable[[str], Caller], now: datetime, scope: Scope = EVERYTHING,
+) -> DriftReport:
+    """Compare TOP with what was last applied, for every managed object in scope (--shop, --shard)
+    that has an applied spec."""
+    linked = {link.key for link in store.links() if scope.covers(link.key)}
     applied = {key: data for key, data in store.applied_specs().items() if key in linked}
     not_checked = tuple(sorted(linked - applied.keys()))
     if not applied:

@@ -14,7 +14,7 @@ UnsafePlan, StalePlan, ChecksumMismatch); the CLI only parses flags, builds the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -28,12 +28,12 @@ from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, dr
 from reconciler.engine.render import render_text
 from reconciler.engine.safety import prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects
-from reconciler.errors import ChecksumMismatch, ImportRefused, StalePlan, UnsafePlan
+from reconciler.errors import ChecksumMismatch, ImportRefused, PlanError, SettingsError, StalePlan, UnsafePlan
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
-from reconciler.manifest import load_manifests
+from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.model import Link, Plan, Resource, ResourceKey
-from reconciler.settings import Scope, Settings, ShopConnection, connections_of
+from reconciler.settings import EVERYTHING, Scope, Settings, ShopConnection, connections_of
 from reconciler.state import ShopLocks, StateStore
 
 
@@ -125,16 +125,30 @@ class Reconciler:
         resources, shops = self._load(paths, moment)
         draft = draft_plan(resources, self.store, self.clients, PlanOptions(self.settings.scope, moment))
         return self._reviewed(draft, resources, shops, moment, self.settings.scope, paths,
-                              notes=tuple(interrupted_notes(self.store)))
+                              notes=tuple(interrupted_notes(self.store, self.settings.scope)))
 
     def _load(
         self, paths: Sequence[str], moment: datetime, *, say: bool = True
     ) -> tuple[list[Resource], dict[str, ShopConnection]]:
-        manifests = load_manifests(list(paths))
+        manifests = self._scoped(paths)
         resources = desired_resources(manifests, moment)
         shops = connections_of(manifests.shops)
         self._connect(shops, say=say)
         return resources, shops  # the documents need not stay in memory while TOP is read
+
+    def _scoped(self, paths: Sequence[str]) -> ManifestSet:
+        """The manifests of the shops in scope (--shop, --shard), refused when this project's
+        state store manages objects of an in-scope shop that has no Shop profile any more."""
+        scope = self.settings.scope
+        links = self.store.links()
+        manifests = scoped_manifests(load_manifests(list(paths)), scope, {link.key.shop for link in links})
+        orphaned: dict[str, int] = {}
+        for link in links:
+            if link.key.shop not in manifests.shops and scope.covers(link.key):
+                orphaned[link.key.shop] = orphaned.get(link.key.shop, 0) + 1
+        if orphaned:
+            raise PlanError("\n".join(_orphan_message(shop, count, self.store) for shop, count in sorted(orphaned.items())))
+        return manifests
 
     def _connect(self, shops: Mapping[str, ShopConnection], *, say: bool = True) -> None:
         self.clients.use_profiles(shops)
@@ -164,8 +178,8 @@ class Reconciler:
 
     def drift(self, paths: Sequence[str]) -> DriftReport:
         """`drift`: TOP against what was last applied; the manifests only say how to reach each shop."""
-        self._connect(connections_of(load_manifests(list(paths)).shops))
-        return find_drift(self.store, self.clients, self.settings.clock.now)
+        self._connect(connections_of(self._scoped(paths).shops))
+        return find_drift(self.store, self.clients, self.settings.clock.now, self.settings.scope)
 
     def adopt(self, kind: str, name: str, remote_id: str, paths: Sequence[str]) -> ResourceKey:
         """`import`: link the TOP object `remote_id` to KIND/NAME, declared in the manifests at
@@ -226,10 +240,13 @@ class Reconciler:
     def _settle(self, shops: Mapping[str, ShopConnection]) -> None:
         # Every shop this apply may read or write is locked before the journal is settled: another
         # apply's unanswered write is in flight, not lost, and must not be settled from here.
+        # Only shops in scope (--shop, --shard): another shard's apply holds and settles its own.
+        in_scope = self.settings.scope.covers_shop
         if self.locks is not None:
             open_writes = self.store.journal(status="sent")
-            self.locks.hold(set(shops) | {link.key.shop for link in self.store.links()} | {e.key.shop for e in open_writes})
-        for message in settle_interrupted_writes(self.store, self.clients):
+            wanted = set(shops) | {link.key.shop for link in self.store.links()} | {e.key.shop for e in open_writes}
+            self.locks.hold(shop for shop in wanted if in_scope(shop))
+        for message in settle_interrupted_writes(self.store, self.clients, in_scope):
             self.hooks.recovered(message)
 
     def apply(self, review: Review, listener: ApplyListener | None = None) -> ApplyReport:
@@ -254,7 +271,7 @@ def prices(
     """`price`: each shop's items at the run's moment (--at) with every declared promotion that can
     apply then. No state store: what is declared is priced, not what was applied."""
     clock = settings.clock
-    manifests = load_manifests(list(paths))
+    manifests = scoped_manifests(load_manifests(list(paths)), settings.scope)
     # A manifest whose window is over is an error in plan; here only if it was over at the moment priced.
     resources = desired_resources(manifests, min(clock.moment, clock.now))
     clients.use_profiles(connections_of(manifests.shops))
@@ -279,8 +296,38 @@ def _unsettled(report: ApplyReport) -> set[ResourceKey]:
     return {change.key for change, _ in report.failed} | {change.key for change in report.not_tried}
 
 
-def interrupted_notes(store: StateStore) -> list[str]:
-    open_writes = [e for e in store.journal(status="sent") if e.method != STATE_ONLY]
+def scoped_manifests(manifests: ManifestSet, scope: Scope, stored_shops: Collection[str] = ()) -> ManifestSet:
+    """Only the Shop profiles and documents of the shops in scope (--shop, --shard): the others are
+    neither normalised nor read from TOP. A --shop naming no Shop profile (nor a shop the state
+    store manages, which the orphan check then names) is a typo, refused."""
+    if not scope.shop_limited:
+        return manifests
+    unknown = sorted((scope.shops or frozenset()) - set(manifests.shops) - set(stored_shops))
+    if unknown:
+        known = ", ".join(sorted(manifests.shops)) or "none"
+        raise SettingsError(f"--shop {', '.join(unknown)}: no Shop profile of that name in the manifests; known: {known}")
+    return ManifestSet(
+        shops={name: profile for name, profile in manifests.shops.items() if scope.covers_shop(name)},
+        documents=tuple(doc for doc in manifests.documents if doc.shop is not None and scope.covers_shop(doc.shop)),
+    )
+
+
+def _orphan_message(shop: str, count: int, store: StateStore) -> str:
+    """A shop of THIS project (its namespace) whose Shop profile was removed while the store still
+    manages its objects: planning it would need credentials nobody declares, and skipping it would
+    silently stop managing objects on TOP. Another repository's shops never get here (their rows
+    carry another namespace)."""
+    return (
+        f"shop '{shop}' has {count} managed object(s) in this project's state store (project id "
+        f"'{store.namespace}') but no Shop "
+        "profile in the manifests. To delete them from TOP, restore its Shop profile without their manifests and "
+        f"apply with --prune; to stop managing them and leave them on TOP, `reconciler state rm {shop}/KIND/NAME` "
+        f"each (`reconciler state list` shows them); to leave the shop out of this run, name the others with --shop"
+    )
+
+
+def interrupted_notes(store: StateStore, scope: Scope = EVERYTHING) -> list[str]:
+    open_writes = [e for e in store.journal(status="sent") if e.method != STATE_ONLY and scope.covers_shop(e.key.shop)]
     if not open_writes:
         return []
     return [f"{len(open_writes)} write(s) of an interrupted apply have no recorded answer; "

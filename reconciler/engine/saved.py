@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler.engine.codec import (
     FORMAT_VERSION,
@@ -65,6 +66,8 @@ def write_saved_plan(path: str, saved: SavedPlan) -> None:
         "now": saved.now.isoformat(),
         "prune": saved.scope.prune,
         "targets": list(saved.scope.texts()),
+        # --shop/--shard: the shops planned, so the apply reads, settles and locks only those.
+        **({"scope_shops": sorted(saved.shops)} if saved.scope.shop_limited else {}),
         "shops": {name: connection.to_data() for name, connection in saved.shops.items()},
         "desired": [resource_to_data(r) for r in saved.desired],
         "plan": plan_to_data(saved.plan),
@@ -85,12 +88,19 @@ def read_saved_plan(path: str) -> SavedPlan:
         plan=plan_from_data(data["plan"]),
         desired=tuple(resource_from_data(r) for r in data["desired"]),
         now=datetime.fromisoformat(data["now"]),
-        scope=Scope.parse(data.get("targets") or (), prune=bool(data["prune"])),
+        scope=_scope(data),
         shops={name: ShopConnection.from_data(name, shop) for name, shop in (data.get("shops") or {}).items()},
     )
     if saved.checksum != data.get("checksum"):
         raise PlanError(f"{path} was edited after it was written (its checksum does not match its calls)")
     return saved
+
+
+def _scope(data: dict[str, Any]) -> Scope:
+    scope = Scope.parse(data.get("targets") or (), prune=bool(data["prune"]))
+    if "scope_shops" in data:  # planned with --shop or --shard: exactly those shops, maybe none
+        scope = replace(scope, shops=frozenset(data["scope_shops"]))
+    return scope
 
 
 def stale_objects(saved: Plan, fresh: Plan) -> list[str]:
