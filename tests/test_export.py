@@ -156,7 +156,8 @@ def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
     workspace: Workspace, sandbox: Sandbox, top: RawTop
 ) -> None:
     pool = _pool(top, out_act_id=None)  # the reconciler names a pool by its out_act_id; this one has none
-    fine = _pool(top, out_act_id="kept-pool")
+    # -1 is "no limit" (activity.create's page), as a limit not written: exported as none, still clean.
+    fine = _pool(top, out_act_id="kept-pool", limit_info={"user_limit_cnt": -1, "daily_limit_cnt": 5})
     out = workspace.campaigns / "adopted"  # inside campaigns/: the Shop profile is not copied
     result = workspace.run("export", "--shop", SHOP, "--out", str(out), "--id", f"ItemPoolActivity:{pool}",
                            "--id", f"ItemPoolActivity:{fine}", "--import")
@@ -166,7 +167,8 @@ def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
     assert "imported 1" in result.stderr
     text = (out / "item-pool-activity.yaml").read_text(encoding="utf-8")
     assert "NOT WRITTEN AS A MANIFEST" in text and "# | kind: ItemPoolActivity" in text
-    assert [doc["metadata"]["name"] for doc in _documents(out / "item-pool-activity.yaml")] == ["kept-pool"]
+    [kept] = _documents(out / "item-pool-activity.yaml")
+    assert kept["metadata"]["name"] == "kept-pool" and kept["spec"]["limits"] == {"daily": 5}
     assert not (out / "shop.yaml").exists()
     state = workspace.run("state", "list")
     assert str(fine) in state.output and str(pool) not in state.output

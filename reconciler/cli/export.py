@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -32,7 +33,7 @@ from reconciler.kinds.exported import (
     yaml_text,
 )
 from reconciler.kinds.listing_window import ListingWindow
-from reconciler.manifest import ShopProfile, load_manifests
+from reconciler.manifest import ShopProfile, load_manifest_texts, load_manifests
 from reconciler.model import Link
 from reconciler.project import DEFAULT_MANIFESTS
 from reconciler.settings import connections_of
@@ -128,6 +129,7 @@ def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...]
         outcome = Outcome()
         _read(clients(shop), listed_kinds, wanted_ids, listing, outcome)
         _skip_managed(store, shop, outcome)
+        _check_each(outcome, shop, profile, settings.clock.now)
         paths = _write(target, shop, profile, manifests, outcome, iso_now(settings.clock.now))
         _check_written(paths)
         if link:
@@ -246,6 +248,29 @@ def _link(reconciler: Reconciler, caller: Caller, paths: Sequence[str], outcome:
             outcome.imported.append(str(key))
 
 
+def _check_each(outcome: Outcome, shop: str, profile: ShopProfile, now: datetime) -> None:
+    """Each document through the loader and its kind's normalise, alone: one the manifests would
+    refuse (a rule of the schema or of the kind the kind's export did not foresee) is lost, with the
+    loader's words, rather than failing the whole export or being dropped."""
+    shop_text = yaml_text(_shop_document(profile))
+    for part in outcome.by_kind.values():
+        for index, obj in enumerate(part.objects):
+            if obj.lossy:
+                continue
+            try:
+                loaded = load_manifest_texts([(SHOP_FILE, shop_text), (f"{obj.kind} {obj.remote_id}",
+                                                                       yaml_text(obj.document(shop)))])
+                desired_resources(loaded, now)
+            except ManifestError as exc:
+                problems = tuple(f"{problem.path}: {problem.message}" for problem in exc.problems)
+                part.objects[index] = replace(obj, lost=problems)
+
+
+def _shop_document(profile: ShopProfile) -> dict[str, object]:
+    return {"apiVersion": "campaigns/v1", "kind": "Shop", "metadata": dict(profile.source.metadata),
+            "spec": dict(profile.source.spec)}
+
+
 # ---- writing -----------------------------------------------------------------------------------
 
 
@@ -267,11 +292,9 @@ def _write(target: Path, shop: str, profile: ShopProfile, manifests: str, outcom
     if _inside(target, Path(manifests)):
         paths.append(profile.source.file)
     else:
-        shop_doc = {"apiVersion": "campaigns/v1", "kind": "Shop", "metadata": dict(profile.source.metadata),
-                    "spec": dict(profile.source.spec)}
         path = target / SHOP_FILE
         path.write_text(file_text([f"How to reach shop {shop}: a copy of its profile in {manifests} (env var names "
-                                   "only; credentials come from the environment)."], [yaml_text(shop_doc)]),
+                                   "only; credentials come from the environment)."], [yaml_text(_shop_document(profile))]),
                         encoding="utf-8")
         written.append(str(path))
     for path_text in written:

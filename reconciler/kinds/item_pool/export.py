@@ -60,6 +60,12 @@ def pool_exported(remote_id: str, live: Mapping[str, Any]) -> Exported:
     if crowd:
         spec["crowd"] = crowd
     limits = {_LIMITS[field]: value for field, value in (view.get("limit_info") or {}).items() if field in _LIMITS}
+    for word, value in list(limits.items()):
+        if value == -1:  # "no limit" on activity.create's page, as a limit not written (views.NO_LIMIT)
+            del limits[word]
+        elif not isinstance(value, int) or value < 1:
+            lost.append(f"limit {word} is {value!r}; a manifest's limits are whole numbers of at least 1")
+            del limits[word]
     if limits:
         spec["limits"] = limits
     stairs = [_stair(stair, index, lost) for index, stair in enumerate(view.get("rule_stairs") or [])]

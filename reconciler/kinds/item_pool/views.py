@@ -12,6 +12,11 @@ from reconciler.kinds.units import whole_as_int
 from reconciler.top.answers import top_list, top_rows
 
 
+# activity.create's page (../shared/top-api/methods/alibaba.wdk.marketing.itempool.activity.create.json),
+# limit_info: "-1为不限制，默认为不限制": a limit of -1 means none, as a limit not sent does.
+NO_LIMIT = -1
+
+
 def query_view(activity: Mapping[str, Any]) -> dict[str, Any]:
     """What queryactivity returns for an activity created with these params.
 
@@ -36,7 +41,7 @@ def query_view(activity: Mapping[str, Any]) -> dict[str, Any]:
         "limit_info": {
             k: v
             for k, v in (activity.get("limit_info") or {}).items()
-            if k in ("user_limit_cnt", "user_daily_limit_cnt", "daily_limit_cnt")
+            if k in ("user_limit_cnt", "user_daily_limit_cnt", "daily_limit_cnt") and v != NO_LIMIT
         },
         "rule_stairs": [_stair_view(s, enable_multiple, exchange) for s in stairs],
     }
@@ -76,6 +81,9 @@ def live_view(live_activity: Mapping[str, Any]) -> dict[str, Any]:
         "out_act_id", "activity_name", "description", "start_time", "end_time", "member_limit",
         "merchant_crowd_code", "txd_crowd_code", "limit_info",
     )}
+    limits = live_activity.get("limit_info")
+    if isinstance(limits, Mapping):  # -1 is "no limit", the default: the same as a limit not set
+        view["limit_info"] = {k: v for k, v in limits.items() if whole_as_int(v) != NO_LIMIT}
     view["rule_stairs"] = [dict(stair) for stair in top_rows(live_activity.get("rule_stairs"), "rulestairs", where=QUERY)]
     view["terminals"] = sorted(int(t) for t in top_list(live_activity.get("terminals"), "number", where=QUERY))
     view["shop_ids"] = [str(s) for s in top_list(live_activity.get("shop_ids"), "string", where=QUERY)]
