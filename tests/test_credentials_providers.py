@@ -213,3 +213,26 @@ def test_many_workers_refresh_a_token_once(postgres_url: str, tables: list[Seale
     assert {session.current for session in sessions if session} == {"new-access"}
     stored = seed.load("a")
     assert stored is not None and stored.refresh_token == "new-refresh"
+
+
+def test_a_role_that_may_only_read_and_write_tokens_uses_the_table(postgres_url: str, tables: list[SealedTokens]) -> None:
+    """The plan job's role may not create tables: an existing table is used as it is. It must be
+    allowed to write the table though, since plan refreshes tokens too (README)."""
+    key = new_key()
+    store_tokens(tables, postgres_url, key, "app").save("a", Token("access"))  # creates the table
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE token_reader LOGIN")
+        admin.execute("GRANT SELECT ON seller_tokens TO token_reader")
+    reader_url = postgres_url.replace("postgres@", "token_reader@", 1)
+    try:
+        reader = store_tokens(tables, reader_url, key, "app")
+        token = reader.load("a")
+        assert token is not None and token.access_token == "access"
+        with pytest.raises(StateError, match="permission denied for table seller_tokens"):
+            reader.save("a", Token("other"))
+    finally:
+        for table in tables:
+            table.close()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("REVOKE ALL ON seller_tokens FROM token_reader")
+            admin.execute("DROP ROLE token_reader")

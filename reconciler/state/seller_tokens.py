@@ -134,7 +134,7 @@ class SealedTokens:
         return cls(url, Sealer(keys))
 
     def load(self, app_key: str, shop: str) -> dict[str, Any] | None:
-        with self._lock:
+        with self._lock, self._translated():
             row = self._connection().execute(
                 "SELECT sealed FROM seller_tokens WHERE app_key = %s AND shop = %s", (app_key, shop)
             ).fetchone()
@@ -142,7 +142,7 @@ class SealedTokens:
 
     def save(self, app_key: str, shop: str, data: Mapping[str, Any]) -> None:
         sealed = self._sealer.seal(data, app_key=app_key, shop=shop)
-        with self._lock:
+        with self._lock, self._translated():
             self._connection().execute(
                 "INSERT INTO seller_tokens (app_key, shop, sealed, updated_at) VALUES (%s, %s, %s, now()) "
                 "ON CONFLICT (app_key, shop) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
@@ -150,11 +150,20 @@ class SealedTokens:
             )
 
     @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """A database failure (permission denied, connection lost) as a StateError with the server's words."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StateError(f"{self.where}: {str(exc).strip()}") from None
+
+    @contextmanager
     def locked(self, app_key: str, shop: str) -> Iterator[None]:
         """Hold the (app key, shop) token against every other worker of every machine."""
         key = lock_key(f"(seller token) {app_key} {shop}")
         with self._lock:
-            db = self._connection()
+            with self._translated():
+                db = self._connection()
             db.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(LOCK_TIMEOUT_SECONDS * 1000)}ms",))
             try:
                 db.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -186,8 +195,22 @@ class SealedTokens:
                 if password:
                     message = message.replace(password, "***")
                 raise StateError(f"cannot connect to {self.where}: {message}") from None
+            try:
+                self._create_table(db)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _create_table(self, db: psycopg.Connection[Any]) -> None:
+        # Only when missing: a role that may not create tables (the plan job's) can use an existing one.
+        row = db.execute("SELECT to_regclass('seller_tokens') IS NOT NULL").fetchone()
+        if row and row[0]:
+            return
+        try:
             with db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_TABLE_LOCK,))
                 db.execute(_TABLE)
-            self._db = db
-        return self._db
+        except psycopg.Error as exc:
+            raise StateError(f"cannot create the table seller_tokens in {self.where}: {str(exc).strip()}") from None
