@@ -120,6 +120,8 @@ def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...]
     target.mkdir(parents=True, exist_ok=True)
     project = project_of([out_dir])
     manifests = manifests or str(project.root / DEFAULT_MANIFESTS)
+    if not Path(manifests).exists():
+        fail(f"{manifests} does not exist: give the manifests that declare shop {shop} with --manifests PATH")
     with errors_reported():
         profile = _profile(manifests, shop)
     settings = build_settings(project)
@@ -178,9 +180,10 @@ def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
         if kind in listed or kind == ListingWindow.kind or _listable(kind) or not KINDS[kind].write_methods:
             continue
         exportable = type(KINDS[kind]).export_one is not Kind.export_one
+        why = KINDS[kind].not_exportable or "export cannot write it yet"
         how = (f"TOP has no list call; name ids with --id {kind}:ID" if exportable
-               else "TOP has no list call, and export cannot write it yet; declare it by hand and `reconciler import`")
-        hints.append((kind, how + (" (given ids were exported)" if kind in by_id else "")))
+               else f"{why}; declare it by hand and `reconciler import {kind} NAME ID`")
+        hints.append((kind, how + (" (the ids given with --id were tried)" if kind in by_id else "")))
     return hints
 
 
@@ -279,7 +282,7 @@ def _write(target: Path, shop: str, profile: ShopProfile, manifests: str, outcom
     twice). Returns the paths a plan of the export reads (DIR, and the profile's file if not copied)."""
     written: list[str] = []
     for kind, part in sorted(outcome.by_kind.items()):
-        if not part.objects and not part.failed:
+        if not part.objects:  # failures are in the summary; a file without documents helps no one
             continue
         header = [f"{kind} objects of shop {shop}, exported from TOP by `reconciler export` at {now}.",
                   "Review them, then commit; `reconciler plan` compares them with TOP."]

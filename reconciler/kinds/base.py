@@ -151,6 +151,8 @@ class Kind(ABC):
     # The price guardrails: a changed or removed object of this kind keeps lowering prices (a shop
     # coupon stays valid until its end, a claimed cash gift stays usable), so the old rules count too.
     prices_outlive_changes: ClassVar[bool] = False
+    # `reconciler export`: why TOP's reads cannot give this kind's manifests, when they cannot.
+    not_exportable: ClassVar[str] = ""
 
     def normalise(self, doc: Document, ctx: NormaliseContext) -> Resource:
         """Check the document's meaning and convert it to wire units; raise ManifestError with
@@ -243,7 +245,8 @@ class Kind(ABC):
     def export_one(self, client: Caller, remote_id: str) -> Exported:
         """The object `remote_id` as a manifest document (`export --id KIND:ID`); ExportError when
         TOP has no such object or this kind cannot be exported."""
-        raise ExportError(f"{self.kind} objects cannot be exported yet; declare them by hand and "
+        why = self.not_exportable or "export cannot write them yet"
+        raise ExportError(f"{self.kind} objects cannot be exported: {why}; declare them by hand and "
                           f"`reconciler import {self.kind} NAME {remote_id}`")
 
     def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:

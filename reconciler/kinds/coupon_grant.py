@@ -103,6 +103,7 @@ class CouponGrant(Kind):
     guarded = False  # a removed grant only forgets its ledger; coupons cannot be taken back
     depends_on = (COUPON_KIND,)
     write_methods = (SEND, SNS_SEND)
+    not_exportable = "TOP keeps no list of the coupons a shop sent (a grant is the state store's ledger)"
 
     # ---- manifest → wire -------------------------------------------------------------------
 

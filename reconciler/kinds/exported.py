@@ -17,6 +17,7 @@ its remote id). Each returns `Exported` values; this module holds what they shar
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from reconciler.kinds.units import GMT8, fen_to_yuan, from_epoch_ms, parse_top_d
 API_VERSION = "campaigns/v1"
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # metadata.name in every kind schema
 NAME_MAX = 63
+COMMENT_WIDTH = 108  # comment lines are wrapped here; the documents themselves at PyYAML's width 110
 
 
 class ExportError(PlanError):
@@ -132,13 +134,19 @@ def yaml_text(document: Mapping[str, Any]) -> str:
                      width=110)
 
 
-def _comment(lines: Sequence[str], prefix: str = "# ") -> str:
-    return "".join(f"{prefix}{line}\n" for text in lines for line in text.splitlines() or [""])
+def _comment(lines: Sequence[str], prefix: str = "# ", width: int = 0) -> str:
+    """Each line behind `prefix`; with `width`, long lines wrapped (continuations indented)."""
+    out: list[str] = []
+    for text in lines:
+        for line in text.splitlines() or [""]:
+            wrapped = textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False) if width else []
+            out.extend(f"{prefix}{part}\n" for part in wrapped or [line])
+    return "".join(out)
 
 
 def file_text(header: Sequence[str], blocks: Sequence[str]) -> str:
     """A manifest file: header comments, then the documents separated by '---'."""
-    return _comment(header) + "---\n".join(blocks)
+    return _comment(header, width=COMMENT_WIDTH) + "---\n".join(blocks)
 
 
 def document_block(exported: Exported, shop: str, head: Sequence[str]) -> str:
@@ -147,8 +155,9 @@ def document_block(exported: Exported, shop: str, head: Sequence[str]) -> str:
     if exported.lossy:
         comments += ["NOT WRITTEN AS A MANIFEST: TOP holds values the manifest format cannot express, so this "
                      "object is commented out and not imported:", *(f"  - {line}" for line in exported.lost)]
-        return _comment(comments) + _comment(yaml_text(exported.document(shop)).splitlines(), prefix="# | ")
-    return _comment(comments) + yaml_text(exported.document(shop))
+        return _comment(comments, width=COMMENT_WIDTH) + _comment(yaml_text(exported.document(shop)).splitlines(),
+                                                                  prefix="# | ")
+    return _comment(comments, width=COMMENT_WIDTH) + yaml_text(exported.document(shop))
 
 
 @dataclass

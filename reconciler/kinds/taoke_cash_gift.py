@@ -87,6 +87,7 @@ class TaokeCashGift(Kind):
     read_methods = (REPORT,)
     write_methods = (CREATE, STOP)
     prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
+    not_exportable = "TOP lists no gifts, and tlj.report shows a gift's figures, not what it gives"
 
     # ---- manifest → wire ------------------------------------------------------------------------
 
