@@ -268,3 +268,14 @@ def test_project_id_is_checked_and_written_by_init(tmp_path: Path, workspace: Wo
     text = (tmp_path / "My Shops" / "reconciler.toml").read_text(encoding="utf-8")
     line = next(line for line in text.splitlines() if line.startswith("id = "))
     assert line.startswith('id = "My-Shops-') and len(line) == len('id = "My-Shops-12345678"')
+
+
+def test_import_from_one_shops_files_is_not_an_orphan(fleet: Workspace) -> None:
+    """`import` PATHS may be one shop's files ("narrow PATHS to one shop's files"): the other
+    shops the store manages are not missing their profiles then."""
+    ok(run(fleet, "apply", "--auto-approve"))
+    listed = json.loads(ok(_in(fleet.root, fleet, "state", "list", "--json")).stdout)
+    remote_id = next(obj["remote_id"] for obj in listed["objects"] if obj["shop"] == "demo-shop")
+    ok(_in(fleet.root, fleet, "state", "rm", "demo-shop/ShopCoupon/welcome"))
+    ok(fleet.run("import", "ShopCoupon", "welcome", remote_id, str(fleet.campaigns / "demo-shop.yaml")))
+    ok(run(fleet, "plan", "--detailed-exitcode"))

@@ -128,20 +128,23 @@ class Reconciler:
                               notes=tuple(interrupted_notes(self.store, self.settings.scope)))
 
     def _load(
-        self, paths: Sequence[str], moment: datetime, *, say: bool = True
+        self, paths: Sequence[str], moment: datetime, *, say: bool = True, whole: bool = True,
     ) -> tuple[list[Resource], dict[str, ShopConnection]]:
-        manifests = self._scoped(paths)
+        manifests = self._scoped(paths, whole=whole)
         resources = desired_resources(manifests, moment)
         shops = connections_of(manifests.shops)
         self._connect(shops, say=say)
         return resources, shops  # the documents need not stay in memory while TOP is read
 
-    def _scoped(self, paths: Sequence[str]) -> ManifestSet:
-        """The manifests of the shops in scope (--shop, --shard), refused when this project's
-        state store manages objects of an in-scope shop that has no Shop profile any more."""
+    def _scoped(self, paths: Sequence[str], *, whole: bool = True) -> ManifestSet:
+        """The manifests of the shops in scope (--shop, --shard). When they are the `whole` desired
+        state (plan, apply, drift; not import, whose PATHS may be one shop's files), refused if this
+        project's state store manages objects of an in-scope shop that has no Shop profile any more."""
         scope = self.settings.scope
         links = self.store.links()
         manifests = scoped_manifests(load_manifests(list(paths)), scope, {link.key.shop for link in links})
+        if not whole:
+            return manifests
         orphaned: dict[str, int] = {}
         for link in links:
             if link.key.shop not in manifests.shops and scope.covers(link.key):
@@ -184,7 +187,7 @@ class Reconciler:
     def adopt(self, kind: str, name: str, remote_id: str, paths: Sequence[str]) -> ResourceKey:
         """`import`: link the TOP object `remote_id` to KIND/NAME, declared in the manifests at
         `paths`; only the state store changes (the shop is locked while it does)."""
-        resources, _ = self._load(paths, self.settings.clock.now, say=False)
+        resources, _ = self._load(paths, self.settings.clock.now, say=False, whole=False)
         matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
         if not matches:
             raise ImportRefused(f"no manifest declares {kind}/{name}; declare it first, then import the object it should manage")
