@@ -271,3 +271,10 @@ def test_actions_are_pinned_by_commit_and_kept_current_by_dependabot() -> None:
                 assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), (path.name, line)
     dependabot = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
     assert [u["package-ecosystem"] for u in dependabot["updates"]] == ["github-actions"]
+
+
+def test_every_workflow_names_bash_so_pipelines_fail() -> None:
+    """GitHub runs an unnamed shell as `bash -e` without pipefail: `reconciler apply … | tee apply.log`
+    would succeed when apply fails. Named `bash`, it is `bash --noprofile --norc -eo pipefail`."""
+    for path in WORKFLOW_FILES:
+        assert _workflow(path.name)["defaults"] == {"run": {"shell": "bash"}}, path.name
