@@ -144,12 +144,17 @@ def test_without_import_the_plan_shows_the_imports_to_make(workspace: Workspace,
     out = workspace.root / "adopted"
     result = workspace.run("export", "--shop", SHOP, "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "`reconciler plan" in result.stderr and "imports to make" in result.stderr
+    assert f"  reconciler import ShopCoupon coupon-10-off-99-{ids['coupon']} {ids['coupon']} {out}\n" in result.stderr
     planned = workspace.run("plan", str(out))
     # The duplicate guard: each object exists on TOP unmanaged with exactly this content.
     assert planned.exit_code == 1
     assert f"reconciler import ShopCoupon coupon-10-off-99-{ids['coupon']} {ids['coupon']}" in planned.output
     assert sandbox.writes() == []
+    # The commands export printed link them: then the plan is clean.
+    for line in result.stderr.splitlines():
+        if line.startswith("  reconciler import "):
+            assert workspace.run(*line.split()[1:]).exit_code == 0, line
+    assert _plan(workspace, str(out))["changes"] == []
 
 
 def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
@@ -234,3 +239,51 @@ def _on_sale(top: RawTop) -> set[str]:
         if not rows or page * 200 >= int(answer["total_results"]):
             return on_sale
         page += 1
+
+
+def test_a_value_the_manifests_refuse_makes_that_object_lossy(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """A rule no kind's export foresaw (here the schema's http(s) gift URL) is caught by loading each
+    document alone before writing: that object is lost in the loader's words, the rest exported."""
+    gift = top.ok("taobao.promotionmisc.mjs.activity.add", {
+        "name": "gift", "type": 2, "participate_range": 0, "start_time": "2027-03-08 09:30:15",
+        "end_time": "2027-03-08 21:45:00", "is_item_count_over": True, "item_count": 2, "is_send_gift": True,
+        "gift_name": "小样", "gift_url": "taobao://item/1"})
+    ids = _shop(top)
+    out = workspace.root / "adopted"
+    result = workspace.run("export", "--shop", SHOP, "--out", str(out), "--import")
+    assert result.exit_code == 0, result.output
+    assert f"lossy: FullDiscount {gift['activity_id']}: spec.reward.gift.url:" in result.stderr, result.stderr
+    assert [doc["metadata"]["name"] for doc in _documents(out / "full-discount.yaml")] == [f"spring-sale-{ids['full']}"]
+    assert "taobao://item/1" in (out / "full-discount.yaml").read_text(encoding="utf-8")  # written, commented out
+    assert _plan(workspace, str(out))["changes"] == []
+
+
+def test_names_units_and_yaml_of_an_exported_document() -> None:
+    from decimal import Decimal
+
+    from reconciler.kinds.exported import Exported, document_block, export_name, iso_from_top, rate, yuan_string
+
+    assert export_name("Spring Sale 2027!", "1001", "item-discount") == "spring-sale-2027-1001"
+    assert export_name("双11茶叶85折", "7", "item-discount") == "item-discount-11-85-7"
+    assert export_name("限时", "7", "full-discount") == "full-discount-7"
+    long = export_name("x" * 80, "123456789012", "coupon")
+    assert len(long) <= 63 and long.endswith("-123456789012")
+    assert yuan_string(1234) == "12.34" and yuan_string(Decimal(1)) == "0.01"
+    assert rate(855) == Decimal("0.855") and rate(1) == Decimal("0.001")
+    assert iso_from_top("2027-06-18 00:00:00") == "2027-06-18T00:00:00+08:00"
+    obj = Exported("ItemDiscount", "9", "a-9", {"title": "# 不是注释", "discount": {"rate": rate(855)}})
+    text = document_block(obj, SHOP, ["ItemDiscount 9 on TOP"])
+    assert text.startswith("# ItemDiscount 9 on TOP\n")
+    [doc] = load_manifests_text(text)
+    assert doc["spec"] == {"title": "# 不是注释", "discount": {"rate": Decimal("0.855")}}
+    lost = document_block(Exported("ItemDiscount", "9", "a-9", {}, lost=("both a rate and an amount",)), SHOP, [])
+    assert all(line.startswith("#") for line in lost.splitlines()) and "both a rate and an amount" in lost
+
+
+def load_manifests_text(text: str) -> list[dict[str, Any]]:
+    """The YAML as the manifest loader reads it (numbers as Decimal, never float)."""
+    from reconciler.manifest.yaml_source import parse_documents
+
+    documents, problems = parse_documents(text, "x.yaml")
+    assert not problems
+    return [dict(doc.value) for doc in documents]

@@ -7,6 +7,7 @@ directory shows no changes. Files written go to stdout, one per line; every mess
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -141,9 +142,14 @@ def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...]
         click.echo(line, err=True)
     for kind, hint in unlisted:
         click.echo(f"not listable: {kind}: {hint}", err=True)
-    if not link and outcome.exported():
-        click.echo(f"next: `reconciler plan {out_dir}` shows the imports to make; `reconciler export ... --import` "
-                   "or `reconciler import KIND NAME ID` per object links them", err=True)
+    importable = [obj for obj in outcome.exported() if not obj.lossy]
+    if not link and importable:
+        # Item pools have no duplicate guard: their plan shows a create, so the imports are said here.
+        click.echo(f"next: link the exported objects (or run export again with --import), then `reconciler plan "
+                   f"{out_dir}` shows no change:", err=True)
+        for obj in importable:
+            words = ["reconciler", "import", obj.kind, obj.name, obj.remote_id, *paths]
+            click.echo("  " + " ".join(shlex.quote(word) for word in words), err=True)
     if any(part.failed for part in outcome.by_kind.values()):
         sys.exit(EXIT_ERROR)
 
