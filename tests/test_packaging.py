@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+from tests.fault_tools import pool
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,9 @@ def test_licence_and_postgres_extra_are_declared() -> None:
     assert isinstance(dependencies, list) and not any(dep.startswith("psycopg") for dep in dependencies)
     extras = project["optional-dependencies"]
     assert isinstance(extras, dict)
-    assert extras["postgres"] == ["psycopg[binary]>=3.1"]
+    # cryptography seals seller tokens in that store (Shop spec.credentials: store): not a core dependency
+    assert extras["postgres"] == ["psycopg[binary]>=3.1", "cryptography>=42"]
+    assert not any(dep.startswith("cryptography") for dep in dependencies)
     assert "campaign-reconciler[postgres]" in extras["test"]  # so the suite's PostgreSQL tests run
 
 
@@ -61,6 +64,20 @@ def test_a_postgresql_store_without_the_extra_says_how_to_install_it(tmp_path: P
     assert result.returncode == 1, result.stdout + result.stderr
     assert "pip install 'campaign-reconciler[postgres]'" in result.stderr
     assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_sealed_tokens_without_the_extra_say_how_to_install_it(tmp_path: Path) -> None:
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    (campaigns / "shops.yaml").write_text(
+        "apiVersion: campaigns/v1\nkind: Shop\nmetadata: {name: demo-shop}\nspec: {credentials: store}\n", encoding="utf-8")
+    (campaigns / "pools.yaml").write_text(pool("fresh"), encoding="utf-8")  # something to read, so a client opens
+    env = {"TOP_APP_KEY": "app-key-1", "TOP_APP_SECRET": "app-secret-1", "TOP_GATEWAY": "http://127.0.0.1:1/router/rest",
+           "RECONCILER_STATE": str(tmp_path / "state.db")}
+    result = _without(["cryptography"], ["plan", str(campaigns)], env, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "pip install 'campaign-reconciler[postgres]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_validate_needs_neither_psycopg_nor_fcntl(tmp_path: Path) -> None:
