@@ -18,6 +18,7 @@ import pytest
 from reconciler.credential_providers import StoreTokens
 from reconciler.errors import StateError
 from reconciler.sandbox import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
+from reconciler.settings import ShopConnection
 from reconciler.state.seller_tokens import Sealer, SealedTokens, new_key
 from reconciler.top.credentials import CredentialsError
 from reconciler.top.providers import CREDENTIALS_FILE_ENV, FileProvider
@@ -236,3 +237,11 @@ def test_a_role_that_may_only_read_and_write_tokens_uses_the_table(postgres_url:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute("REVOKE ALL ON seller_tokens FROM token_reader")
             admin.execute("DROP ROLE token_reader")
+
+
+def test_a_saved_plan_keeps_the_provider_and_plans_saved_before_it_read_as_env() -> None:
+    store = ShopConnection("a", None, "hmac-sha256", {"app_key": "TOP_APP_KEY"}, None, "store")
+    assert ShopConnection.from_data("a", store.to_data()) == store
+    env = ShopConnection("a", None, "hmac-sha256", {"app_key": "TOP_APP_KEY"})
+    assert "credentials" not in env.to_data()  # byte-identical to plans saved before providers
+    assert ShopConnection.from_data("a", env.to_data()).credentials == "env"
