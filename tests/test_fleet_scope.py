@@ -279,3 +279,10 @@ def test_import_from_one_shops_files_is_not_an_orphan(fleet: Workspace) -> None:
     ok(_in(fleet.root, fleet, "state", "rm", "demo-shop/ShopCoupon/welcome"))
     ok(fleet.run("import", "ShopCoupon", "welcome", remote_id, str(fleet.campaigns / "demo-shop.yaml")))
     ok(run(fleet, "plan", "--detailed-exitcode"))
+
+
+def test_a_saved_plan_takes_no_shop_scope_of_its_own(fleet: Workspace) -> None:
+    saved = str(fleet.root / "plan.json")
+    ok(run(fleet, "plan", "--out", saved))
+    refused = fleet.run("apply", saved, "--shard", "0/2", "--auto-approve")
+    assert refused.exit_code == 2 and "give --shop or --shard to `plan --out` instead" in refused.output

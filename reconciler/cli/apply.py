@@ -78,6 +78,9 @@ def apply(
     saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
     if checksum_file and (checksum or saved_file):
         raise click.UsageError("--checksum-file replaces --checksum, and re-plans from manifests (not a plan file)")
+    if saved_file and (guard.shop_scope.shops or guard.shop_scope.shard):
+        raise click.UsageError("a saved plan is applied as planned, for the shops it was planned for; give --shop or "
+                               "--shard to `plan --out` instead")
     run = _JsonRun(as_json)
     with run.stdout(), errors_reported(run.clients), run.stops():
         project = _project(paths, saved_file)
