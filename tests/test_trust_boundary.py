@@ -96,6 +96,12 @@ def _attacks(marker: Path) -> dict[str, dict[str, str | Path]]:
             "campaigns/pools.yaml": pool("fresh", skus=["1001"]),
         },
         "campaigns-is-a-link": {"campaigns": Path("/proc/self")},
+        "credentials-file": {
+            # A provider, never a path: the file is the one the operator names (RECONCILER_CREDENTIALS_FILE),
+            # and the plan job names none.
+            "campaigns/shops.yaml": shops.replace("spec:\n", "spec:\n  credentials: file\n", 1),
+            "campaigns/pools.yaml": pool("fresh", skus=["1001"]),
+        },
         "project-file": {
             # A project file of its own (reconciler/project.py) pointing the token file at the
             # environment, and a session variable CI does not set, so the token file is read.
@@ -225,7 +231,7 @@ def run_plan_job(runner: WorkflowRunner, origin: Path) -> JobRun:
 
 
 ATTACKS = ["code", "environ-nicks-file", "symlinked-buyers-file", "gateway-variable", "app-key-variable",
-           "campaigns-is-a-link", "project-file", "template-git-config", "all-at-once"]
+           "campaigns-is-a-link", "credentials-file", "project-file", "template-git-config", "all-at-once"]
 
 
 # What the job says instead: each attack reached the check meant for it.
@@ -236,6 +242,7 @@ EXPECTED = {
     "gateway-variable": ["spec.env.gateway names the environment variable RECONCILER_WEBHOOK_URL, which does not start"],
     "app-key-variable": ["spec.env.app_key names the environment variable RECONCILER_PLAN_SIGNING_KEY"],
     "campaigns-is-a-link": ["campaigns/ of the pull request is not a directory"],
+    "credentials-file": ["RECONCILER_CREDENTIALS_FILE (the path of the credentials file) is not set"],
     "project-file": ["code 26 no session for shop 'demo-shop'"],  # the token file of CI's choosing: none
     "template-git-config": ["'.git/config' is a hidden file", "'../.git/config' goes up with '..'",
                             "'link/config' is a link to a place outside"],
