@@ -197,6 +197,10 @@ def test_ids_name_what_top_cannot_list(workspace: Workspace, sandbox: Sandbox, t
     missing = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "b"), "--id", "ItemPoolActivity:999")
     assert missing.exit_code == 1
     assert "failed: ItemPoolActivity 999: item-pool activity 999 does not exist" in missing.stderr
+    window = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "e"), "--kind", "ListingWindow")
+    assert window.exit_code == 1 and "--listing snapshot writes one" in window.stderr
+    floor = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "f"), "--kind", "PriceFloor")
+    assert floor.exit_code == 1 and "PriceFloor is no object on TOP" in floor.stderr
     bad = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "c"), "--id", "Nothing:1")
     assert bad.exit_code == 1 and "not KIND:ID with a known kind" in bad.stderr
     unknown_shop = workspace.run("export", "--shop", "other", "--out", str(workspace.root / "d"))

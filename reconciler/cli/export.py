@@ -168,7 +168,7 @@ def _parse_selection(kinds: Sequence[str], ids: Sequence[str]) -> tuple[list[str
         if kind not in KINDS:
             fail(f"--kind {kind}: no such kind; kinds: {', '.join(known)}")
         if not _listable(kind):
-            fail(f"--kind {kind}: TOP cannot list {kind} objects; name each with --id {kind}:ID")
+            fail(f"--kind {kind}: {_why_not_listed(kind)}")
     wanted: list[tuple[str, str]] = []
     for item in ids:
         kind, sep, remote_id = item.partition(":")
@@ -177,6 +177,15 @@ def _parse_selection(kinds: Sequence[str], ids: Sequence[str]) -> tuple[list[str
         wanted.append((kind, remote_id))
     listed = list(dict.fromkeys(kinds)) if kinds else [k for k in known if _listable(k)]
     return listed, wanted
+
+
+def _why_not_listed(kind: str) -> str:
+    instance = KINDS[kind]
+    if not instance.read_methods:
+        return f"{kind} is no object on TOP (the reconciler's own rule): there is nothing to export"
+    if instance.not_exportable:
+        return instance.not_exportable
+    return f"TOP cannot list {kind} objects; name each with --id {kind}:ID"
 
 
 def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
