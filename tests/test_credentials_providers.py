@@ -6,6 +6,8 @@ through the sandbox over HTTP; the store tests use the suite's throwaway Postgre
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +25,9 @@ from reconciler.state.seller_tokens import Sealer, SealedTokens, new_key
 from reconciler.top.credentials import CredentialsError
 from reconciler.top.providers import CREDENTIALS_FILE_ENV, FileProvider
 from reconciler.top.tokens import SellerSession, Token
-from tests.conftest import Sandbox, Workspace
-from tests.fault_tools import FAST_ENV, pool
+from tests.conftest import REPO, Sandbox, Workspace
+from tests.fault_tools import FAST_ENV, pool, set_faults
+from tests.pinned_clock import python_command
 
 SHOP_WITH = """\
 apiVersion: campaigns/v1
@@ -245,3 +248,31 @@ def test_a_saved_plan_keeps_the_provider_and_plans_saved_before_it_read_as_env()
     env = ShopConnection("a", None, "hmac-sha256", {"app_key": "TOP_APP_KEY"})
     assert "credentials" not in env.to_data()  # byte-identical to plans saved before providers
     assert ShopConnection.from_data("a", env.to_data()).credentials == "env"
+
+
+def test_four_worker_processes_refresh_the_stored_token_once(
+    workspace: Workspace, sandbox: Sandbox, postgres_url: str, tables: list[SealedTokens]
+) -> None:
+    """Four plans at once (pods of one Indexed Job), every one finding the shop's token about to
+    expire: one refreshes it through TOP, the others wait on the store's lock and take the new one;
+    every call of every worker is accepted."""
+    key = store_workspace(workspace, postgres_url)
+    assert workspace.run("auth", "--shop", "demo-shop", "--code", CODE, str(workspace.campaigns)).exit_code == 0
+    tokens = store_tokens(tables, postgres_url, key, DEMO_APP_KEY)
+    first = tokens.load("demo-shop")
+    assert first is not None
+    tokens.save("demo-shop", Token(first.access_token, first.refresh_token, expires_at=time.time() + 30,
+                                   refresh_expires_at=first.refresh_expires_at, issued_at=time.time() - 86400))
+    sandbox.clear_calls()
+    set_faults(sandbox, latency=0.2)  # the refresh takes a moment, so the others arrive during it
+
+    env = {**os.environ, **workspace.env, "PYTHONPATH": str(REPO)}
+    runs = [subprocess.Popen(python_command("-m", "reconciler", "plan", str(workspace.campaigns)), env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    set_faults(sandbox)
+
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    refreshes = [call for call in sandbox.calls() if call["method"] == REFRESH]
+    assert [call["ok"] for call in refreshes] == [True]
+    assert all(call["ok"] for call in sandbox.calls())
