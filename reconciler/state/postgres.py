@@ -75,6 +75,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX journal_project_status ON journal (project, status)",
         "ALTER TABLE revisions ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
     )),
+    # TOP_QPS_SHARED (issue 20): one QPS budget per app key for every worker and project that
+    # calls with it (state/postgres_budget.py). Per app key, not per project: TOP meters the app.
+    Migration(5, "shared QPS budgets, one row per app key", (
+        """CREATE TABLE qps_budgets (
+            app_key TEXT PRIMARY KEY,
+            next_slot DOUBLE PRECISION NOT NULL DEFAULT 0,
+            banned_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            bans BIGINT NOT NULL DEFAULT 0)""",
+    )),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
