@@ -291,3 +291,17 @@ def load_manifests_text(text: str) -> list[dict[str, Any]]:
     documents, problems = parse_documents(text, "x.yaml")
     assert not problems
     return [dict(doc.value) for doc in documents]
+
+
+def test_ids_of_listable_kinds_export_that_object(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """--id works for every exportable kind; with --kind, only the kinds named are listed."""
+    ids = _shop(top)
+    out = workspace.root / "adopted"
+    result = workspace.run("export", "--shop", SHOP, "--out", str(out), "--kind", "ItemDiscount",
+                           "--id", f"ShopCoupon:{ids['coupon']}", "--id", "ShopCoupon:424242", "--import")
+    assert result.exit_code == 1  # one id failed; the rest is written and linked
+    assert "failed: ShopCoupon 424242: the shop has no coupon 424242 on TOP" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["item-discount.yaml", "shop-coupon.yaml", "shop.yaml"]
+    assert "exported 2, skipped 0 (already managed), lossy 0" in result.stderr and "imported 2" in result.stderr
+    planned = _plan(workspace, str(out))
+    assert planned["changes"] == []
