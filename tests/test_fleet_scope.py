@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import Result
 
@@ -138,6 +139,8 @@ def test_shards_partition_the_shops_and_apply_each_once(sandbox: Sandbox, tmp_pa
     repo = repository(tmp_path / "repo", sandbox, str(tmp_path / "state.db"), shops)
     listed = json.loads(ok(repo.run("shops", str(repo.campaigns), "--json")).stdout)
     assert listed == {"format_version": 1, "shard": None, "shops": list(shops)}
+    schema = Path(__file__).resolve().parent.parent / "reconciler" / "schemas" / "output" / "shops.schema.json"
+    jsonschema.validate(listed, json.loads(schema.read_text(encoding="utf-8")))
     for count in (1, 2, 3):
         shards = [json.loads(ok(repo.run("shops", str(repo.campaigns), "--json", "--shard", f"{i}/{count}")).stdout)
                   for i in range(count)]
