@@ -217,14 +217,16 @@ def test_an_apply_of_hundreds_of_writes_through_errors_bans_and_lost_answers(
     shop.write("pools.yaml", pool("fresh", skus[:1]))
     apply(shop)  # the activity exists: a create is never re-sent, so it is made before the faults
     set_faults(
-        sandbox, error_rate=0.05, qps_limit=150, ban_seconds=0.05, seed=3,
+        sandbox, error_rate=0.08, qps_limit=150, ban_seconds=0.05, seed=3,
         drop_answer={"methods": [ADD], "rate": 0.02, "mode": "close"},
     )
     sandbox.clear_calls()
     shop.write("pools.yaml", pool("fresh", skus))
     apply(shop)
     calls = sandbox.calls()
-    assert len(calls) > 250 and sum(not call["ok"] for call in calls) > 10
+    # Which calls fail depends on the order concurrent calls reach the sandbox and on how many
+    # bans a loaded machine provokes: about 20 of 270 at 8 %, and never as few as 5 in practice.
+    assert len(calls) > 250 and sum(not call["ok"] for call in calls) >= 5
     assert_each_once(sandbox, ADD, skus[1:])
     assert_converged(shop, sandbox, {"fresh": skus})
 
