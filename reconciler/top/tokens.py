@@ -1,10 +1,12 @@
 """Seller access tokens: the token file, and the session a client sends (refreshed before expiry).
 
 Where the session comes from, first match wins:
-  1. the shop profile's session variable (TOP_SESSION by default): sent as is, cannot be refreshed;
-  2. the shop's entry in the token file (TOP_TOKEN_FILE, default .reconciler/token.json), written
-     by `reconciler auth`: refreshed with taobao.top.auth.token.refresh shortly before it expires,
-     or once when TOP answers code 27, and the new token is written back to the file.
+  1. the session the shop's credentials provider gives (reconciler/top/providers.py; with `env`,
+     the profile's session variable, TOP_SESSION by default): sent as is, cannot be refreshed;
+  2. the shop's entry in its TokenStore, written by `reconciler auth`: the token file
+     (TOP_TOKEN_FILE, default .reconciler/token.json), or with `spec.credentials: store` the
+     PostgreSQL state store. Refreshed with taobao.top.auth.token.refresh shortly before it
+     expires, or once when TOP answers code 27, under the store's lock, and written back.
 
 The token file holds secrets: it is written atomically with mode 0600, and nothing in this module
 logs or formats a token (Token's repr masks them).
