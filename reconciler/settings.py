@@ -7,7 +7,8 @@ and the environment, frozen, grouped, and passed explicitly (as kopf's OperatorS
      ├── safety    thresholds, --force, --allow-duplicates
      ├── outputs   --json, --out, --markdown, --link-base, --checksum-file, --detailed-exitcode
      ├── apply     --auto-approve, --parallelism, --checksum(-file), --reviewed-plan, --revision
-     ├── client    how TOP clients behave (reconciler.top.settings.ClientSettings: TOP_QPS, …)
+     ├── client    how TOP clients behave (reconciler.top.settings.ClientSettings: TOP_QPS, …;
+     │             TOP_QPS_SHARED: one budget for every worker of the app, kept in the state store)
      └── store     the project, its state store and token file (reconciler.project), lock timeout
 
 How to reach each shop (`ShopConnection`) is not known from flags: it comes from the manifests'
