@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.engine.plan import PlanOptions, desired_resources, make_plan
-from reconciler.kinds.base import Caller
+from reconciler.engine import PlanOptions, desired_resources, make_plan
+from reconciler.kinds import Caller
 from reconciler.manifest.loader import load_manifest_texts
 from reconciler.model import Plan, Resource
 from reconciler.sandbox import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION

@@ -9,11 +9,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.engine.apply import ApplyListener, apply_plan
+from reconciler.engine import ApplyListener, apply_plan
 from reconciler.errors import ReconcilerError
 from reconciler.model import Call, Change, Plan, ResourceKey
 from tests.conftest import Sandbox
-from tests.engine_tools import demo_manifest, desired, one_client, pin_clock, plan_of, set_faults, state_store, top_client
+from tests.engine_tools import (
+    demo_manifest,
+    desired,
+    one_client,
+    pin_clock,
+    plan_of,
+    set_faults,
+    state_store,
+    top_client,
+)
 
 COUPON_ADD = "taobao.promotion.coupon.add"
 COUPON_SEND = "taobao.promotion.coupon.send"

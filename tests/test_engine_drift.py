@@ -10,14 +10,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.engine.apply import apply_plan
-from reconciler.engine.codec import resource_to_data
-from reconciler.engine.drift import find_drift
+from reconciler.engine import apply_plan, find_drift, resource_to_data
 from reconciler.model import Action, Resource, ResourceKey
 from reconciler.state import StateStore
 from reconciler.top import TopClient
 from tests.conftest import Sandbox
-from tests.engine_tools import NOW, desired, one_client, pin_clock, plan_of, state_store, stock_items, top_client
+from tests.engine_tools import (
+    NOW,
+    desired,
+    one_client,
+    pin_clock,
+    plan_of,
+    state_store,
+    stock_items,
+    top_client,
+)
 from tests.test_e2e_price_guardrails import SHOP_ITEMS, item_discount
 
 TEA = ResourceKey("demo-shop", "ItemDiscount", "tea")

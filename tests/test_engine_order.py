@@ -4,7 +4,7 @@ so it is created after the coupon and deleted before it."""
 
 from __future__ import annotations
 
-from reconciler.engine.plan import order_changes
+from reconciler.engine import order_changes
 from reconciler.model import Action, Change, ResourceKey
 
 

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.engine.apply import apply_plan
-from reconciler.engine.codec import resource_to_data
-from reconciler.engine.guardrails import PriceCheck, check_prices
+from reconciler.engine import PriceCheck, apply_plan, check_prices, resource_to_data
 from reconciler.model import Plan
 from tests.conftest import Sandbox
-from tests.engine_tools import NOW, desired, one_client, pin_clock, plan_of, state_store, stock_items, top_client
+from tests.engine_tools import (
+    NOW,
+    desired,
+    one_client,
+    pin_clock,
+    plan_of,
+    state_store,
+    stock_items,
+    top_client,
+)
 from tests.test_e2e_price_guardrails import FLOORS, SHOP_ITEMS, item_discount
 
 

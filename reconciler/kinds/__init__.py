@@ -8,7 +8,36 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from reconciler.kinds.base import Kind
+from reconciler.kinds.base import (
+    Caller,
+    Kind,
+    LiveState,
+    NormaliseContext,
+    Phase,
+    PlanContext,
+    ProblemCollector,
+    ensure_success,
+    forget_gone,
+    new_id_ref,
+)
+
+# What a new kind (a plugin) or a test may use: the template and the registry, pinned by
+# tests/test_engine_public_faces.py. Helpers kinds share (kinds/units.py, kinds/common.py) are
+# imported from their modules. Sorted by str.casefold, as httpx sorts its exports.
+__all__ = [
+    "Caller",
+    "ensure_success",
+    "forget_gone",
+    "Kind",
+    "kind_for",
+    "KINDS",
+    "LiveState",
+    "new_id_ref",
+    "NormaliseContext",
+    "Phase",
+    "PlanContext",
+    "ProblemCollector",
+]
 
 
 def _discover() -> dict[str, Kind]:
