@@ -1,11 +1,14 @@
-"""Alerts: one Slack-compatible webhook message when an apply fails, a guardrail blocks a plan, or
-drift is found. The body is `{"text": …, "blocks": […]}` (Slack incoming webhooks; Mattermost,
-Rocket.Chat and most chat bridges take the same), so `text` alone also reads well.
+"""Alerts: one webhook message when an apply fails, a guardrail blocks a plan, or drift is found.
+For Slack and any other ("generic") webhook the body is `{"text": …, "blocks": […]}` (Slack
+incoming webhooks; Mattermost, Rocket.Chat and most chat bridges take the same), so `text` alone
+also reads well; DingTalk, Feishu and WeCom robots get their own markdown shapes, signing and
+delivery check (reconciler/webhooks.py).
 
 An alert never carries a secret: its lines come from the CLI's already-redacted output, and every
 string is masked once more against the run's secret values before it is sent. The webhook URL is
 a secret too and is never printed. Sending never raises: a broken webhook must not turn a
-successful apply into a failed one, so the caller gets a warning to print instead.
+successful apply into a failed one (nor hide a failed apply's own result), so the caller gets a
+line to print instead; `reconciler alert` turns that line into a non-zero exit.
 """
 
 from __future__ import annotations
@@ -14,11 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from reconciler.redaction import redact
+from reconciler.webhooks import TEXT_LIMITS, WebhookSettings, deliver, detect_format, markdown_text, robot_body
 
-SEND_TIMEOUT_SECONDS = 10.0
 # Slack's limits: a header holds 150 characters, a section 3,000.
 _HEADER_LIMIT = 150
 _SECTION_LIMIT = 3000
@@ -85,12 +86,22 @@ def payload(alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-def send_alert(url: str, alert: Alert, secrets: Sequence[str] = ()) -> str | None:
-    """POST the alert; None when delivered, else a warning that names neither URL nor secret."""
-    try:
-        response = httpx.post(url, json=payload(alert, secrets), timeout=SEND_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        return f"could not send the {alert.event} alert to the webhook: {type(exc).__name__}"
-    if response.status_code >= 300:
-        return f"the webhook refused the {alert.event} alert: HTTP {response.status_code}"
-    return None
+def robot_payload(fmt: str, alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
+    """The alert as the `fmt` robot's markdown message (dingtalk, feishu, wecom), masked, then
+    cut by whole lines to the robot's limit."""
+    title = mask(f"campaign-reconciler: {alert.event}", secrets)
+    footer = " · ".join([*([f"[CI run]({alert.link})"] if alert.link else []), *(mask(f, secrets) for f in alert.context)])
+    text = markdown_text(title, mask(alert.summary, secrets), [mask(line, secrets) for line in alert.details],
+                         footer, TEXT_LIMITS[fmt])
+    return robot_body(fmt, title, text)
+
+
+def send_alert(url: str, alert: Alert, secrets: Sequence[str] = (),
+               settings: WebhookSettings | None = None) -> str | None:
+    """POST the alert in the shape its robot takes; None when delivered, else a line that names
+    neither URL nor secret."""
+    settings = settings or WebhookSettings()
+    fmt = detect_format(url, settings.format)
+    hidden = [*secrets, *([settings.secret] if settings.secret else [])]
+    body = payload(alert, hidden) if fmt in ("slack", "generic") else robot_payload(fmt, alert, hidden)
+    return deliver(url, fmt, body, settings, alert.event, hidden)

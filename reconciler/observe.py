@@ -29,6 +29,7 @@ from reconciler.alerts import Alert, ci_context, mask, send_alert
 from reconciler.metrics import RunMetrics, grouping_key
 from reconciler.output_paths import file_problem
 from reconciler.redaction import PassThroughStream, environment_secrets
+from reconciler.webhooks import webhook_settings
 
 _CURRENT: ContextVar["RunWatch | None"] = ContextVar("reconciler_run_watch", default=None)
 
@@ -79,13 +80,18 @@ class RunWatch:
         warnings = self._export()
         alert = self.alert(exit_code)
         if alert is not None and self.outputs.webhook_url:
-            problem = send_alert(self.outputs.webhook_url, alert, self.secret_values())
-            if problem:
-                warnings.append(problem)
+            try:  # RECONCILER_WEBHOOK_FORMAT / _SECRET / _ATTEMPTS / _BACKOFF (reconciler/webhooks.py)
+                problem = send_alert(self.outputs.webhook_url, alert, self.secret_values(), webhook_settings(self.env))
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:  # a warning, not the exit code: the run's own result must stay visible
+                warnings.append(f"alert NOT delivered: {problem}")
         return warnings
 
     def secret_values(self) -> list[str]:
         values = [value for value in self._secrets() if value] + sorted(environment_secrets(self.env))
+        if self.env.get("RECONCILER_WEBHOOK_SECRET"):  # the robot's signing secret (its name says so too)
+            values.append(self.env["RECONCILER_WEBHOOK_SECRET"])
         return (values + [self.outputs.webhook_url]) if self.outputs.webhook_url else values
 
     def _export(self) -> list[str]:
@@ -211,8 +217,9 @@ def _exit_code(error: BaseException | None) -> int:
 def _options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--webhook-url", envvar="RECONCILER_WEBHOOK_URL", default=None, metavar="URL",
-        help="Post a Slack-compatible alert here when an apply fails, a guardrail blocks, or drift is found "
-             "(env RECONCILER_WEBHOOK_URL; a secret, never printed).")(command)
+        help="Post an alert here when an apply fails, a guardrail blocks, or drift is found: Slack, DingTalk, "
+             "Feishu, WeCom or any Slack-compatible webhook (env RECONCILER_WEBHOOK_URL; a secret, never "
+             "printed; RECONCILER_WEBHOOK_FORMAT and RECONCILER_WEBHOOK_SECRET: see the README).")(command)
     command = click.option(
         "--metrics-file", envvar="RECONCILER_METRICS_FILE", default=None, metavar="FILE",
         help="Write this run's Prometheus metrics here, for node-exporter's textfile collector "

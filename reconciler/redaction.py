@@ -28,6 +28,9 @@ MASK = "***"
 LONG_SECRET = 12  # from this length a secret is masked wherever it appears
 EXCERPT = 40
 SECRET_NAME_WORDS = ("SECRET", "SESSION", "TOKEN", "PASSWORD", "PASSWD", "WEBHOOK", "SIGNING_KEY", "PRIVATE_KEY")
+# Settings whose names hold such a word but whose values are plain words or numbers: masked, they
+# would turn every "dingtalk" or "3" printed into *** (reconciler/webhooks.py).
+NOT_SECRET_NAMES = frozenset({"RECONCILER_WEBHOOK_FORMAT", "RECONCILER_WEBHOOK_ATTEMPTS", "RECONCILER_WEBHOOK_BACKOFF"})
 
 _sources: list[Callable[[], Iterable[str]]] = []
 
@@ -44,7 +47,7 @@ def environment_secrets(env: Mapping[str, str]) -> set[str]:
     for name, value in env.items():
         if not value:
             continue
-        if any(word in name.upper() for word in SECRET_NAME_WORDS):
+        if name.upper() not in NOT_SECRET_NAMES and any(word in name.upper() for word in SECRET_NAME_WORDS):
             values.add(value)
         if "://" in value:
             try:

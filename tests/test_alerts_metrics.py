@@ -44,6 +44,7 @@ class Receiver:
     url: str
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
     status: int = 200
+    answer: bytes = b"ok"
 
     def alerts(self) -> list[dict[str, Any]]:
         return [json.loads(body) for verb, _, body in self.requests if verb == "POST"]
@@ -58,9 +59,9 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             box.requests.append((self.command, self.path, body))
             self.send_response(box.status)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(box.answer)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(box.answer)
 
         do_POST = do_PUT = _record
 
@@ -161,10 +162,33 @@ def test_broken_webhook_warns_without_the_url_and_keeps_the_exit_code(
     receiver.status = 500
     workspace.write("pools.yaml", pool("fresh", skus=["1001"]))
     _faults(sandbox, {"error_rate": {CREATE: 1.0}})
+    workspace.env.update(RECONCILER_WEBHOOK_BACKOFF="0.01", RECONCILER_WEBHOOK_ATTEMPTS="2")
+    failed = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--webhook-url", receiver.url)
+    assert failed.exit_code == 1  # the apply's own result, not the alert's
+    assert ("warning: alert NOT delivered: could not deliver the apply failed alert to the generic webhook "
+            "after 2 attempt(s): HTTP 500") in failed.output
+    assert len(receiver.alerts()) == 2  # a 500 is retried
+    assert receiver.url not in failed.output and "secret-hook-token" not in failed.output
+
+
+def test_a_refused_robot_alert_after_apply_keeps_the_apply_result(
+    workspace: Workspace, sandbox: Sandbox, receiver: Receiver
+) -> None:
+    """A successful run stays successful and a failed one failed when the robot says no (here a
+    DingTalk-shaped refusal in an HTTP 200 answer, which a status check alone would call delivered)."""
+    receiver.answer = b'{"errcode":310000,"errmsg":"sign not match"}'
+    workspace.write("pools.yaml", pool("fresh", skus=["1001"]))
+    _faults(sandbox, {"error_rate": {CREATE: 1.0}})
+    workspace.env.update(RECONCILER_WEBHOOK_FORMAT="dingtalk", RECONCILER_WEBHOOK_SECRET="SECsigning-secret-canary-99")
     failed = workspace.run("apply", str(workspace.campaigns), "--auto-approve", "--webhook-url", receiver.url)
     assert failed.exit_code == 1
-    assert "warning: the webhook refused the apply failed alert: HTTP 500" in failed.output
-    assert receiver.url not in failed.output
+    assert "FAILED demo-shop/ItemPoolActivity/fresh" in failed.output
+    assert ("warning: alert NOT delivered: the dingtalk webhook refused the apply failed alert: "
+            "error code 310000: sign not match") in failed.output
+    [alert] = receiver.alerts()
+    assert alert["msgtype"] == "markdown" and "apply failed" in alert["markdown"]["title"]
+    assert "SECsigning-secret-canary-99" not in failed.output
+    assert all(b"SECsigning-secret-canary-99" not in body for _, _, body in receiver.requests)
 
 
 def test_payload_escapes_markup_and_masks_secrets() -> None:
