@@ -31,6 +31,11 @@ LATENCY_S = 0.05
 QPS = 100
 READ_FACTOR = 1.2
 FIXED_ALLOWANCE_S = 10.0
+# Issue 20.6's tighter goal, shown beside the gated one (not gated yet: not met, see RESULTS.md):
+# the whole plan within 1.05 x reads / QPS + 2 s, the reads paced at 97 % of QPS or more.
+PACED_FACTOR = 1.05
+PACED_ALLOWANCE_S = 2.0
+PACED_SHARE = 0.97
 
 
 def load_times(campaigns: Path) -> tuple[float, float]:
@@ -48,7 +53,9 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
     sandbox.faults(latency=LATENCY_S, qps_limit=QPS, ban_seconds=1)
     sandbox.clear_calls()
     try:
+        started_at = time.time()  # the sandbox logs calls in epoch ms: where the plan's time goes
         result = workspace.with_qps(QPS).run("plan", str(workspace.campaigns), "--detailed-exitcode").check(0, 2)
+        ended_at = time.time()
         calls = sandbox.calls()
         sandbox.clear_calls()
     finally:
@@ -64,6 +71,17 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
                       note=f"{reads / max(read_phase, 1e-9):.0f} reads/s"))
     report.add(Figure(GOAL, "of which loading + validating the manifests", load_s, "s",
                       note=f"measured alone; normalising: {normalise_s:.1f} s more"))
+    paced_limit = PACED_FACTOR * reads / QPS + PACED_ALLOWANCE_S
+    report.add(Figure(GOAL, "plan wall time, issue 20.6 goal", result.wall_s, "s", limit=paced_limit,
+                      note=f"limit 1.05 x {reads:,} reads / {QPS} QPS + 2 s"))
+    report.add(Figure(GOAL, "read pace / QPS (reads / first-to-last read / QPS)", reads / max(read_phase, 1e-9) / QPS,
+                      "ratio", limit=PACED_SHARE, at_most=False))
+    if times:
+        report.add(Figure(GOAL, "before the first read (start-up, loading, validating, state)",
+                          times[0] / 1000 - started_at, "s"))
+        report.add(Figure(GOAL, "after the last read (diff, price guardrails, output, exit)",
+                          ended_at - times[-1] / 1000, "s"))
+    report.add(Figure(GOAL, "plan peak RSS", result.max_rss_mb, "MB"))
     report.add(Figure(GOAL, "plan CPU time", result.cpu_s, "s"))
     report.add(Figure(GOAL, "call-limit bans during the plan", sum(1 for call in calls if not call["ok"]), "calls",
                       limit=0, exact=True, gate=True))

@@ -42,14 +42,15 @@ STARTUP_TIMEOUT = 30.0
 class SandboxProcess:
     """`reconciler sandbox serve --port 0` in a child process; its URL is read from its first line."""
 
-    def __init__(self) -> None:
+    def __init__(self, args: Sequence[str] = ("-m", "reconciler", "sandbox", "serve", "--port", "0")) -> None:
+        self._args = tuple(args)  # what `python` runs; its first line names the gateway's URL
         self._process: subprocess.Popen[str] | None = None
         self.url = ""
         self._http = httpx.Client(timeout=600.0)
 
     def start(self) -> SandboxProcess:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0"],
+            [sys.executable, *self._args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env=_child_env({}),
         )
         assert self._process.stdout is not None

@@ -442,10 +442,13 @@ class SandboxServer:
     """A running (or startable) sandbox; binds its port on construction so ``url`` is known."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None, faults: FaultSettings | None = None
+        self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None, faults: FaultSettings | None = None,
+        sessions: Mapping[str, str] = SESSIONS,
     ) -> None:
+        # `sessions`: the fixed session keys and their shops (the demo shops by default; the fleet
+        # benchmark, bench/bench_fleet.py, serves hundreds of shops from one sandbox).
         self.store = Store(data_file)
-        self.dispatcher = Dispatcher(self.store, faults=faults)
+        self.dispatcher = Dispatcher(self.store, faults=faults, sessions=sessions)
         self._httpd = _HTTPServer((host, port), self.dispatcher)
         self._thread: threading.Thread | None = None
         self._closed = False
