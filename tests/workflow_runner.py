@@ -117,6 +117,6 @@ class WorkflowRunner:
             return self.step_outputs.get(step_id, {}).get(output, "")
         if name in self.contexts:
             return self.contexts[name]
-        if name.startswith(("secrets.", "inputs.")):
-            return ""  # an unset secret or input is empty on GitHub too
+        if name.startswith(("secrets.", "inputs.", "vars.")):
+            return ""  # an unset secret, input or repository variable is empty on GitHub too
         raise AssertionError(f"{self.workflow}: the test gives no value for ${{{{ {name} }}}}")
