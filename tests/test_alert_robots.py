@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -267,3 +268,22 @@ def test_answer_echoing_the_url_is_masked(robots: dict[str, Robot]) -> None:
 def test_no_webhook_is_an_error() -> None:
     failed = CliRunner().invoke(cli, ["alert", "--title", "t"], env={"RECONCILER_WEBHOOK_URL": ""})
     assert failed.exit_code == 1 and "no webhook" in failed.stderr
+
+
+def test_no_secret_in_a_verbose_session(robots: dict[str, Robot], caplog: pytest.LogCaptureFixture) -> None:
+    """The canary session (tests/test_no_secrets_in_output.py's way): signed sends, a retry and a
+    refusal at -vv, then every byte printed or logged is searched for the secret and the URL's token."""
+    caplog.set_level(logging.DEBUG)
+    outputs = []
+    for kind, script in (("dingtalk", ["busy"]), ("feishu", ["refuse"]), ("wecom", [])):
+        robots[kind].secret = SECRET if kind != "wecom" else None
+        robots[kind].script = list(script)
+        environment = {"RECONCILER_WEBHOOK_URL": robots[kind].url, "RECONCILER_WEBHOOK_SECRET": SECRET,
+                       "RECONCILER_WEBHOOK_FORMAT": kind, "RECONCILER_WEBHOOK_BACKOFF": "0.01"}
+        outputs.append(CliRunner().invoke(cli, ["-vv", "alert", "--title", "t", "--text", f"key {SECRET}"],
+                                          env=environment, catch_exceptions=False))
+    assert [result.exit_code for result in outputs] == [0, 1, 0]
+    printed = "".join(result.output for result in outputs) + caplog.text
+    assert SECRET not in printed and HOOK_TOKEN not in printed
+    sent = json.dumps([robot.requests for robot in robots.values()], ensure_ascii=False)
+    assert SECRET not in sent and "key ***" in sent
