@@ -42,6 +42,8 @@ class Slots(Protocol):
 
     def ban_remaining(self) -> float: ...
 
+    def slip(self, seconds: float) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -100,6 +102,12 @@ class FileSlots:
         with self._lock:
             now = time.monotonic()
             return max(0.0, self._read(now)["banned_until"] - now)
+
+    def slip(self, seconds: float) -> None:
+        with self._lock:
+            state = self._read(time.monotonic())
+            state["next_slot"] += seconds
+            self._write(state)
 
     def bans(self) -> int:
         """Distinct bans recorded since the file was made (for tests and operators)."""

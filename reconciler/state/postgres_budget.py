@@ -38,6 +38,8 @@ UPDATE qps_budgets AS b SET
 FROM old WHERE b.app_key = %(app)s
 RETURNING old.banned_until <= old.t"""
 
+_SLIP = "UPDATE qps_budgets SET next_slot = next_slot + %(seconds)s WHERE app_key = %(app)s"
+
 _BAN_REMAINING = f"SELECT GREATEST(0, banned_until - {_NOW}) FROM qps_budgets WHERE app_key = %(app)s"
 
 
@@ -63,6 +65,9 @@ class PostgresSlots:
 
     def ban_remaining(self) -> float:
         return float(self._value(_BAN_REMAINING, {}))
+
+    def slip(self, seconds: float) -> None:
+        self._value(_SLIP, {"seconds": seconds})
 
     def close(self) -> None:
         self._db.close()

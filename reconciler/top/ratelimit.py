@@ -26,10 +26,12 @@ logger = logging.getLogger("reconciler.top.ratelimit")
 PACING_MARGIN = 1.03
 
 # A call that wakes up later than this after its slot (a busy machine: the thread, the process or
-# the store's round trip was slow) gives the slot up and takes the next free one: sent late, it
-# would come closer than a second to the call qps slots after it. A third of the margin's slack; the
-# rest is for the way to TOP. At most LATE_RETAKES times, so no call waits for ever on a
-# machine that is always late; then it goes, and a ban, if it comes, is handled as any other.
+# the store's round trip was slow) would, sent as it is, come closer than a second to the call qps
+# slots after it. A third of the margin's slack; the rest is for the way to TOP. Such a call either
+# slips the schedule: goes now and moves every slot not yet given out back by its lateness (costs
+# that lateness), or gives its slot up and takes the next free one (costs one interval): whichever
+# is cheaper, so slips at a low TOP_QPS, retakes at a high one. After LATE_RETAKES retakes it slips,
+# so no call waits for ever on a machine that is always late.
 LATE_TOLERANCE = (PACING_MARGIN - 1) / 3
 LATE_RETAKES = 3
 
@@ -73,9 +75,14 @@ class QpsBudget:
                 # TOP banned the app while this call waited for its slot: it takes a new one after
                 # the ban, or every call that waited would go out at once when the ban ends.
                 continue
-            if self._monotonic() - slot <= LATE_TOLERANCE or retakes == LATE_RETAKES:
+            late = self._monotonic() - slot
+            if late <= LATE_TOLERANCE:
                 return
-            retakes += 1  # woken too late: see LATE_TOLERANCE
+            if late < self._interval or retakes == LATE_RETAKES:  # see LATE_TOLERANCE
+                with self._slot_lock:
+                    self._next_slot += late
+                return
+            retakes += 1
 
     def pause(self, seconds: float) -> None:
         """TOP banned the app for `seconds`: hold back every call of the run until then."""
@@ -151,6 +158,10 @@ class SharedSlots(Protocol):
         """Seconds until the ban in force ends (0 when there is none)."""
         ...
 
+    def slip(self, seconds: float) -> None:
+        """Move the next free slot `seconds` later (a call went out that late: see LATE_TOLERANCE)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -181,16 +192,25 @@ class SharedBudget:
             # The store measured `wait` from some moment of its round trip: on this machine's clock
             # the slot lies between asked + wait and answered + wait. Sleeping until the later one
             # is never early; counting lateness from the earlier one never overlooks it.
-            slot = asked + wait
+            slot, due = asked + wait, answered + wait
             if wait > 0:
-                time.sleep(max(0.0, answered + wait - time.monotonic()))
+                # Whether another worker met a ban while this call waited for a slot taken before it
+                # (then a new slot after the ban) is asked one round trip before the slot, so that
+                # asking does not make the call late.
+                time.sleep(max(0.0, due - (answered - asked) - time.monotonic()))
                 with self._lock:
                     banned = self._slots.ban_remaining()
                 if banned > 0:
-                    continue  # banned while this call waited for a slot taken before the ban: a new slot after it
-            if time.monotonic() - slot <= LATE_TOLERANCE or retakes == LATE_RETAKES:
+                    continue
+                time.sleep(max(0.0, due - time.monotonic()))
+            late = time.monotonic() - slot
+            if late <= LATE_TOLERANCE:
                 return
-            retakes += 1  # woken too late: see LATE_TOLERANCE
+            if late < self._interval or retakes == LATE_RETAKES:  # see LATE_TOLERANCE
+                with self._lock:
+                    self._slots.slip(late)
+                return
+            retakes += 1
 
     def pause(self, seconds: float) -> None:
         with self._lock:
