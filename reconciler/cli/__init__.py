@@ -8,6 +8,7 @@ prints; one module per group of commands:
     inspect.py   validate, render, drift, price
     state.py     import, journal, state     setup.py   init, auth, schema, sandbox
     export.py    export (adopt a shop's live promotions as manifests)
+    calendar.py  calendar (the campaign calendar as one HTML page)
     alert.py     alert (one message to the team's chat robot, for workflows)
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from reconciler.cli import apply, inspect, plan, setup, state  # noqa: F401  (each registers its commands)
 from reconciler.cli import export  # noqa: F401  (reconciler export, issue 19)
+from reconciler.cli import calendar  # noqa: F401  (reconciler calendar, issue 21)
 from reconciler.cli import alert  # noqa: F401  (reconciler alert, issue 21)
 from reconciler.cli.common import echo_lines as _echo_lines
 from reconciler.cli.common import echo_pieces as _echo_pieces

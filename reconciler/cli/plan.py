@@ -28,9 +28,10 @@ from reconciler.engine.reconcile import Hooks, Reconciler, Review
 from reconciler.engine.render import json_pieces, render_markdown, text_lines
 from reconciler.engine.saved import write_saved_plan
 from reconciler.engine.signing import KEY_VARIABLE, write_checksum_file
+from reconciler.engine.timeline import applied_resources, gantt_markdown
 from reconciler.observe import current_watch, watched
 from reconciler.settings import OutputSettings, Settings
-from reconciler.state import open_store
+from reconciler.state import StateStore, open_store
 
 
 @cli.command()
@@ -66,7 +67,7 @@ def plan(
         review = Reconciler(settings, clients, store, hooks).review(paths)
         watch.plan, watch.blocked = review.plan, list(review.blocked)
         _print(review, settings, header)
-        _write(review, settings)
+        _write(review, settings, store)
     with errors_reported():
         review.raise_if_unsafe("nothing will be applied")
     if detailed_exitcode and not review.plan.empty:
@@ -87,13 +88,16 @@ def _print(review: Review, settings: Settings, header: WhereHeader) -> None:
         click.echo(f"warning: {note}", err=True)
 
 
-def _write(review: Review, settings: Settings) -> None:
+def _write(review: Review, settings: Settings, store: StateStore) -> None:
     """The files asked for: pull-request comments, the saved plan, the checksum."""
     outputs, machine = settings.outputs, settings.outputs.as_json
     if outputs.markdown_dir:
+        changed = [change.key for change in review.plan.changes]
+        before = applied_resources(store.applied_specs(), changed)  # windows as last applied, for before → after
         _write_markdown(outputs.markdown_dir, render_markdown(
             review.plan, checksum=review.checksum, link_base=outputs.link_base,
-            extra_warnings=review.blocked + review.notes, price_impact=impact_markdown(review.prices.impacts)))
+            extra_warnings=review.blocked + review.notes, price_impact=impact_markdown(review.prices.impacts),
+            timeline=gantt_markdown(review.plan.changes, review.desired, before, review.moment)))
     if outputs.out_file:
         write_saved_plan(outputs.out_file, review.to_saved())
         click.echo(f"Saved the plan to {outputs.out_file}; `reconciler apply {outputs.out_file}` sends exactly these "

@@ -113,13 +113,15 @@ def render_markdown(
     limit: int = GITHUB_COMMENT_LIMIT,
     extra_warnings: tuple[str, ...] = (),
     price_impact: str = "",
+    timeline: str = "",
 ) -> list[str]:
     """The plan as one or more pull-request comments, each under `limit` characters and readable
     on its own: summary counts first, warnings next, then one collapsible section per shop with
     the exact calls inside. A plan too long for one comment is split into numbered parts.
-    `price_impact` (engine.price_report.impact_markdown) follows the warnings in the first comment."""
+    `price_impact` (engine.price_report.impact_markdown) follows the warnings in the first comment,
+    then `timeline` (engine.timeline.gantt_markdown: the changed promotions as a Mermaid gantt)."""
     header = _markdown_header(plan, checksum)
-    warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged, plan.notes) + price_impact
+    warnings = _markdown_warnings(tuple(extra_warnings) + plan.warnings, plan.unmanaged, plan.notes) + price_impact + timeline
     sections = [_shop_section(shop, list(changes), link_base)
                 for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
     body_budget = limit - len(header) - len(warnings) - 200  # room for the "part i of n" line
