@@ -89,9 +89,15 @@ def payload(alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
 def robot_payload(fmt: str, alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
     """The alert as the `fmt` robot's markdown message (dingtalk, feishu, wecom), masked, then
     cut by whole lines to the robot's limit."""
+    # Feishu's lark_md and WeCom's markdown take HTML-like tags (<at id=all></at>, <@userid>, <font>):
+    # escaped, a plan or log line cannot mention the whole group or restyle the message.
+    def clean(text: str) -> str:
+        text = mask(text, secrets)
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") if fmt in ("feishu", "wecom") else text
+
     title = mask(f"campaign-reconciler: {alert.event}", secrets)
-    footer = " · ".join([*([f"[CI run]({alert.link})"] if alert.link else []), *(mask(f, secrets) for f in alert.context)])
-    text = markdown_text(title, mask(alert.summary, secrets), [mask(line, secrets) for line in alert.details],
+    footer = " · ".join([*([f"[CI run]({alert.link})"] if alert.link else []), *(clean(f) for f in alert.context)])
+    text = markdown_text(clean(title), clean(alert.summary), [clean(line) for line in alert.details],
                          footer, TEXT_LIMITS[fmt])
     return robot_body(fmt, title, text)
 

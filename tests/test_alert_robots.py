@@ -287,3 +287,12 @@ def test_no_secret_in_a_verbose_session(robots: dict[str, Robot], caplog: pytest
     assert SECRET not in printed and HOOK_TOKEN not in printed
     sent = json.dumps([robot.requests for robot in robots.values()], ensure_ascii=False)
     assert SECRET not in sent and "key ***" in sent
+
+
+def test_mention_tags_in_lines_are_escaped_for_feishu_and_wecom(robots: dict[str, Robot]) -> None:
+    for kind in ("feishu", "wecom"):
+        assert _alert(robots[kind], "--text", "ping <at id=all></at> and <@everyone>").exit_code == 0
+    feishu = robots["feishu"].bodies()[0]["card"]["elements"][0]["text"]["content"]
+    wecom = robots["wecom"].bodies()[0]["markdown"]["content"]
+    for content in (feishu, wecom):
+        assert "&lt;at id=all&gt;&lt;/at&gt;" in content and "<at" not in content and "<@" not in content
