@@ -114,8 +114,14 @@ def fit_lines(head: str, lines: Sequence[str], limit: int, note: Callable[[int],
     return text
 
 
+def cut_bytes(text: str, limit: int) -> str:
+    """`text` in at most `limit` UTF-8 bytes (it is already masked: a cut cannot reveal a secret)."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
 def markdown_text(title: str, summary: str, details: Sequence[str], footer: str, limit: int) -> str:
-    head = f"### {title}\n\n{summary}\n"
+    head = f"### {cut_bytes(title, 200)}\n\n{cut_bytes(summary, limit // 2)}\n"
     body = [("  - " if line.startswith("    ") else "- ") + line.strip() for line in details if line.strip()]
     body += ["", footer] if footer else []
     return fit_lines(head, body, limit, lambda n: f"… {n} more line(s) in the run's log")

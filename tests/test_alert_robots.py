@@ -296,3 +296,9 @@ def test_mention_tags_in_lines_are_escaped_for_feishu_and_wecom(robots: dict[str
     wecom = robots["wecom"].bodies()[0]["markdown"]["content"]
     for content in (feishu, wecom):
         assert "&lt;at id=all&gt;&lt;/at&gt;" in content and "<at" not in content and "<@" not in content
+
+
+def test_a_huge_summary_is_cut_too(robots: dict[str, Robot]) -> None:
+    assert _alert(robots["wecom"], "--text", "促销" * 5000).exit_code == 0
+    [body] = robots["wecom"].bodies()
+    assert len(body["markdown"]["content"].encode("utf-8")) <= 4096
