@@ -57,7 +57,11 @@ ITEM_IDS = [str(220_000_000_000 + serial) for serial in range(1, 81)]
 POOL_SKUS = sorted(POOL_CODES[SHOP].values())
 
 # Titles a seller types in the console, with what YAML and slugs must survive.
-TITLES = ["双11茶叶85折", "Spring sale", "限时: 满减!", "# 不是注释", "'单引号' \"双引号\"", "a", "x" * 32, "新品 8.5折 - 30%"]
+# (The sandbox trims a flat String param, reconciler/sandbox/params.text: a spaced title arrives trimmed.)
+TITLES = ["双11茶叶85折", "Spring sale", "限时: 满减!", "# 不是注释", "'单引号' \"双引号\"", "a", "x" * 32, "新品 8.5折 - 30%",
+          " 首尾有空格 "]
+# User tags with what YAML must survive.
+TAGS = [None, "vip", "新客", "a: b #c", "- dash", "true"]
 
 # Coupon windows: coupon.add takes an end from tonight to 6 months ahead of the pinned clock
 # (tests/pinned_clock.py, 2026-12-01); a missing start means "from its creation".
@@ -107,7 +111,7 @@ def item_discounts(draw: st.DrawFn) -> dict[str, Any]:
         params.update(is_discount=True, discount_rate=draw(st.sampled_from([1, 500, 850, 855, 999])))
     else:
         params.update(is_decrease_money=True, decrease_amount=draw(st.sampled_from([1, 500, 1234, 9990])))
-    tag = draw(st.sampled_from([None, "vip", "新客"]))
+    tag = draw(st.sampled_from(TAGS))
     if tag is not None:
         params.update(is_user_tag=True, user_tag=tag)
     return {"params": params, "items": items or []}
@@ -151,7 +155,7 @@ def full_discounts(draw: st.DrawFn) -> dict[str, Any]:
     level = draw(st.sampled_from([None, 0, 1, 2, 3, 4]))
     if level is not None:
         params.update(is_shop_member=True, shop_member_level=level)
-    tag = draw(st.sampled_from([None, "vip"]))
+    tag = draw(st.sampled_from(TAGS))
     if tag is not None:
         params.update(is_user_tag=True, user_tag=tag)
     return {"params": params, "items": items or []}
@@ -193,7 +197,7 @@ def pool_activities(draw: st.DrawFn) -> dict[str, Any]:
         "activity_name": draw(st.sampled_from(TITLES)),
         "description": draw(st.sampled_from(["生鲜商品池满减", "made in the console", "多行\n描述"])),
         "start_time": _wall_ms(start), "end_time": _wall_ms(end),
-        "shop_ids": draw(st.sampled_from([["1001"], ["1001", "1002"], ["1002"]])),
+        "shop_ids": draw(st.sampled_from([["1001"], ["1001", "1002"], ["1002"], ["0042"]])),
         "terminals": draw(st.sampled_from([["1"], ["2"], ["1", "2"]])),
         "rule_stairs": stairs,
     }
