@@ -29,7 +29,7 @@ from reconciler.pricing.stacking import Pricer
 WIDTH = 1200  # the time line's width in px; the page scrolls sideways on a narrow screen
 LABEL = 190  # px left of the time line for the lane labels
 LANE = 22  # px per lane
-PRICE_HEIGHT = 110  # px of one item's step chart
+PRICE_HEIGHT = 84  # px of one item's step chart
 ITEMS_CHARTED = 60  # items per shop with a step chart; a shop-wide coupon touches every item
 PERIOD_DAYS = 93  # a weekly period's edges are drawn for at most this many days of its window
 COLOURS = {  # one colour per kind (the legend says which)
@@ -201,9 +201,7 @@ class _Scale:
 
 def _shop_section(shop: str, bars: Sequence[Bar], scale: _Scale, moment: datetime, prices: ShopPrices | None,
                   priced: bool) -> str:
-    spans = [(scale.x(bar.start, LABEL), max(scale.x(bar.end, LABEL + WIDTH), scale.x(bar.start, LABEL) + 4 + 7.5 * _width(bar.key.name)))
-             for bar in bars]
-    lane_of = lanes(spans)
+    lane_of = lanes([_span(bar, scale) for bar in bars])
     height = (max(lane_of) + 1 if lane_of else 1) * LANE + 30
     parts = [_axis(scale, height)]
     for bar, lane in zip(bars, lane_of, strict=True):
@@ -214,10 +212,19 @@ def _shop_section(shop: str, bars: Sequence[Bar], scale: _Scale, moment: datetim
     rows = "".join(_legend_row(bar) for bar in bars) or '<tr><td colspan="5">no promotion or listing window in this range</td></tr>'
     table = ('<table class="legend"><thead><tr><th>kind</th><th>name</th><th>when (GMT+8)</th><th>terms</th>'
              f'<th>weekly</th></tr></thead><tbody>{rows}</tbody></table>')
-    charts = _price_charts(prices, scale) if prices is not None else (
+    charts = _price_charts(prices, scale, moment) if prices is not None else (
         "" if not priced else '<p class="note">no promotion of this shop lowers a price</p>')
     return (f'<section class="shop" data-shop="{escape(shop)}"><h2>{escape(shop)}</h2>{timeline}{table}'
             f'{charts}</section>')
+
+
+def _span(bar: Bar, scale: _Scale) -> tuple[float, float]:
+    """The px a bar takes with its label (see _bar_label), so labels never overlap either."""
+    x1, x2 = scale.x(bar.start, LABEL), scale.x(bar.end, LABEL + WIDTH)
+    label = 4 + 7.5 * _width(bar.key.name)
+    if x1 + label > LABEL + WIDTH:
+        return min(x1, x2 - label), x2
+    return x1, max(x2, x1 + label)
 
 
 def _width(text: str) -> float:
@@ -241,8 +248,15 @@ def _bar(bar: Bar, lane: int, scale: _Scale) -> str:
         f'data-start="{_iso(bar.start)}" data-end="{_iso(bar.end)}" data-lane="{lane}" data-terms="{escape(bar.terms)}">'
         f'<title>{escape(title)}</title>'
         f'<rect x="{x1:.1f}" y="{y}" width="{max(x2 - x1, 3):.1f}" height="{LANE - 5}" rx="3" fill="{_colour(bar.kind)}"/>'
-        f'<text x="{x1 + 3:.1f}" y="{y + 13}">{escape(bar.key.name)}</text></g>'
+        f'{_bar_label(bar.key.name, x1, x2, y)}</g>'
     )
+
+
+def _bar_label(name: str, x1: float, x2: float, y: int) -> str:
+    """The name from the bar's start; ending at its end when it would run off the time line."""
+    if x1 + 4 + 7.5 * _width(name) > LABEL + WIDTH:
+        return f'<text x="{x2 - 3:.1f}" y="{y + 13}" text-anchor="end">{escape(name)}</text>'
+    return f'<text x="{x1 + 3:.1f}" y="{y + 13}">{escape(name)}</text>'
 
 
 def _now(scale: _Scale, moment: datetime, height: int) -> str:
@@ -259,20 +273,30 @@ def _legend_row(bar: Bar) -> str:
             f'<td>{escape(bar.period)}</td></tr>')
 
 
-def _price_charts(prices: ShopPrices, scale: _Scale) -> str:
-    charts = [_price_chart(item, scale) for item in prices.items]
+def _price_charts(prices: ShopPrices, scale: _Scale, moment: datetime) -> str:
+    charts = [_price_chart(item, scale, moment) for item in prices.items]
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in prices.notes)
     head = ('<h3>Worst-case unit price over time</h3><p class="note">Every declared promotion that can apply at each '
             'moment stacked (as <code>reconciler price</code>); dashed red: the floor.</p>')
     return head + "".join(charts) + notes
 
 
-def _price_chart(item: ItemPrices, scale: _Scale) -> str:
-    top = max([item.item.list_price] + [step.unit_price for step in item.steps] + ([item.floor.price] if item.floor else []))
-    top = max(top, 1)
+def _now_line(scale: _Scale, moment: datetime) -> str:
+    if not scale.start <= moment <= scale.end:
+        return ""
+    x = scale.x(moment, LABEL)
+    return f'<line class="now-line" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{PRICE_HEIGHT}"/>'
+
+
+
+def _price_chart(item: ItemPrices, scale: _Scale, moment: datetime) -> str:
+    # From a little under the lowest of floor and prices to the list price: the steps are what matter.
+    shown = [item.item.list_price] + [step.unit_price for step in item.steps] + ([item.floor.price] if item.floor else [])
+    top, bottom = max(shown), min(shown)
+    bottom = max(0, bottom - (top - bottom) // 8 - 1)
 
     def y(fen: int) -> float:
-        return 8 + (PRICE_HEIGHT - 20) * (1 - fen / top)
+        return 14 + (PRICE_HEIGHT - 22) * (top - fen) / max(top - bottom, 1)
 
     parts = []
     for index, step in enumerate(item.steps):
@@ -284,6 +308,8 @@ def _price_chart(item: ItemPrices, scale: _Scale) -> str:
             f'x1="{x1:.1f}" y1="{y(step.unit_price):.1f}" x2="{x2:.1f}" y2="{y(step.unit_price):.1f}">'
             f'<title>{escape(_text(step.start))}: {yuan(step.unit_price)} 元 — {escape(step.stack)}</title></line>'
         )
+        if x2 - x1 > 70:  # room for the price on the step
+            parts.append(f'<text class="price" x="{x1 + 3:.1f}" y="{y(step.unit_price) - 4:.1f}">{yuan(step.unit_price)}</text>')
         if index + 1 < len(item.steps):
             following = item.steps[index + 1].unit_price
             parts.append(f'<line class="rise" x1="{x2:.1f}" y1="{y(step.unit_price):.1f}" x2="{x2:.1f}" y2="{y(following):.1f}"/>')
@@ -292,12 +318,13 @@ def _price_chart(item: ItemPrices, scale: _Scale) -> str:
         parts.append(f'<line class="floor" x1="{LABEL}" y1="{y(item.floor.price):.1f}" x2="{LABEL + WIDTH}" '
                      f'y2="{y(item.floor.price):.1f}"><title>{escape(words)}</title></line>')
     lowest = min(step.unit_price for step in item.steps) if item.steps else item.item.list_price
-    label = (f'<text x="4" y="20">{escape(item.item.item_id)}</text><text x="4" y="36">{escape(item.item.title[:14])}</text>'
-             f'<text x="4" y="52">list {yuan(item.item.list_price)} 元</text><text x="4" y="68">lowest {yuan(lowest)} 元</text>')
+    label = (f'<text x="4" y="16">{escape(item.item.item_id)} {escape(item.item.title[:10])}</text>'
+             f'<text x="4" y="32">list {yuan(item.item.list_price)} 元</text><text x="4" y="48">lowest {yuan(lowest)} 元</text>'
+             + (f'<text x="4" y="64" class="floor-text">floor {yuan(item.floor.price)} 元</text>' if item.floor else ""))
     under = " below-floor" if item.floor is not None and lowest < item.floor.price else ""
     return (f'<figure class="price-chart{under}" data-item="{escape(item.item.item_id)}" data-lowest="{lowest}" '
             f'data-floor="{item.floor.price if item.floor else ""}"><svg width="{LABEL + WIDTH + 10}" height="{PRICE_HEIGHT}">'
-            f'{label}{"".join(parts)}</svg></figure>')
+            f'{label}{_now_line(scale, moment)}{"".join(parts)}</svg></figure>')
 
 
 def _colour(kind: str) -> str:
@@ -331,9 +358,11 @@ line.tick { stroke: #e3e3e3; } text.tick { fill: #888; }
 .now line { stroke: #d00; stroke-width: 2px; } .now text { fill: #d00; font-weight: bold; }
 table.legend { border-collapse: collapse; margin: 8px 0; }
 table.legend td, table.legend th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
+table.legend td:nth-child(1), table.legend td:nth-child(3) { white-space: nowrap; }
 line.step { stroke: #29335c; stroke-width: 3px; } line.step.below { stroke: #d00; }
 line.rise { stroke: #29335c; stroke-width: 1px; } line.floor { stroke: #d00; stroke-dasharray: 6 4; }
 figure { margin: 4px 0; border-top: 1px solid #eee; }
+text.price { fill: #29335c; } text.floor-text { fill: #d00; } line.now-line { stroke: #d00; stroke-width: 1px; opacity: .6; }
 #tooltip { position: fixed; display: none; background: #fffbe6; border: 1px solid #999; padding: 4px 8px;
   white-space: pre-line; pointer-events: none; max-width: 420px; }
 #page-errors:empty { display: none; } #page-errors { color: #d00; }
