@@ -23,7 +23,7 @@ from reconciler.kinds import KINDS
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.model import Action, Change, Resource, ResourceKey
 from reconciler.pricing.rules import promotions
-from tests.conftest import Workspace
+from tests.conftest import Sandbox, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 GMT8 = timezone(timedelta(hours=8))
@@ -183,3 +183,12 @@ def test_prices_chart_each_touched_item_against_its_floor(workspace: Workspace) 
     prices = [int(price) for _, price in steps]
     assert min(prices) < max(prices)  # the discount ends inside the range: the price steps back up
     assert 'class="floor"' in tea
+
+
+def test_without_prices_no_call_reaches_top_and_with_prices_only_reads(workspace: Workspace, sandbox: Sandbox) -> None:
+    shutil.copytree(REPO / "campaigns", workspace.campaigns, dirs_exist_ok=True)
+    page = str(workspace.root / "calendar.html")
+    assert workspace.run("calendar", str(workspace.campaigns), "--html", page).exit_code == 0
+    assert sandbox.calls() == []  # the manifests alone
+    assert workspace.run("calendar", str(workspace.campaigns), "--prices", "--html", page).exit_code == 0
+    assert sandbox.calls() != [] and sandbox.writes() == []
