@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from reconciler.errors import StateError
 from reconciler.sandbox import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
 from reconciler.state.budget import FileSlots, shared_slots
 from reconciler.top.ratelimit import PACING_MARGIN, QpsBudget, SharedBudget
@@ -201,6 +202,26 @@ def test_one_process_slips_its_schedule_by_a_late_calls_lateness() -> None:
     budget = QpsBudget(10, monotonic=lambda: next(ticks))
     budget.acquire()  # its slot at 100.02, checked at 100.06: 40 ms late, less than an interval
     assert budget._next_slot == pytest.approx(100.02 + PACING_MARGIN / 10 + 0.04)
+
+
+def test_a_role_that_may_only_select_is_told_which_grant_the_budget_needs(postgres_url: str) -> None:
+    shared_slots({"RECONCILER_STATE": postgres_url})  # brings the schema up to date
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE budget_reader LOGIN")
+        admin.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO budget_reader")
+    reader = {"RECONCILER_STATE": postgres_url.replace("postgres@", "budget_reader@", 1)}
+    try:
+        with pytest.raises(StateError, match="GRANT INSERT, UPDATE ON qps_budgets"):
+            shared_slots(reader)("app-1")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("GRANT INSERT, UPDATE ON qps_budgets TO budget_reader")
+        slots = shared_slots(reader)("app-1")
+        assert slots.take_slot(0.1) == 0
+        slots.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM budget_reader")
+            admin.execute("DROP ROLE budget_reader")
 
 
 def test_a_budget_file_from_before_a_reboot_is_not_waited_for(tmp_path: Path) -> None:

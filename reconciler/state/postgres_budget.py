@@ -55,7 +55,11 @@ class PostgresSlots:
             )
         except psycopg.Error:
             raise StateError(f"cannot connect to the state store {self._where} for the shared QPS budget") from None
-        self._value(_CREATE_ROW, {})
+        try:
+            self._value(_CREATE_ROW, {})
+        except BaseException:
+            self._db.close()
+            raise
 
     def take_slot(self, interval: float) -> float:
         return float(self._value(_TAKE_SLOT, {"interval": interval}))
@@ -76,6 +80,12 @@ class PostgresSlots:
         try:
             cursor = self._db.execute(query, {"app": self._app, **args})
             row = cursor.fetchone() if cursor.description else None
+        except psycopg.errors.InsufficientPrivilege as exc:
+            # A plan job's role that may only SELECT: it calls TOP too, so it takes turns as well.
+            raise StateError(
+                f"shared QPS budget in the state store {self._where}: {str(exc).strip()}; with TOP_QPS_SHARED=1 "
+                "every role that calls TOP needs GRANT INSERT, UPDATE ON qps_budgets"
+            ) from exc
         except psycopg.Error as exc:
             raise StateError(f"shared QPS budget in the state store {self._where}: {str(exc).strip()}") from exc
         return row[0] if row else None
