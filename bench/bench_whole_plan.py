@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,6 +48,19 @@ def load_times(campaigns: Path) -> tuple[float, float]:
     return loaded - started, time.perf_counter() - loaded
 
 
+def print_read_timeline(calls: list[dict[str, Any]]) -> None:
+    """Each method's reads: how many, and from when to when after the first read (where the read
+    phase's time goes: methods read one after another leave the budget unused meanwhile)."""
+    if not calls:
+        return
+    first = min(int(call["at"]) for call in calls)
+    spans: dict[str, list[int]] = {}
+    for call in calls:
+        spans.setdefault(call["method"], []).append(int(call["at"]) - first)
+    for method, times in sorted(spans.items(), key=lambda pair: min(pair[1])):
+        print(f"    {method}: {len(times):,} reads, {min(times) / 1000:.2f}-{max(times) / 1000:.2f} s", flush=True)
+
+
 def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun:
     """Plans the converged shop in `workspace` with latency and the QPS limit on; returns the run."""
     load_s, normalise_s = load_times(workspace.campaigns)
@@ -65,6 +79,7 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
     read_phase = (times[-1] - times[0]) / 1000 if times else 0.0
     limit = READ_FACTOR * reads / QPS + FIXED_ALLOWANCE_S
     print(f"goal 4: plan of the converged shop: {reads:,} reads at {QPS} QPS, {LATENCY_S * 1000:.0f} ms latency", flush=True)
+    print_read_timeline(calls)
     report.add(Figure(GOAL, "plan wall time", result.wall_s, "s", limit=limit,
                       note=f"limit 1.2 x {reads:,} reads / {QPS} QPS + 10 s; exit {result.returncode}"))
     report.add(Figure(GOAL, "of which reading (first to last read at the sandbox)", read_phase, "s",
