@@ -50,6 +50,7 @@ MJS_ADD = "taobao.promotionmisc.mjs.activity.add"
 RANGE_ADD = "taobao.promotionmisc.activity.range.add"
 POOL_CREATE = "alibaba.wdk.marketing.itempool.activity.create"
 POOL_ADD_ITEM = "alibaba.wdk.marketing.itempool.additem"
+DELIST = "taobao.item.update.delisting"
 
 # Items of the sandbox's demo shop (its catalogue's num_iids 220000000001…) and merchant codes of
 # its items (outer_ids): what an item range and a pool's skus name, so the reference check passes.
@@ -379,3 +380,22 @@ def test_export_import_then_plan_has_no_change_and_sends_nothing(
     assert validated.exit_code == 0, validated.output
     rendered = workspace.run("render", str(out))
     assert rendered.exit_code == 0, rendered.output
+
+
+def test_listing_snapshot_pins_what_is_on_sale_and_plans_no_change(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """export --listing snapshot (issue 19.5), once and not in the property: it reads the whole
+    catalogue (2,000 items), seconds per run. Items the seller took off sale by hand stay off."""
+    delisted = ITEM_IDS[:3]
+    for item_id in delisted:
+        top.call(DELIST, {"num_iid": item_id})  # one already in the warehouse is refused: off sale either way
+    out = workspace.campaigns / "adopted"
+    sandbox.clear_calls()
+    exported = workspace.run("export", "--shop", SHOP, "--out", str(out), "--listing", "snapshot", "--import")
+    assert exported.exit_code == 0, exported.output
+    (window,) = [doc for doc in exported_documents(out) if doc["kind"] == "ListingWindow"]
+    assert window["spec"]["items"] and not set(delisted) & set(window["spec"]["items"])
+
+    planned = workspace.run("plan", str(workspace.campaigns), "--json", "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["changes"] == []
+    assert sandbox.writes() == []
