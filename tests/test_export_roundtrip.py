@@ -17,6 +17,7 @@ parameters follow its method page in ../shared/top-api/methods/:
                                                limit_info, priority_value, member_limit (epoch ms)
   alibaba.wdk.marketing.itempool.additem       sku_code, logic_group_number, fix_price (fen),
                                                discount_rate (permille), decrease_money (yuan)
+  taobao.item.update.delisting                 num_iid (the listing snapshot's test)
 Only shops the manifest format can hold are generated (e.g. an item discount has a rate or a
 decrease, not both; a 满就送 decrease stays below its threshold): what it cannot hold is issue 19.4's.
 Item-pool activities cannot be listed on TOP, so their ids are given to export with --id.
