@@ -240,7 +240,8 @@ def run_fleet(fleet: Fleet, workers: int, sandbox: SandboxProcess, root: Path, c
                       note=f"{apply.calls:,} calls ({apply.tally.write_count:,} writes) in {apply.wall_s:.1f} s "
                            f"from starting the workers to the last exit = {apply.rate():.1f} calls/s; at the "
                            f"sandbox, first to last call {apply.span_s:.1f} s = "
-                           f"{apply.calls / max(apply.span_s, 1e-9):.1f} calls/s"))
+                           f"{apply.calls / max(apply.span_s, 1e-9):.1f} calls/s; each worker "
+                           f"{', '.join(f'{run.wall_s:.0f}' for run in apply.runs)} s"))
     report.add(Figure(GOAL, f"{label}: call-limit bans (calls refused with code 7), apply and second plan",
                       apply.tally.refused + plan.tally.refused, "calls", limit=0, exact=True, gate=True))
     report.add(Figure(GOAL, f"{label}: shops converged (second plan: no change) / shops", converged / fleet.shops,
