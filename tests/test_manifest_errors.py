@@ -137,7 +137,7 @@ def test_unknown_field_points_at_its_key_and_lists_what_is_allowed() -> None:
     [problem] = caught.value.problems
     assert (problem.line, problem.column, problem.path) == (7, 3, "spec.gatewey")
     assert problem.message == (
-        "unknown field 'gatewey' (did you mean 'gateway'?); allowed: gateway, sign_method, env, taoke"
+        "unknown field 'gatewey' (did you mean 'gateway'?); allowed: gateway, sign_method, credentials, env, taoke"
     )
 
 
