@@ -283,15 +283,14 @@ class Kind(ABC):
         return call.effects
 
 
+def forget(link: Link, reason: str) -> Change:
+    """A delete that makes no TOP call: only the state entry goes (TOP cannot or need not be asked)."""
+    return Change(key=link.key, action=Action.DELETE, calls=(), reason=reason, effects=(DropLink(),))
+
+
 def forget_gone(link: Link, noun: str) -> Change:
     """The manifest was removed and TOP no longer has the object either: no call, only the link goes."""
-    return Change(
-        key=link.key,
-        action=Action.DELETE,
-        calls=(),
-        reason=f"{noun} {link.remote_id} is already gone on TOP; only the state entry is removed",
-        effects=(DropLink(),),
-    )
+    return forget(link, f"{noun} {link.remote_id} is already gone on TOP; only the state entry is removed")
 
 
 def resource_key(doc: Document) -> ResourceKey:

@@ -59,6 +59,7 @@ from reconciler.kinds.base import (
     Phase,
     PlanContext,
     ProblemCollector,
+    forget,
 )
 from reconciler.kinds.shop_coupon import declared_coupon_phase, describe_view, list_view
 from reconciler.manifest import Document, format_path
@@ -69,7 +70,6 @@ from reconciler.model import (
     Action,
     Call,
     Change,
-    DropLink,
     Link,
     Ref,
     Resource,
@@ -390,14 +390,8 @@ def _shown(buyer: str) -> str:
 
 def _plan_forget(link: Link) -> Change:
     granted = len(link.record.get("granted") or {})
-    return Change(
-        key=link.key,
-        action=Action.DELETE,
-        calls=(),
-        reason=(
-            f"its manifest was removed; the {granted} buyer(s) who got coupon {link.remote_id} keep it (TOP cannot "
-            "take a coupon back). No TOP call is made; the ledger of who got it is forgotten, so declaring this "
-            "grant again would send to them again"
-        ),
-        effects=(DropLink(),),
-    )
+    return forget(link, (
+        f"its manifest was removed; the {granted} buyer(s) who got coupon {link.remote_id} keep it (TOP cannot "
+        "take a coupon back). No TOP call is made; the ledger of who got it is forgotten, so declaring this "
+        "grant again would send to them again"
+    ))

@@ -34,6 +34,7 @@ from reconciler.kinds.base import (
     Phase,
     PlanContext,
     ProblemCollector,
+    forget,
 )
 from reconciler.errors import PlanError
 from reconciler.kinds.common import phase_at
@@ -49,7 +50,7 @@ from reconciler.kinds.schedule import (
     show,
 )
 from reconciler.manifest import Document
-from reconciler.model import Action, Call, Change, DropLink, Link, Resource, SetLink, SetRecordEntry
+from reconciler.model import Action, Call, Change, Link, Resource, SetLink, SetRecordEntry
 from reconciler.top.answers import top_rows
 
 ONSALE = "taobao.items.onsale.get"
@@ -139,13 +140,7 @@ class ListingWindow(Kind):
 
     def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         managed = link.record.get("items") or []
-        return Change(
-            key=link.key,
-            action=Action.DELETE,
-            calls=(),
-            reason=f"its manifest was removed; its {len(managed)} item(s) are left as they are (no call)",
-            effects=(DropLink(),),
-        )
+        return forget(link, f"its manifest was removed; its {len(managed)} item(s) are left as they are (no call)")
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         errors = []

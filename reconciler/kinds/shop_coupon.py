@@ -55,6 +55,7 @@ from reconciler.kinds.base import (
     Phase,
     PlanContext,
     ProblemCollector,
+    forget,
     new_id_ref,
 )
 from reconciler.kinds.common import phase_at, which_side_moved
@@ -73,7 +74,7 @@ from reconciler.kinds.units import (
     yuan_to_fen,
 )
 from reconciler.manifest import Document
-from reconciler.model import Action, Call, Change, DropLink, Link, Resource, ResourceKey, SetLink
+from reconciler.model import Action, Call, Change, Link, Resource, ResourceKey, SetLink
 from reconciler.pricing.rules import Coupon, PriceRule, When, Window
 
 log = logging.getLogger(__name__)
@@ -451,7 +452,7 @@ def _plan_forget(link: Link, live: Mapping[str, Any], now: datetime) -> Change:
             f"until {live['end_time']} and buyers who hold it can still use it. No TOP call is made; only the "
             "state entry is forgotten (the coupon is listed as unmanaged from then on)"
         )
-    return Change(key=link.key, action=Action.DELETE, calls=(), reason=reason, effects=(DropLink(),))
+    return forget(link, reason)
 
 
 def _still_valid(retired: Mapping[str, Any], now: datetime) -> dict[str, str]:

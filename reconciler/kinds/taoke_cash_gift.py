@@ -50,6 +50,7 @@ from reconciler.kinds.base import (
     PlanContext,
     ProblemCollector,
     ensure_success,
+    forget,
     new_id_ref,
 )
 from reconciler.kinds.common import phase_at, window_bounds
@@ -477,13 +478,7 @@ def _plan_changed(desired: Resource, link: Link, ctx: PlanContext, changed: tupl
 
 def _plan_retire(link: Link, ctx: PlanContext) -> Change:
     if _stopped(link) or _over(link.record.get("send_end_ms"), ctx.now):
-        return Change(
-            key=link.key,
-            action=Action.DELETE,
-            calls=(),
-            reason=f"gift {link.remote_id} no longer issues (stopped or past its send end); only the state entry is removed",
-            effects=(DropLink(),),
-        )
+        return forget(link, f"gift {link.remote_id} no longer issues (stopped or past its send end); only the state entry is removed")
     return Change(
         key=link.key,
         action=Action.DELETE,
