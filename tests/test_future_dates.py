@@ -53,9 +53,24 @@ def test_faketime_moves_the_clock_of_python() -> None:
 @needs_faketime
 @pytest.mark.parametrize("date", DATES)
 def test_time_sensitive_modules_pass_after_their_dates(date: str) -> None:
-    run = _at(date, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", *MODULES],
-              cwd=REPO)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", *MODULES]
+    for _ in range(CRASH_ATTEMPTS):
+        run = _at(date, command, cwd=REPO)
+        if not _crashed(run):
+            break
+    else:
+        # libfaketime's interposed clocks and time-machine's C extension sometimes crash the
+        # interpreter (a segmentation fault, no test verdict): that is the tools', not a date's.
+        pytest.skip(f"at {date} the interpreter crashed under libfaketime {CRASH_ATTEMPTS} times (segmentation "
+                    "fault in the time patching); the modules were not checked at this date")
     assert run.returncode == 0, f"at {date}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
+
+
+CRASH_ATTEMPTS = 3
+
+
+def _crashed(run: subprocess.CompletedProcess[str]) -> bool:
+    return "Segmentation fault" in run.stderr + run.stdout
 
 
 @needs_faketime
