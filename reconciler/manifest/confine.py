@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reconciler.i18n import _
+
 
 class ConfinementError(Exception):
     """The name breaks the rule above; the message says which part, never the file's content."""
@@ -25,16 +27,16 @@ def confined(root: Path, base: Path, name: str) -> Path:
     """`base/name` (base is root or a directory below it), once it is known to stay inside `root`."""
     where = f"{root}/"
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\\" in name:
-        raise ConfinementError(f"{name!r} is an absolute path; only files inside {where} may be used")
+        raise ConfinementError(_("{name} is an absolute path; only files inside {root} may be used").format(name=repr(name), root=where))
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise ConfinementError(f"{name!r} goes up with '..'; only files inside {where} may be used")
+        raise ConfinementError(_("{name} goes up with '..'; only files inside {root} may be used").format(name=repr(name), root=where))
     if any(part.startswith(".") for part in parts):
-        raise ConfinementError(f"{name!r} is a hidden file; hidden files and directories may not be used")
+        raise ConfinementError(_("{name} is a hidden file; hidden files and directories may not be used").format(name=repr(name)))
     path = base.joinpath(*parts)
     real_root, real_path = root.resolve(), path.resolve()
     if not real_path.is_relative_to(real_root):
-        raise ConfinementError(f"{name!r} is a link to a place outside {where}; only files inside it may be used")
+        raise ConfinementError(_("{name} is a link to a place outside {root}; only files inside it may be used").format(name=repr(name), root=where))
     if any(part.startswith(".") for part in real_path.relative_to(real_root).parts):
-        raise ConfinementError(f"{name!r} is a link to a hidden file; hidden files and directories may not be used")
+        raise ConfinementError(_("{name} is a link to a hidden file; hidden files and directories may not be used").format(name=repr(name)))
     return path

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ManifestError, Problem
+from reconciler.i18n import _
 from reconciler.manifest.document import (
     Document,
     FieldPath,
@@ -83,7 +84,7 @@ def _find(paths: Sequence[str]) -> list[tuple[Path, Path]]:
         elif root.is_file():
             found.setdefault(root, template_root(root.parent))
         else:
-            raise ManifestError([Problem(given, None, None, "", "no such file or directory")])
+            raise ManifestError([Problem(given, None, None, "", _("no such file or directory"))])
     return sorted((path, start) for path, start in found.items() if path.name != TEMPLATE_VARS_FILE)
 
 
@@ -127,14 +128,14 @@ def _read_sources(paths: Sequence[str], limits: RenderLimits) -> tuple[list[Mani
             continue
         if not path.resolve().is_relative_to(root.resolve()):
             # A link committed in a pull request could otherwise show a file of the CI machine in errors.
-            message = f"is a link to a place outside {root}/; manifests must be files inside it"
+            message = _("is a link to a place outside {root}/; manifests must be files inside it").format(root=root)
             problems.append(Problem(str(path), None, None, "", message))
             continue
         try:
             # utf-8-sig: editors on Windows may prepend a BOM.
             plain[path] = ManifestSource(str(path), path.read_bytes().decode("utf-8-sig"), root=str(root))
         except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(str(path), None, None, "", f"cannot read: {error}"))
+            problems.append(Problem(str(path), None, None, "", _("cannot read: {error}").format(error=error)))
     templates = [(path, root) for path, root in files if is_template(path)]
     rendered, render_problems = render_templates(templates, limits)
     roots = {str(path): str(root) for path, root in templates}
@@ -214,7 +215,7 @@ def _check_document(
     """A document's own problems; the Document is returned even when invalid, for cross-checks only."""
     value, marks = source.value, source.marks
     if not isinstance(value, dict):
-        message = "a manifest document must be a mapping with apiVersion, kind, metadata and spec"
+        message = _("a manifest document must be a mapping with apiVersion, kind, metadata and spec")
         return None, [*source.problems, problem_at(file, marks, (), message)]
     problems = [*source.problems, *_header_problems(value, file, marks)]
     kind = value.get("kind")
@@ -231,14 +232,14 @@ def _header_problems(
     problems: list[Problem] = []
     for field in ("apiVersion", "kind"):
         if field not in value:
-            message = f"missing required field {field!r}"
+            message = _("missing required field {field}").format(field=repr(field))
             problems.append(problem_at(file, marks, (field,), message, located_at=()))
     api_version, kind = value.get("apiVersion", API_VERSION), value.get("kind")
     if api_version != API_VERSION:
-        message = f"unsupported apiVersion {api_version!r}; expected {API_VERSION!r}"
+        message = _("unsupported apiVersion {given}; expected {expected}").format(given=repr(api_version), expected=repr(API_VERSION))
         problems.append(problem_at(file, marks, ("apiVersion",), message))
     if "kind" in value and kind not in known_kinds():
-        message = f"unknown kind {kind!r}; known kinds: {', '.join(known_kinds())}"
+        message = _("unknown kind {kind}; known kinds: {kinds}").format(kind=repr(kind), kinds=", ".join(known_kinds()))
         problems.append(problem_at(file, marks, ("kind",), message))
     return problems
 
@@ -291,11 +292,13 @@ def _duplicate_problems(documents: Sequence[Document]) -> list[Problem]:
         first = first_by_key.setdefault(key, document)
         if first is document:
             continue
-        where = f" in shop {document.shop!r}" if document.shop else ""
-        message = (
-            f"duplicate {document.kind} {document.name!r}{where}; "
-            f"first declared at {first.file}:{first.line}"
-        )
+        first_at = f"{first.file}:{first.line}"
+        if document.shop:
+            message = _("duplicate {kind} {name} in shop {shop}; first declared at {first}").format(
+                kind=document.kind, name=repr(document.name), shop=repr(document.shop), first=first_at)
+        else:
+            message = _("duplicate {kind} {name}; first declared at {first}").format(
+                kind=document.kind, name=repr(document.name), first=first_at)
         problems.append(document.problem(("metadata", "name"), message))
     return problems
 
@@ -311,9 +314,10 @@ def _shop_profiles(documents: Sequence[Document]) -> dict[str, ShopProfile]:
 def _unknown_shop_problems(
     documents: Sequence[Document], shops: Mapping[str, ShopProfile]
 ) -> list[Problem]:
-    declared = ", ".join(sorted(shops)) or "none (add a document of kind Shop, e.g. campaigns/shops.yaml)"
+    declared = ", ".join(sorted(shops)) or _("none (add a document of kind Shop, e.g. campaigns/shops.yaml)")
     return [
-        document.problem(("metadata", "shop"), f"unknown shop {document.shop!r}; declared shops: {declared}")
+        document.problem(("metadata", "shop"),
+                         _("unknown shop {shop}; declared shops: {declared}").format(shop=repr(document.shop), declared=declared))
         for document in documents
         if document.shop is not None and document.shop not in shops
     ]

@@ -30,6 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from reconciler.errors import Problem
+from reconciler.i18n import ENGLISH, N_, _, current_language, ngettext
 from reconciler.manifest.document import FieldPath, Mark, problem_at
 from reconciler.schemas import SUFFIX, schema_dir, schema_files
 
@@ -297,9 +298,13 @@ def _unknown_fields(error: ValidationError, path: FieldPath) -> Iterator[_Findin
         if key in allowed:
             continue
         guess = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        listed = ", ".join(allowed) if allowed else "no fields here"
-        yield _Finding(path + (key,), path + (key,), f"unknown field {key!r}{hint}; allowed: {listed}", 2)
+        listed = ", ".join(allowed) if allowed else _("no fields here")
+        if guess:
+            message = _("unknown field {field} (did you mean {guess}?); allowed: {allowed}").format(
+                field=repr(key), guess=repr(guess[0]), allowed=listed)
+        else:
+            message = _("unknown field {field}; allowed: {allowed}").format(field=repr(key), allowed=listed)
+        yield _Finding(path + (key,), path + (key,), message, 2)
 
 
 def _missing_fields(error: ValidationError, path: FieldPath) -> _Finding:
@@ -309,9 +314,9 @@ def _missing_fields(error: ValidationError, path: FieldPath) -> _Finding:
     instance: Any = error.instance
     missing = [key for key in required if key not in instance]
     if len(missing) == 1:
-        return _Finding(path + (missing[0],), path, f"missing required field {missing[0]!r}", 2)
+        return _Finding(path + (missing[0],), path, _("missing required field {field}").format(field=repr(missing[0])), 2)
     names = ", ".join(repr(key) for key in missing)
-    return _Finding(path, path, f"missing required fields {names}", 2)
+    return _Finding(path, path, _("missing required fields {fields}").format(fields=names), 2)
 
 
 def _message(error: ValidationError) -> str:
@@ -320,18 +325,21 @@ def _message(error: ValidationError) -> str:
     instance: Any = error.instance
     allowed = _allowed_text(error)
     if keyword == "type":
-        text = f"expected {_type_words(expected)}, got {_type_of(instance)}"
         if not isinstance(instance, (dict, list)) and instance is not None:
-            text += f" ({_scalar(instance)})"
-        return f"{text}; allowed: {allowed}" if allowed else text
+            text = _("expected {expected}, got {actual} ({value})").format(
+                expected=_type_words(expected), actual=_type_of(instance), value=_scalar(instance))
+        else:
+            text = _("expected {expected}, got {actual}").format(expected=_type_words(expected), actual=_type_of(instance))
+        return _("{problem}; allowed: {allowed}").format(problem=text, allowed=allowed) if allowed else text
     if keyword == "enum":
-        return f"{_short(instance)} is not one of: {', '.join(_scalar(v) for v in expected)}"
+        return _("{value} is not one of: {choices}").format(
+            value=_short(instance), choices=", ".join(_scalar(v) for v in expected))
     if keyword == "const":
-        return f"must be {_short(expected)}, got {_short(instance)}"
+        return _("must be {expected}, got {value}").format(expected=_short(expected), value=_short(instance))
     if keyword == "uniqueItems":  # naming the repeated entry beats restating the rule
         return _plain_words(error)
     if allowed:
-        return f"{_quoted(instance)} is not allowed: {allowed}"
+        return _("{value} is not allowed: {allowed}").format(value=_quoted(instance), allowed=allowed)
     return _plain_words(error)
 
 
@@ -341,32 +349,40 @@ def _allowed_text(error: ValidationError) -> str | None:
     for node in nodes:
         text = node.get("x-allowed") if isinstance(node, Mapping) else None
         if isinstance(text, str):
-            return text
+            return _(text)  # every schema's texts are marked in schema_words.py
     return None
 
 
 def _plain_words(error: ValidationError) -> str:
     """Fallback wording for rules whose schema node has no x-allowed text."""
     keyword, limit, instance = error.validator, error.validator_value, error.instance
-    words = {
-        "minLength": "must not be empty" if limit == 1 else f"must be at least {limit} characters",
-        "maxLength": f"must be at most {limit} characters",
-        "minimum": f"must be at least {limit}",
-        "maximum": f"must be at most {limit}",
-        "exclusiveMinimum": f"must be above {limit}",
-        "exclusiveMaximum": f"must be below {limit}",
-        "minItems": f"must list at least {limit} item{'s' if limit != 1 else ''}",
-        "maxItems": f"must list at most {limit} items",
-        "minProperties": f"must have at least {limit} field{'s' if limit != 1 else ''}",
-        "maxProperties": f"must have at most {limit} field{'s' if limit != 1 else ''}",
-        "pattern": f"does not match the pattern {limit}",
-        "not": "is not allowed here",
-    }
     if keyword == "uniqueItems" and isinstance(instance, list):
-        return f"lists {_short(_first_repeat(instance))} more than once"
+        return _("lists {value} more than once").format(value=_short(_first_repeat(instance)))
+    count = limit if isinstance(limit, int) and not isinstance(limit, bool) else 0
+    words = {
+        "minLength": (_("{value} must not be empty") if limit == 1
+                      else _("{value} must be at least {limit} characters")),
+        "maxLength": _("{value} must be at most {limit} characters"),
+        "minimum": _("{value} must be at least {limit}"),
+        "maximum": _("{value} must be at most {limit}"),
+        "exclusiveMinimum": _("{value} must be above {limit}"),
+        "exclusiveMaximum": _("{value} must be below {limit}"),
+        "minItems": ngettext("{value} must list at least {limit} item", "{value} must list at least {limit} items", count),
+        "maxItems": _("{value} must list at most {limit} items"),
+        "minProperties": ngettext("{value} must have at least {limit} field", "{value} must have at least {limit} fields",
+                                  count),
+        "maxProperties": ngettext("{value} must have at most {limit} field", "{value} must have at most {limit} fields",
+                                  count),
+        "pattern": _("{value} does not match the pattern {limit}"),
+        "not": _("{value} is not allowed here"),
+    }
     if keyword in words:
-        return f"{_quoted(instance)} {words[keyword]}"
-    return error.message
+        return words[str(keyword)].format(value=_quoted(instance), limit=limit)
+    if current_language() == ENGLISH:
+        return error.message
+    # Any other rule (none of the shipped schemas uses one today): its keyword, in the reader's language.
+    return _("{value} breaks the schema rule {rule}: {limit}").format(
+        value=_quoted(instance), rule=keyword, limit=json.dumps(limit, ensure_ascii=False, default=str))
 
 
 def _first_repeat(items: list[Any]) -> Any:
@@ -377,30 +393,33 @@ def _first_repeat(items: list[Any]) -> Any:
 
 
 _TYPE_WORDS = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "number": "a number",
-    "integer": "a whole number",
-    "boolean": "true or false",
-    "null": "nothing (null)",
+    "object": N_("a mapping"),
+    "array": N_("a list"),
+    "string": N_("a string"),
+    "number": N_("a number"),
+    "integer": N_("a whole number"),
+    "boolean": N_("true or false"),
+    "null": N_("nothing (null)"),
 }
 
 
 def _type_words(expected: Any) -> str:
     names = expected if isinstance(expected, list) else [expected]
-    return " or ".join(_TYPE_WORDS.get(name, str(name)) for name in names)
+    words = [_(_TYPE_WORDS[name]) if name in _TYPE_WORDS else str(name) for name in names]
+    # Translators: the separator between the types a value may have ("a string or a number")
+    return _(" or ").join(words)
 
 
 def _type_of(instance: Any) -> str:
     if isinstance(instance, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(instance, (int, float, Decimal)):
-        return "a number"
+        return _("a number")
     if instance is None:
-        return "nothing (null)"
-    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
-    return names.get(type(instance), type(instance).__name__)
+        return _("nothing (null)")
+    names: dict[type, str] = {dict: N_("a mapping"), list: N_("a list"), str: N_("a string")}
+    name = names.get(type(instance))
+    return _(name) if name is not None else type(instance).__name__
 
 
 def _scalar(value: Any) -> str:
@@ -428,9 +447,9 @@ def _quoted(value: Any) -> str:
 
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
-        return f"a mapping with {', '.join(map(str, value))}" if value else "an empty mapping"
+        return _("a mapping with {fields}").format(fields=", ".join(map(str, value))) if value else _("an empty mapping")
     if isinstance(value, list):
-        return f"a list of {len(value)} items" if value else "an empty list"
+        return _("a list of {count} items").format(count=len(value)) if value else _("an empty list")
     return _scalar(value)
 
 

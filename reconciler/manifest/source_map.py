@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from reconciler.errors import Problem
+from reconciler.i18n import _
 
 # PyYAML's own line breaks: rendered line N must be the line YAML calls N.
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
@@ -76,10 +77,12 @@ class SourceMap:
     def _context(self, line: int, origin: LineOrigin, document: str | None) -> str:
         notes: list[str] = []
         if document and self._times_rendered[(origin.file, origin.line)] > 1:
-            notes.append(f"in {document}")
+            notes.append(_("in {document}").format(document=document))
         if not origin.same_text and 0 < line <= len(self.lines):
-            notes.append(f"rendered as: {_clip(self.lines[line - 1].strip())}")
-        return f" ({'; '.join(notes)})" if notes else ""
+            notes.append(_("rendered as: {text}").format(text=_clip(self.lines[line - 1].strip())))
+        # Translators: the separator between notes on where a template line was rendered
+        separator = _("; ")
+        return f" ({separator.join(notes)})" if notes else ""
 
 
 def identity_map(file: str, text: str) -> SourceMap:

@@ -45,6 +45,7 @@ from jinja2.loaders import BaseLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reconciler.errors import Problem
+from reconciler.i18n import _
 from reconciler.manifest.confine import ConfinementError, confined
 from reconciler.manifest.source_map import LineOrigin, SourceMap, split_lines
 from reconciler.manifest.yaml_source import parse_documents
@@ -92,7 +93,7 @@ def template_root(start: Path) -> Path:
     resolved = start.resolve()
     steps = len(resolved.relative_to(cwd).parts) if resolved.is_relative_to(cwd) else 0
     candidate = start
-    for _ in range(steps + 1):
+    for _step in range(steps + 1):
         if (candidate / VARS_FILE).is_file():
             return candidate
         candidate = candidate.parent
@@ -146,10 +147,8 @@ class _Renderer:
                 template = environment.get_template(path.relative_to(self.root).as_posix())
                 output = _bounded_join(template.generate(self.variables), self.limits.max_output_chars)
         except _OutputTooLarge:
-            message = (
-                f"the rendered output is over {self.limits.max_output_chars:,} characters; "
-                "split the template or shorten its loops"
-            )
+            message = _("the rendered output is over {limit:,} characters; split the template or shorten its loops").format(
+                limit=self.limits.max_output_chars)
             return Problem(file, None, None, "", message)
         except Exception as error:  # noqa: BLE001 — any template failure is the author's to fix
             return self._problem(error, file)
@@ -159,29 +158,34 @@ class _Renderer:
     def _problem(self, error: Exception, file: str) -> Problem:
         if isinstance(error, TemplateSyntaxError):
             where = error.filename or file
-            return Problem(where, error.lineno, None, "", f"template syntax error: {error.message}")
+            return Problem(where, error.lineno, None, "", _("template syntax error: {error}").format(error=error.message))
         frames = _template_frames(error.__traceback__, self.environment.texts)
         where, line = frames[-1] if frames else (file, None)
         callers = list(dict.fromkeys(f"{f}:{n}" for f, n in frames[:-1] if f != where))[:3]
-        via = f" (reached from {', '.join(callers)})" if callers else ""
-        return Problem(where, line, None, "", self._describe(error) + via)
+        described = self._describe(error)
+        if callers:
+            described = _("{problem} (reached from {callers})").format(problem=described, callers=", ".join(callers))
+        return Problem(where, line, None, "", described)
 
     def _describe(self, error: Exception) -> str:
         if isinstance(error, SecurityError):
-            return f"not allowed in a template: {error}"
+            return _("not allowed in a template: {error}").format(error=error)
         if isinstance(error, UndefinedError):
             if not str(error.message).endswith("is undefined"):  # a missing key or attribute
-                return f"undefined value: {error.message}"
+                return _("undefined value: {error}").format(error=error.message)
             vars_file = self.root / VARS_FILE
             if not vars_file.exists():
-                return f"undefined variable: {error.message}; define it in {vars_file} (there is none yet)"
-            defined = ", ".join(sorted(self.variables)) or "none"
-            return f"undefined variable: {error.message}; variables come from {vars_file} (defined: {defined})"
+                return _("undefined variable: {error}; define it in {vars_file} (there is none yet)").format(
+                    error=error.message, vars_file=vars_file)
+            defined = ", ".join(sorted(self.variables)) or _("none")
+            return _("undefined variable: {error}; variables come from {vars_file} (defined: {defined})").format(
+                error=error.message, vars_file=vars_file, defined=defined)
         if isinstance(error, TemplateNotFound):
-            return f"no file {error.name!r} to include under {self.root}/ (includes are relative to it)"
+            return _("no file {name} to include under {root}/ (includes are relative to it)").format(
+                name=repr(error.name), root=self.root)
         if isinstance(error, _TemplateError):
             return str(error)
-        return f"template error: {type(error).__name__}: {error}"
+        return _("template error: {type}: {error}").format(type=type(error).__name__, error=error)
 
 
 def load_vars(root: Path) -> tuple[dict[str, Any], list[Problem]]:
@@ -192,24 +196,24 @@ def load_vars(root: Path) -> tuple[dict[str, Any], list[Problem]]:
         return {SHOPS_KEY: {}}, []
     file = str(path)
     if not path.resolve().is_relative_to(root.resolve()):
-        return {}, [Problem(file, None, None, "", f"{VARS_FILE} must be a file inside {root}/, not a link out of it")]
+        return {}, [Problem(file, None, None, "", _("{file} must be a file inside {root}/, not a link out of it").format(file=VARS_FILE, root=root))]
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        return {}, [Problem(file, None, None, "", f"cannot read: {error}")]
+        return {}, [Problem(file, None, None, "", _("cannot read: {error}").format(error=error))]
     documents, problems = parse_documents(text, file)
     for document in documents:
         problems += document.problems
     if len(documents) > 1:
-        problems.append(Problem(file, documents[1].marks[()][0], None, "", "vars.yaml must hold one document"))
+        problems.append(Problem(file, documents[1].marks[()][0], None, "", _("vars.yaml must hold one document")))
     values = documents[0].value if documents else {}
     if not isinstance(values, dict):
-        problems.append(Problem(file, 1, None, "", "vars.yaml must be a mapping of variable names to values"))
+        problems.append(Problem(file, 1, None, "", _("vars.yaml must be a mapping of variable names to values")))
         return {}, problems
     shops = values.get(SHOPS_KEY) or {}
     line = documents[0].marks.get((SHOPS_KEY,), (None, None))[0] if documents else None
     if not isinstance(shops, dict) or not all(isinstance(v, dict | None) for v in shops.values()):
-        message = "shops must map each shop name to its own variables, e.g. shops: {demo-shop: {region: east}}"
+        message = _("shops must map each shop name to its own variables, e.g. shops: {{demo-shop: {{region: east}}}}").format()
         problems.append(Problem(file, line, None, SHOPS_KEY, message))
         return {}, problems
     top_level = {name: value for name, value in values.items() if name != SHOPS_KEY}
@@ -295,7 +299,8 @@ class _SandboxedEnvironment(ImmutableSandboxedEnvironment):
     def _range(self, *args: int) -> range:
         numbers = range(*args)
         if len(numbers) > self.limits.max_range:
-            raise SecurityError(f"range() of {len(numbers):,} numbers; the limit in a template is {self.limits.max_range:,}")
+            raise SecurityError(_("range() of {count:,} numbers; the limit in a template is {limit:,}").format(
+                count=len(numbers), limit=self.limits.max_range))
         return numbers
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -310,13 +315,13 @@ class _SandboxedEnvironment(ImmutableSandboxedEnvironment):
     def _check_power(self, base: Any, exponent: Any) -> None:
         if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
             if exponent * abs(base).bit_length() > self.limits.max_number_bits:
-                raise SecurityError(f"{base} ** {exponent} is too large a number for a template")
+                raise SecurityError(_("{base} ** {exponent} is too large a number for a template").format(base=base, exponent=exponent))
 
     def _check_size(self, size: int, operator: str) -> None:
         if size > self.limits.max_value_chars:
             raise SecurityError(
-                f"{operator} would build a value of {size:,} items; the limit in a template is "
-                f"{self.limits.max_value_chars:,}"
+                _("{operator} would build a value of {size:,} items; the limit in a template is {limit:,}").format(
+                    operator=operator, size=size, limit=self.limits.max_value_chars)
             )
 
 
@@ -359,7 +364,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
         return
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise _RenderTimeout(f"rendering took longer than {seconds:g} s; is a loop running away?")
+        raise _RenderTimeout(_("rendering took longer than {seconds:g} s; is a loop running away?").format(seconds=seconds))
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -24,6 +24,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Problem
+from reconciler.i18n import _
 from reconciler.manifest.document import FieldPath, Mark, format_path
 from reconciler.redaction import excerpt
 
@@ -134,7 +135,7 @@ def parse_documents(text: str, file: str) -> tuple[list[SourceDocument], list[Pr
     except yaml.MarkedYAMLError as error:
         return documents, [_syntax_problem(error, file)]
     except yaml.YAMLError as error:  # reader errors (bad characters) carry no line
-        return documents, [Problem(file, None, None, "", f"YAML error: {error}")]
+        return documents, [Problem(file, None, None, "", _("YAML error: {error}").format(error=error))]
     return documents, []
 
 
@@ -144,10 +145,14 @@ def _mark(node: Node) -> Mark:
 
 def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     mark = error.problem_mark or error.context_mark
-    message = f"YAML syntax error: {error.problem or error.context or 'cannot parse'}"
+    # PyYAML's own words (error.problem, error.context) stay as it says them; the frame is ours.
+    detail = error.problem or error.context or _("cannot parse")
     if error.context and error.problem and error.context_mark is not None:
         ctx = error.context_mark
-        message += f" ({error.context} at line {ctx.line + 1}, column {ctx.column + 1})"
+        message = _("YAML syntax error: {problem} ({context} at line {line}, column {column})").format(
+            problem=detail, context=error.context, line=ctx.line + 1, column=ctx.column + 1)
+    else:
+        message = _("YAML syntax error: {problem}").format(problem=detail)
     if mark is None:
         return Problem(file, None, None, "", message)
     return Problem(file, mark.line + 1, mark.column + 1, "", message)
@@ -176,12 +181,12 @@ class _Converter:
         self._budget -= 1
         if self._budget < 0:
             if self._budget == -1:
-                self.problem(node, path, "document too large once aliases are expanded")
+                self.problem(node, path, _("document too large once aliases are expanded"))
             return None
         if isinstance(node, ScalarNode):  # most nodes; a scalar cannot contain itself
             return node.value if node.tag == STR else self._scalar(node, path)
         if id(node) in self._open:
-            self.problem(node, path, "an alias refers to a value that contains it (recursive alias)")
+            self.problem(node, path, _("an alias refers to a value that contains it (recursive alias)"))
             return None
         self._open.add(id(node))
         try:
@@ -206,9 +211,9 @@ class _Converter:
             if tag == BOOL:
                 return _SCALARS.construct_yaml_bool(node)
         except (ValueError, KeyError):
-            self.problem(node, path, f"{excerpt(str(node.value))} is not a valid {tag.removeprefix(_TAG)}")
+            self.problem(node, path, _("{value} is not a valid {tag}").format(value=excerpt(str(node.value)), tag=tag.removeprefix(_TAG)))
             return node.value
-        self.problem(node, path, f"unsupported YAML tag {tag!r}; write a plain value")
+        self.problem(node, path, _("unsupported YAML tag {tag}; write a plain value").format(tag=repr(tag)))
         return node.value
 
     def _decimal(self, node: ScalarNode, path: FieldPath) -> Any:
@@ -221,13 +226,13 @@ class _Converter:
         if number is None or not number.is_finite():
             # .inf, .nan and base-60 floats have no place in a price; keep the text so the
             # schema does not also report a missing field here.
-            self.problem(node, path, f"{excerpt(str(node.value))} is not a finite decimal number")
+            self.problem(node, path, _("{value} is not a finite decimal number").format(value=excerpt(str(node.value))))
             return node.value
         return number
 
     def _sequence(self, node: SequenceNode, path: FieldPath) -> Any:
         if node.tag != SEQ:
-            self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain list")
+            self.problem(node, path, _("unsupported YAML tag {tag}; write a plain list").format(tag=repr(node.tag)))
         items: list[Any] = []
         for index, element in enumerate(node.value):
             if self.record_marks:
@@ -237,7 +242,7 @@ class _Converter:
 
     def _mapping(self, node: MappingNode, path: FieldPath) -> Any:
         if node.tag != MAP:
-            self.problem(node, path, f"unsupported YAML tag {node.tag!r}; write a plain mapping")
+            self.problem(node, path, _("unsupported YAML tag {tag}; write a plain mapping").format(tag=repr(node.tag)))
         result: dict[str, Any] = {}
         first_key_node: dict[str, Node] = {}  # the line is only worked out for a duplicate
         merges: list[Node] = []
@@ -250,7 +255,7 @@ class _Converter:
                 continue
             if key in first_key_node:
                 first_line = _mark(first_key_node[key])[0]
-                self.problem(key_node, path + (key,), f"duplicate key {excerpt(str(key))} (first at line {first_line})")
+                self.problem(key_node, path + (key,), _("duplicate key {key} (first at line {line})").format(key=excerpt(str(key)), line=first_line))
                 continue
             first_key_node[key] = key_node
             self._entry(result, key_node, key, value_node, path)
@@ -274,7 +279,7 @@ class _Converter:
             mappings = source.value if isinstance(source, SequenceNode) else [source]
             for mapping in mappings:
                 if not isinstance(mapping, MappingNode):
-                    self.problem(mapping, path, "'<<' (merge) needs a mapping or a list of mappings")
+                    self.problem(mapping, path, _("'<<' (merge) needs a mapping or a list of mappings"))
                     continue
                 own = [(k, v) for k, v in mapping.value if k.tag != MERGE]
                 nested = [v for k, v in mapping.value if k.tag == MERGE]
@@ -283,7 +288,7 @@ class _Converter:
 
     def _key(self, key_node: Node, path: FieldPath) -> str | None:
         if not isinstance(key_node, ScalarNode):
-            self.problem(key_node, path, "mapping keys must be plain strings, not lists or mappings")
+            self.problem(key_node, path, _("mapping keys must be plain strings, not lists or mappings"))
             return None
         if key_node.tag == STR:
             # Interned: the same few keys repeat in every pool item, one string each is enough.
@@ -293,6 +298,7 @@ class _Converter:
         self.problem(
             key_node,
             path + (key_node.value,),
-            f"key {excerpt(str(key_node.value))} is read as {kind}, not a string; quote it if it is meant as a name",
+            _("key {key} is read as {kind}, not a string; quote it if it is meant as a name").format(
+                key=excerpt(str(key_node.value)), kind=kind),
         )
         return None
