@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ManifestError, PlanError, Problem, TopPermanentError
+from reconciler.i18n import N_, _
 from reconciler.kinds.exported import ExportError, Exported
 from reconciler.manifest import Document, ShopProfile
 from reconciler.model import (
@@ -135,7 +136,7 @@ class Kind(ABC):
     # the editor's dispatcher schema is generated from these: reconciler/kinds/schemas.py).
     schema: ClassVar[str] = ""
     # What the plan calls one of the kind's objects on TOP ("activity 42 is already gone on TOP").
-    noun: ClassVar[str] = "object"
+    noun: ClassVar[str] = N_("object")
     # read_live reports every linked object, None when it is gone on TOP. False for kinds TOP
     # cannot show (a grant's ledger lives only in the state store): None then says nothing.
     reads_back: ClassVar[bool] = True
@@ -290,7 +291,8 @@ def forget(link: Link, reason: str) -> Change:
 
 def forget_gone(link: Link, noun: str) -> Change:
     """The manifest was removed and TOP no longer has the object either: no call, only the link goes."""
-    return forget(link, f"{noun} {link.remote_id} is already gone on TOP; only the state entry is removed")
+    return forget(link, _("{noun} {id} is already gone on TOP; only the state entry is removed").format(
+        noun=_(noun), id=link.remote_id))
 
 
 def resource_key(doc: Document) -> ResourceKey:
