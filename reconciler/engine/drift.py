@@ -19,7 +19,9 @@ from typing import Any
 
 from reconciler.engine.codec import FORMAT_VERSION, resource_from_data, resource_to_data
 from reconciler.engine.plan import PlanOptions, make_plan
+from reconciler.i18n import _
 from reconciler.kinds.base import Caller
+from reconciler.kinds.wording import is_on_top, item_added, item_line, item_removed
 from reconciler.model import Change, Plan, Resource, ResourceKey
 from reconciler.settings import EVERYTHING, Scope
 from reconciler.state import StateStore
@@ -89,12 +91,14 @@ def on_top(details: Sequence[str]) -> list[str]:
 
 
 def _turned(detail: str) -> str:
-    if detail.startswith("on TOP"):  # a kind's own words for TOP's side: already in TOP's direction
+    if is_on_top(detail):  # a kind's own words for TOP's side: already in TOP's direction
         return detail
-    if detail.startswith("- item "):
-        return f"+ item {detail.removeprefix('- item ')} (added on TOP)"
-    if detail.startswith("+ item "):
-        return f"- item {detail.removeprefix('+ item ')} (removed on TOP)"
+    range_line = item_line(detail)  # in the run's language (kinds/wording.py)
+    if range_line is not None:
+        sign, item = range_line
+        if sign == "-":
+            return _("{line} (added on TOP)").format(line=item_added(item))
+        return _("{line} (removed on TOP)").format(line=item_removed(item))
     field, colon, values = detail.partition(": ")
     if not colon or values.count(" → ") != 1:
         return detail

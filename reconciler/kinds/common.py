@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from reconciler.i18n import _
 from reconciler.kinds.base import Phase, ProblemCollector
 from reconciler.kinds.units import UnitError, parse_iso, rate_to_permille, yuan_to_fen
 
@@ -81,12 +82,11 @@ def phase_at(start: datetime | None, end: datetime | None, now: datetime) -> Pha
     return Phase.LIVE
 
 
-MANIFEST_MOVED = "the manifest changed"
-TOP_MOVED = "TOP differs from what was applied (changed outside the reconciler)"
-
-
 def which_side_moved(manifest_changed: bool, top_changed: bool) -> str:
     """Why an object needs a change, told true (issue 17): the manifest, TOP, or both moved since
     the last apply. Neither (nothing applied to compare with) counts as the manifest."""
-    sides = ([MANIFEST_MOVED] if manifest_changed else []) + ([TOP_MOVED] if top_changed else [])
-    return " and ".join(sides) or MANIFEST_MOVED
+    if manifest_changed and top_changed:
+        return _("the manifest changed and TOP differs from what was applied (changed outside the reconciler)")
+    if top_changed:
+        return _("TOP differs from what was applied (changed outside the reconciler)")
+    return _("the manifest changed")

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanError, Problem
+from reconciler.i18n import _, ngettext
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -146,8 +147,9 @@ class CouponGrant(Kind):
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         return [
-            f"{resource.key.name}: spec.coupon names ShopCoupon '{resource.spec['coupon']}', which is neither "
-            f"declared in shop {ctx.shop} nor managed in the state store; declare the coupon or fix the name"
+            _("{name}: spec.coupon names ShopCoupon '{coupon}', which is neither "
+              "declared in shop {shop} nor managed in the state store; declare the coupon or fix the name").format(
+                name=resource.key.name, coupon=resource.spec["coupon"], shop=ctx.shop)
             for resource in ctx.desired_of(self.kind)
             # An ended grant's coupon is not made, rightly: the plan skipped both with a note.
             if ctx.remote_id(coupon_key(resource)) is None and self.phase(resource, ctx) is not Phase.ENDED
@@ -343,12 +345,23 @@ def _reason(desired: Resource, link: Link | None, coupon_id: str | Ref, same_cou
     if link is None or same_coupon:
         return ""
     kept = len(link.record.get("granted") or {})
-    new = "created in this plan" if isinstance(coupon_id, Ref) else f"coupon {coupon_id}"
-    return (
-        f"ShopCoupon {coupon} is now a different TOP coupon ({new}, was coupon {link.remote_id}); the grant "
-        f"belongs to the new coupon, so every listed buyer is sent it. The {kept} buyer(s) who got coupon "
-        f"{link.remote_id} keep it (TOP cannot take a coupon back)"
-    )
+    if isinstance(coupon_id, Ref):
+        text = ngettext(
+            "ShopCoupon {coupon} is now a different TOP coupon (created in this plan, was coupon {old}); the grant "
+            "belongs to the new coupon, so every listed buyer is sent it. The {kept} buyer(s) who got coupon "
+            "{old} keep it (TOP cannot take a coupon back)",
+            "ShopCoupon {coupon} is now a different TOP coupon (created in this plan, was coupon {old}); the grant "
+            "belongs to the new coupon, so every listed buyer is sent it. The {kept} buyer(s) who got coupon "
+            "{old} keep it (TOP cannot take a coupon back)", kept)
+    else:
+        text = ngettext(
+            "ShopCoupon {coupon} is now a different TOP coupon (coupon {new}, was coupon {old}); the grant "
+            "belongs to the new coupon, so every listed buyer is sent it. The {kept} buyer(s) who got coupon "
+            "{old} keep it (TOP cannot take a coupon back)",
+            "ShopCoupon {coupon} is now a different TOP coupon (coupon {new}, was coupon {old}); the grant "
+            "belongs to the new coupon, so every listed buyer is sent it. The {kept} buyer(s) who got coupon "
+            "{old} keep it (TOP cannot take a coupon back)", kept)
+    return text.format(coupon=coupon, new=coupon_id, old=link.remote_id, kept=kept)
 
 
 def _details(
@@ -362,36 +375,48 @@ def _details(
     call_count: int,
 ) -> Iterator[str]:
     buyers = desired.spec["buyers"]
-    coupon = f"coupon {coupon_id}" if not isinstance(coupon_id, Ref) else "the coupon created in this plan"
-    coupon += f": {offer}" if offer else ""
-    via = "shop members (coupon.send)" if desired.spec["audience"] == "members" else "微淘 fans (coupon.sns.send)"
+    if isinstance(coupon_id, Ref):
+        coupon = (_("the coupon created in this plan: {offer}") if offer
+                  else _("the coupon created in this plan")).format(offer=offer)
+    else:
+        coupon = (_("coupon {id}: {offer}") if offer else _("coupon {id}")).format(id=coupon_id, offer=offer)
+    via = _("shop members (coupon.send)") if desired.spec["audience"] == "members" else _("微淘 fans (coupon.sns.send)")
     retried = [buyer for buyer in pending if buyer in failed]
-    yield f"ShopCoupon {desired.spec['coupon']} ({coupon}) to {via}"
-    yield (
-        f"{len(buyers)} buyer(s) listed: {len(buyers) - len(pending)} already have it, {len(pending)} to send "
-        f"({len(pending) - len(retried)} new, {len(retried)} retried) in {call_count} call(s) of at most "
-        f"{MAX_BUYERS_PER_CALL}"
-    )
+    yield _("ShopCoupon {name} ({coupon}) to {audience}").format(name=desired.spec["coupon"], coupon=coupon, audience=via)
+    yield ngettext(
+        "{count} buyer(s) listed: {have} already have it, {pending} to send "
+        "({new} new, {retried} retried) in {calls} call(s) of at most {most}",
+        "{count} buyer(s) listed: {have} already have it, {pending} to send "
+        "({new} new, {retried} retried) in {calls} call(s) of at most {most}",
+        len(buyers),
+    ).format(count=len(buyers), have=len(buyers) - len(pending), pending=len(pending),
+             new=len(pending) - len(retried), retried=len(retried), calls=call_count, most=MAX_BUYERS_PER_CALL)
     if retried:
-        yield f"last time TOP refused {len(retried)} of them:"
+        yield _("last time TOP refused {count} of them:").format(count=len(retried))
         for buyer in retried[:SHOWN_FAILURES]:
             yield f"  {_shown(buyer)}: {failed[buyer]}"
         if len(retried) > SHOWN_FAILURES:
-            yield f"  … and {len(retried) - SHOWN_FAILURES} more"
+            yield _("  … and {count} more").format(count=len(retried) - SHOWN_FAILURES)
     unlisted = [buyer for buyer in granted if buyer not in set(buyers)]
     if unlisted:
-        yield f"{len(unlisted)} buyer(s) no longer listed keep the coupon they got (TOP cannot take it back)"
+        yield ngettext(
+            "{count} buyer(s) no longer listed keep the coupon they got (TOP cannot take it back)",
+            "{count} buyer(s) no longer listed keep the coupon they got (TOP cannot take it back)", len(unlisted),
+        ).format(count=len(unlisted))
 
 
 def _shown(buyer: str) -> str:
     prefix, value = buyer.split(":", 1)
-    return value if prefix == "nick" else f"open uid {value}"
+    return value if prefix == "nick" else _("open uid {uid}").format(uid=value)
 
 
 def _plan_forget(link: Link) -> Change:
     granted = len(link.record.get("granted") or {})
-    return forget(link, (
-        f"its manifest was removed; the {granted} buyer(s) who got coupon {link.remote_id} keep it (TOP cannot "
+    return forget(link, ngettext(
+        "its manifest was removed; the {count} buyer(s) who got coupon {id} keep it (TOP cannot "
         "take a coupon back). No TOP call is made; the ledger of who got it is forgotten, so declaring this "
-        "grant again would send to them again"
-    ))
+        "grant again would send to them again",
+        "its manifest was removed; the {count} buyer(s) who got coupon {id} keep it (TOP cannot "
+        "take a coupon back). No TOP call is made; the ledger of who got it is forgotten, so declaring this "
+        "grant again would send to them again", granted,
+    ).format(count=granted, id=link.remote_id))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.i18n import N_
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
 from reconciler.kinds.common import fen, permille
 from reconciler.kinds.exported import Exported, export_name, rate, yuan_string
@@ -38,7 +39,7 @@ LEVELS = {"item": 1, "shop": 2}  # TOP's "type": 1 商品级别, 2 店铺级别
 MEMBER_LEVELS = {"customer": 0, "normal": 1, "advanced": 2, "vip": 3, "supreme_vip": 4}
 
 FAMILY = Family(
-    label="full discount",
+    label=N_("full discount"),
     prefix="taobao.promotionmisc.mjs.activity",
     get_key="mjs_promotion",
     fields=(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.i18n import N_
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
 from reconciler.kinds.common import fen, permille
 from reconciler.kinds.exported import Exported, export_name, rate, yuan_string
@@ -33,7 +34,7 @@ from reconciler.model import Resource
 from reconciler.pricing.rules import Form, PriceRule, SpecialPrice
 
 FAMILY = Family(
-    label="item discount",
+    label=N_("item discount"),
     prefix="taobao.promotionmisc.item.activity",
     get_key="item_promotion",
     fields=(

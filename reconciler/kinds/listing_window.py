@@ -37,11 +37,13 @@ from reconciler.kinds.base import (
     forget,
 )
 from reconciler.errors import PlanError
+from reconciler.i18n import N_, _, ngettext
 from reconciler.kinds.common import phase_at
 from reconciler.kinds.exported import Exported
 from reconciler.kinds.schedule import (
     Schedule,
     ScheduleError,
+    describe,
     is_open,
     next_change,
     parse_date_range,
@@ -140,24 +142,33 @@ class ListingWindow(Kind):
 
     def plan_gone(self, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         managed = link.record.get("items") or []
-        return forget(link, f"its manifest was removed; its {len(managed)} item(s) are left as they are (no call)")
+        return forget(link, ngettext(
+            "its manifest was removed; its {count} item(s) are left as they are (no call)",
+            "its manifest was removed; its {count} item(s) are left as they are (no call)", len(managed),
+        ).format(count=len(managed)))
 
     def check_plan(self, changes: Sequence[Change], live: LiveState, ctx: PlanContext) -> list[str]:
         errors = []
         windows = {r.key.name: r for r in ctx.desired_of(self.kind)}
         for name, absent in sorted(live.extra.get("missing", {}).items()):
             absent_ids = ", ".join(str(i) for i in absent)
-            errors.append(
-                f"ListingWindow/{name} ({windows[name].source}): item(s) {absent_ids} are not in the shop "
+            errors.append(_(
+                "ListingWindow/{name} ({source}): item(s) {ids} are not in the shop "
                 "(neither on sale nor in the warehouse); check spec.items"
-            )
+            ).format(name=name, source=windows[name].source, ids=absent_ids))
         by_pair: dict[tuple[str, ...], list[int]] = {}
         for item_id, names in sorted(live.extra.get("claims", {}).items()):
             by_pair.setdefault(tuple(sorted(names)), []).append(item_id)
         for names, ids in by_pair.items():
-            who = " and ".join(f"ListingWindow/{n} ({windows[n].source})" for n in names)
-            shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            errors.append(f"{who} both select {len(ids)} item(s): {shown}; an item can follow one window only")
+            # Translators: joins the windows that select the same items: "A and B".
+            who = _(" and ").join(f"ListingWindow/{n} ({windows[n].source})" for n in names)
+            shown = ", ".join(str(i) for i in ids[:5])
+            if len(ids) > 5:
+                shown = _("{items} and {count} more").format(items=shown, count=len(ids) - 5)
+            errors.append(ngettext(
+                "{windows} both select {count} item(s): {items}; an item can follow one window only",
+                "{windows} both select {count} item(s): {items}; an item can follow one window only", len(ids),
+            ).format(windows=who, count=len(ids), items=shown))
         return errors
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
@@ -301,16 +312,16 @@ def decide(
 ) -> tuple[str, str] | None:
     """("list" | "delist", why) for one item, or None when it is right as it is."""
     if not window_open:
-        return ("delist", "outside the window") if on_sale else None
+        return ("delist", N_("outside the window")) if on_sale else None
     if on_sale:
         if not has_stock and stock_rules["delist_when_out_of_stock"]:
-            return ("delist", "out of stock")
+            return ("delist", N_("out of stock"))
         return None
     if not has_stock:
         return None  # TOP refuses a listing with 0 stock; it is listed once restocked
     if held and not stock_rules["relist_on_restock"]:
         return None  # delisted for lack of stock; relist_on_restock is off, so a person relists it
-    return ("list", "restocked" if held else "inside the window")
+    return ("list", N_("restocked") if held else N_("inside the window"))
 
 
 def plan_window(
@@ -347,7 +358,7 @@ def plan_window(
         action=Action.CREATE if link is None else Action.UPDATE,
         calls=_with_link_first(calls, record) if link is None else tuple(calls),
         reason=_reason(schedule, window_open, ctx, len(items)),
-        details=tuple(details) or ("no item needs a call now; the window is recorded in the state store",),
+        details=tuple(details) or (_("no item needs a call now; the window is recorded in the state store"),),
         source=desired.source,
         effects=(SetLink(REMOTE_ID, record),),
     )
@@ -374,13 +385,28 @@ def _with_link_first(calls: list[Call], record: Mapping[str, Any]) -> tuple[Call
 
 
 def _detail(action: str, item_id: str, item: Mapping[str, Any], why: str) -> str:
+    # `why` is decide's English word (the plan also compares it); shown in the run's language.
     if action == "list":
-        return f"+ list {item_id} {item['title']} (stock {item['num']}): {why}"
-    return f"- delist {item_id} {item['title']}: {why}"
+        return _("+ list {id} {title} (stock {stock}): {why}").format(
+            id=item_id, title=item["title"], stock=item["num"], why=_(why))
+    return _("- delist {id} {title}: {why}").format(id=item_id, title=item["title"], why=_(why))
 
 
 def _reason(schedule: Schedule, window_open: bool, ctx: PlanContext, count: int) -> str:
-    state = "open" if window_open else "closed"
     flip = next_change(schedule, ctx.now)
-    then = f"; it {'closes' if window_open else 'opens'} at {show(flip)}" if flip else ""
-    return f"at {show(ctx.now)} the window ({schedule}) is {state} for its {count} item(s){then}"
+    if window_open and flip:
+        text = ngettext("at {now} the window ({schedule}) is open for its {count} item(s); it closes at {flip}",
+                        "at {now} the window ({schedule}) is open for its {count} item(s); it closes at {flip}",
+                        count)
+    elif window_open:
+        text = ngettext("at {now} the window ({schedule}) is open for its {count} item(s)",
+                        "at {now} the window ({schedule}) is open for its {count} item(s)", count)
+    elif flip:
+        text = ngettext("at {now} the window ({schedule}) is closed for its {count} item(s); it opens at {flip}",
+                        "at {now} the window ({schedule}) is closed for its {count} item(s); it opens at {flip}",
+                        count)
+    else:
+        text = ngettext("at {now} the window ({schedule}) is closed for its {count} item(s)",
+                        "at {now} the window ({schedule}) is closed for its {count} item(s)", count)
+    return text.format(now=show(ctx.now), schedule=describe(schedule), count=count,
+                       flip=show(flip) if flip else "")

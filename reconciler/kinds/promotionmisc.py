@@ -27,12 +27,13 @@ from datetime import timedelta
 from typing import Any, ClassVar, cast
 
 from reconciler.errors import PlanError, TopPermanentError, TopShapeError
+from reconciler.i18n import N_, _
 from reconciler.kinds.base import Caller, LiveState, Phase, PlanContext, ProblemCollector, new_id_ref
 from reconciler.kinds.common import activity_window, phase_at, which_side_moved
 from reconciler.top.answers import sub_code_is, top_rows
 from reconciler.kinds.price_terms import rate_text, yuan
 from reconciler.kinds.units import parse_top_datetime, to_top_datetime, whole_as_int
-from reconciler.kinds.wording import arrow, items_text
+from reconciler.kinds.wording import absent, arrow, item_added, item_removed, items_text
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
 from reconciler.pricing.rules import Items, When, Window
 
@@ -106,7 +107,7 @@ def window_params(window: Mapping[str, str], problems: ProblemCollector) -> dict
     return {"start_time": to_top_datetime(start), "end_time": to_top_datetime(end)}
 
 
-_RANGE_WORDS = {"participate_range": {0: "all items", 1: "listed items"}}  # as range_params reads spec.items
+_RANGE_WORDS = {"participate_range": {0: N_("all items"), 1: N_("listed items")}}  # as range_params reads spec.items
 
 
 def range_params(items: Any) -> tuple[int, list[str]]:
@@ -225,7 +226,7 @@ class PromotionMiscActivity:
 
     kind: ClassVar[str]
     family: ClassVar[Family]
-    noun: ClassVar[str] = "activity"
+    noun: ClassVar[str] = N_("activity")
     # The list call reads the whole shop in a few paged calls, so unmanaged activities are
     # reported even when no manifest of this kind exists.
     always_read: ClassVar[bool] = True
@@ -273,11 +274,10 @@ class PromotionMiscActivity:
         text = _describe_row(self.family, row)
         for desired in ctx.desired_of(self.kind):
             if desired.key not in ctx.links and desired.spec["activity"].get("name") == row.get("name"):
-                text += (
-                    f"; it has the title of {desired.key.kind}/{desired.key.name}: if it is that one, "
-                    f"`reconciler import {desired.key.kind} {desired.key.name} {row.get('activity_id')}` "
-                    "instead of creating another"
-                )
+                text += _(
+                    "; it has the title of {kind}/{name}: if it is that one, "
+                    "`reconciler import {kind} {name} {id}` instead of creating another"
+                ).format(kind=desired.key.kind, name=desired.key.name, id=row.get("activity_id"))
         return text
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
@@ -305,8 +305,8 @@ class PromotionMiscActivity:
         if live is None:
             return self._plan_create(
                 desired,
-                reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
-                "it will be created again",
+                reason=_("activity {id} is gone on TOP (deleted outside the reconciler); "
+                         "it will be created again").format(id=link.remote_id),
             )
         change = self._plan_existing(desired, link, live)
         if change is None:
@@ -330,10 +330,10 @@ class PromotionMiscActivity:
         """'1折 on 3 item(s): 1001, 1002, 1003, 2027-11-10 20:00:00 → 2027-11-12 00:00:00 (GMT+8)'."""
         rules = cast(Any, self).price_rules(desired)  # the family's Kind (a subclass) prices its activities
         labels = [str(getattr(rule, "label", "")) for rule in rules]
-        words = "；".join(label for label in labels if label) or self.family.label
+        words = "；".join(label for label in labels if label) or _(self.family.label)
         activity = desired.spec["activity"]
-        return (f"{words} on {_scope(desired.spec)}, "
-                f"{activity.get('start_time')} → {activity.get('end_time')} (GMT+8)")
+        return _("{terms} on {scope}, {start} → {end} (GMT+8)").format(
+            terms=words, scope=_scope(desired.spec), start=activity.get("start_time"), end=activity.get("end_time"))
 
     def _plan_create(self, desired: Resource, reason: str) -> Change:
         return Change(
@@ -350,7 +350,7 @@ class PromotionMiscActivity:
             key=link.key,
             action=Action.DELETE,
             calls=(Call(self.family.delete, {"activity_id": int(link.remote_id)}, effects=(DropLink(),)),),
-            reason="its manifest was removed",
+            reason=_("its manifest was removed"),
         )
 
     def _plan_existing(self, desired: Resource, link: Link, live: Mapping[str, Any]) -> Change | None:
@@ -370,12 +370,13 @@ class PromotionMiscActivity:
             return None
         reasons = []
         if update:
-            reasons.append(
-                f"{why}; {family.update} changes the activity in place "
+            reasons.append(_(
+                "{why}; {method} changes the activity in place "
                 "(it takes every field, so unchanged ones are sent again)"
-            )
+            ).format(why=why, method=family.update))
         if item_details:
-            reasons.append(f"participating items change by delta, at most {IDS_PER_CALL} ids per call")
+            reasons.append(_("participating items change by delta, at most {count} ids per call").format(
+                count=IDS_PER_CALL))
         return Change(
             key=desired.key,
             action=Action.UPDATE,
@@ -389,7 +390,7 @@ class PromotionMiscActivity:
         """Which side moved since the last apply: the manifest, TOP (drift), or both."""
         applied = link.record.get("activity")
         if link.record.get("imported") and not applied:
-            return "the imported activity differs from the manifest"
+            return _("the imported activity differs from the manifest")
         was = canonical(self.family, applied) if applied else None
         return which_side_moved(was is None or was != want, was is not None and was != have)
 
@@ -408,10 +409,10 @@ class PromotionMiscActivity:
             key=desired.key,
             action=Action.REPLACE,
             calls=tuple(calls),
-            reason=(
-                f"{why}; {self.family.update} cannot change {', '.join(fixed)}, so activity {old_id} is deleted "
+            reason=_(
+                "{why}; {method} cannot change {fields}, so activity {id} is deleted "
                 "first (two copies would stack for buyers) and created again with its participating items"
-            ),
+            ).format(why=why, method=self.family.update, fields=", ".join(fixed), id=old_id),
             details=tuple(differences),
             source=desired.source,
         )
@@ -511,7 +512,7 @@ def range_delta_calls(
             )
             for chunk in _chunks(gone)
         ]
-    details = [f"- item {item}" for item in gone] + [f"+ item {item}" for item in new]
+    details = [item_removed(item) for item in gone] + [item_added(item) for item in new]
     return removes, range_add_calls(activity_id, new), details
 
 
@@ -520,24 +521,26 @@ def range_delta_calls(
 
 def _scope(spec: Mapping[str, Any]) -> str:
     if spec["activity"].get("participate_range") == 0:
-        return "the whole shop"
+        return _("the whole shop")
     return items_text([str(item) for item in spec["items"]])
 
 
 def _describe_row(family: Family, row: Mapping[str, Any]) -> str:
-    scope = "selected items" if _is_partial(row) else "whole shop"
-    return (
-        f"{family.label} {row.get('activity_id')} {row.get('name')!r} "
-        f"({row.get('start_time')} – {row.get('end_time')}, {scope})"
-    )
+    text = (_("{label} {id} {title!r} ({start} – {end}, selected items)") if _is_partial(row)
+            else _("{label} {id} {title!r} ({start} – {end}, whole shop)"))
+    return text.format(label=_(family.label), id=row.get("activity_id"), title=row.get("name"),
+                       start=row.get("start_time"), end=row.get("end_time"))
 
 
 def _show(family: Family, name: str, value: Any) -> str:
     """A field in the manifest's units: 5.00元, 8.5折, TOP's GMT+8 times; the wire values are in the calls."""
     if value is None:
-        return "(absent)"
+        return absent()
     unit = family.units.get(name)
-    words = {**_RANGE_WORDS, **family.words}.get(name)
+    range_words = _RANGE_WORDS.get(name)
+    if range_words is not None and isinstance(value, int) and value in range_words:
+        return _(range_words[value])
+    words = family.words.get(name)  # the manifest's own words (level: shop), as written
     if words is not None and isinstance(value, int) and value in words:
         return words[value]
     if unit == "fen" and isinstance(value, int):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from reconciler.i18n import N_, _
 from reconciler.kinds.units import GMT8, UnitError, parse_iso
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index + 1 = ISO weekday
@@ -72,6 +73,29 @@ class Schedule:
         if self.weekly:
             parts.append("weekly " + "; ".join(str(r) for r in self.weekly) + " (GMT+8)")
         return ", ".join(parts) or "always"
+
+
+# ---- in words (plan reasons): the English is str(schedule), other languages their own ----------
+
+# Translators: weekday names in a listing window's weekly rule, "sat,sun 10:00-22:00".
+_WEEKDAY_WORDS = (N_("mon"), N_("tue"), N_("wed"), N_("thu"), N_("fri"), N_("sat"), N_("sun"))
+
+
+def describe(schedule: Schedule) -> str:
+    """'dates 2027-11-01 00:00 GMT+8 → 2027-12-01 00:00 GMT+8, weekly sat,sun 10:00-22:00 (GMT+8)'."""
+    dates = "; ".join(str(r) for r in schedule.dates)
+    weekly = "; ".join(
+        _("{days} {spans}").format(days=_(",").join(_(_WEEKDAY_WORDS[d - 1]) for d in sorted(rule.weekdays)),
+                                   spans=" ".join(str(s) for s in rule.spans))
+        for rule in schedule.weekly
+    )
+    if dates and weekly:
+        return _("dates {dates}, weekly {weekly} (GMT+8)").format(dates=dates, weekly=weekly)
+    if dates:
+        return _("dates {dates}").format(dates=dates)
+    if weekly:
+        return _("weekly {weekly} (GMT+8)").format(weekly=weekly)
+    return _("always")
 
 
 # ---- parsing ---------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.errors import PlanError
+from reconciler.i18n import N_, _
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -62,7 +63,7 @@ from reconciler.kinds.common import phase_at, which_side_moved
 from reconciler.kinds.exported import ExportError, Exported
 from reconciler.kinds.shop_coupon_export import coupon_exported, coupons_exported
 from reconciler.top.answers import top_rows
-from reconciler.kinds.wording import arrow
+from reconciler.kinds.wording import arrow, on_top
 from reconciler.kinds.units import (
     GMT8,
     UnitError,
@@ -92,7 +93,7 @@ PAGE_SIZE = 20  # coupons.get serves at most 20 per page
 class ShopCoupon(Kind):
     kind = KIND
     schema = "shop-coupon.schema.json"
-    noun = "coupon"
+    noun = N_("coupon")
     read_methods = (LIST,)
     write_methods = (ADD,)
     always_read = True  # one paged list shows every coupon, so unmanaged ones are cheap to report
@@ -150,8 +151,12 @@ class ShopCoupon(Kind):
                     live.by_name[resource.key.name] = {"lookalikes": ids}
         for row in unlinked_rows:
             coupon_id = str(row["coupon_id"])
-            note = f"; replaced by {retired_by[coupon_id]}, still valid" if coupon_id in retired_by else ""
-            live.unmanaged.append(f"coupon {coupon_id}: {describe_view(row)}{note}")
+            if coupon_id in retired_by:
+                text = _("coupon {id}: {coupon}; replaced by {address}, still valid").format(
+                    id=coupon_id, coupon=describe_view(row), address=retired_by[coupon_id])
+            else:
+                text = _("coupon {id}: {coupon}").format(id=coupon_id, coupon=describe_view(row))
+            live.unmanaged.append(text)
         return live
 
     # ---- diff → calls ----------------------------------------------------------------------
@@ -162,10 +167,9 @@ class ShopCoupon(Kind):
 
     def plan_existing(self, desired: Resource, link: Link, live: Any | None, ctx: PlanContext) -> Change | None:
         if live is None:
-            reason = (
-                f"coupon {link.remote_id} is no longer on TOP (removed outside the reconciler); "
-                "a new coupon is created"
-            )
+            reason = _(
+                "coupon {id} is no longer on TOP (removed outside the reconciler); a new coupon is created"
+            ).format(id=link.remote_id)
             return _plan_create(desired, Action.CREATE, reason, [], retired={})
         return _plan_existing(desired, link, live, ctx.now)
 
@@ -186,12 +190,13 @@ class ShopCoupon(Kind):
             errors.extend(_create_time_errors(change.key, ctx.desired[change.key], ctx.now))
         valid_now = int(live.extra.get("valid_coupons", 0))
         if creates and valid_now + len(creates) > MAX_VALID_COUPONS:
-            errors.append(
-                f"TOP allows at most {MAX_VALID_COUPONS} valid shop coupons; {valid_now} are valid now "
-                f"(managed or not) and this plan creates {len(creates)} more "
-                f"({', '.join(c.key.name for c in creates)}), {valid_now + len(creates)} in all. "
+            errors.append(_(
+                "TOP allows at most {limit} valid shop coupons; {valid} are valid now "
+                "(managed or not) and this plan creates {count} more "
+                "({names}), {total} in all. "
                 "Coupons cannot be deleted: wait until some end, or declare fewer"
-            )
+            ).format(limit=MAX_VALID_COUPONS, valid=valid_now, count=len(creates),
+                     names=", ".join(c.key.name for c in creates), total=valid_now + len(creates)))
         return errors
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
@@ -319,14 +324,17 @@ def content_of(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def describe_view(view: Mapping[str, Any]) -> str:
     """A coupon as a person reads it: '10.00 yuan off orders from 99.00 yuan, ends 2027-03-31 23:59:59 (GMT+8)'."""
-    return f"{_offer(view)}, ends {content_of(view)['end_time']} (GMT+8)"
+    return _("{offer}, ends {end} (GMT+8)").format(offer=_offer(view), end=content_of(view)["end_time"])
 
 
 def _offer(view: Mapping[str, Any]) -> str:
     content = content_of(view)
     condition = int(content["condition"])
-    threshold = f"orders from {fen_to_yuan(condition)} yuan" if condition else "any order"
-    return f"{fen_to_yuan(int(content['denominations']))} yuan off {threshold}"
+    denomination = fen_to_yuan(int(content["denominations"]))
+    if condition:
+        return _("{denomination} yuan off orders from {threshold} yuan").format(
+            denomination=denomination, threshold=fen_to_yuan(condition))
+    return _("{denomination} yuan off any order").format(denomination=denomination)
 
 
 def coupon_phase(add: Mapping[str, Any], now: datetime) -> Phase:
@@ -356,8 +364,9 @@ def _cannot_be_made_today(coupon: Resource, ctx: PlanContext) -> bool:
 
 
 def _too_soon_note(add: Mapping[str, Any], now: datetime) -> str:
-    return (f"ends {add['end_time']} (GMT+8), before {to_top_datetime(_end_of_today(now))}, the earliest end TOP "
-            "gives a coupon made today: it cannot be created")
+    return _("ends {end} (GMT+8), before {earliest}, the earliest end TOP "
+             "gives a coupon made today: it cannot be created").format(
+        end=add["end_time"], earliest=to_top_datetime(_end_of_today(now)))
 
 
 def _is_valid(row: Mapping[str, Any], now: datetime) -> bool:
@@ -381,10 +390,10 @@ def _add_call(desired: Resource, retired: Mapping[str, str]) -> Call:
 def _plan_create(
     desired: Resource, action: Action, reason: str, lookalikes: list[str], retired: Mapping[str, str]
 ) -> Change:
-    details = [f"new coupon: {describe_add(desired.spec['add'])}"]
+    details = [_("new coupon: {coupon}").format(coupon=describe_add(desired.spec["add"]))]
     details.extend(
-        f"note: unmanaged coupon {coupon_id} already has this content; if this create's answer is lost, "
-        "it cannot be told apart from the new one"
+        _("note: unmanaged coupon {id} already has this content; if this create's answer is lost, "
+          "it cannot be told apart from the new one").format(id=coupon_id)
         for coupon_id in lookalikes
     )
     return Change(
@@ -400,8 +409,9 @@ def _plan_create(
 def describe_add(add: Mapping[str, Any]) -> str:
     """'… yuan off …, 2027-01-01 00:00:00 → 2027-03-31 23:59:59 (GMT+8)' (or 'ends …, starts when created')."""
     if "start_time" in add:
-        return f"{_offer(list_view(add))}, {add['start_time']} → {add['end_time']} (GMT+8)"
-    return f"{describe_view(list_view(add))}, starts when created"
+        return _("{offer}, {start} → {end} (GMT+8)").format(
+            offer=_offer(list_view(add)), start=add["start_time"], end=add["end_time"])
+    return _("{coupon}, starts when created").format(coupon=describe_view(list_view(add)))
 
 
 def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: datetime) -> Change | None:
@@ -421,16 +431,16 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
     retired = _still_valid(link.record.get("retired") or {}, now)
     if parse_top_datetime(old_end) >= now:
         retired[link.remote_id] = old_end
-        old_fate = f"the old coupon {link.remote_id} stays valid until {old_end} and buyers who hold it can still use it"
+        reason_text = _("{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is "
+                        "created and the old coupon {id} stays valid until {end} and buyers who hold it can "
+                        "still use it")
     else:
-        old_fate = f"the old coupon {link.remote_id} ended at {old_end}"
+        reason_text = _("{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is "
+                        "created and the old coupon {id} ended at {end}")
     why = which_side_moved(bool(changed), bool(drifted))
-    reason = (
-        f"{why}; immutable: TOP cannot update or delete a shop coupon, so a new coupon is created and "
-        f"{old_fate}"
-    )
+    reason = reason_text.format(why=why, id=link.remote_id, end=old_end)
     change = _plan_create(desired, Action.REPLACE, reason, [], retired)
-    details = [f"was: {describe_view(live)}"] + changed + [f"on TOP, not as applied: {line}" for line in drifted]
+    details = [_("was: {coupon}").format(coupon=describe_view(live))] + changed + [on_top(line) for line in drifted]
     return Change(
         key=change.key,
         action=change.action,
@@ -445,13 +455,14 @@ def _plan_existing(desired: Resource, link: Link, live: Mapping[str, Any], now: 
 def _plan_forget(link: Link, live: Mapping[str, Any], now: datetime) -> Change:
     """The manifest was removed and the coupon is still listed (Kind.plan_change forgets a gone one)."""
     if parse_top_datetime(str(live["end_time"])) < now:
-        reason = f"its manifest was removed and coupon {link.remote_id} ended at {live['end_time']}; the state entry is forgotten"
+        reason = _("its manifest was removed and coupon {id} ended at {end}; the state entry is forgotten").format(
+            id=link.remote_id, end=live["end_time"])
     else:
-        reason = (
-            f"its manifest was removed, but TOP cannot delete a shop coupon: coupon {link.remote_id} stays valid "
-            f"until {live['end_time']} and buyers who hold it can still use it. No TOP call is made; only the "
+        reason = _(
+            "its manifest was removed, but TOP cannot delete a shop coupon: coupon {id} stays valid "
+            "until {end} and buyers who hold it can still use it. No TOP call is made; only the "
             "state entry is forgotten (the coupon is listed as unmanaged from then on)"
-        )
+        ).format(id=link.remote_id, end=live["end_time"])
     return forget(link, reason)
 
 
@@ -460,10 +471,10 @@ def _still_valid(retired: Mapping[str, Any], now: datetime) -> dict[str, str]:
 
 
 _LABELS = {
-    "denominations": "denomination",
-    "condition": "order threshold",
-    "start_time": "start",
-    "end_time": "end",
+    "denominations": N_("denomination"),
+    "condition": N_("order threshold"),
+    "start_time": N_("start"),
+    "end_time": N_("end"),
 }
 
 
@@ -475,7 +486,7 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any], unit: str)
     for key in sorted(set(before) | set(after)):
         old, new = _comparable(before.get(key)), _comparable(after.get(key))
         if old != new:
-            lines.append(arrow(_LABELS.get(key, key), _field_text(key, old, unit), _field_text(key, new, unit)))
+            lines.append(arrow(_(_LABELS[key]) if key in _LABELS else key, _field_text(key, old, unit), _field_text(key, new, unit)))
     return lines
 
 
@@ -488,10 +499,10 @@ def _wire_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, on_top
 
 def _field_text(key: str, value: str | None, unit: str) -> str:
     if value is None or value == "":
-        return "(not set)"
+        return _("(not set)")
     if key in ("denominations", "condition") and value.lstrip("-").isdigit():
         fen = int(value) * (100 if unit == " (yuan)" else 1)
-        return f"{fen_to_yuan(fen)} yuan"
+        return _("{amount} yuan").format(amount=fen_to_yuan(fen))
     if key.endswith("_time"):
         return f"{value} (GMT+8)"
     return value
@@ -510,11 +521,11 @@ def _same_content_errors(resources: Sequence[Resource]) -> Iterator[str]:
         content = tuple(sorted(list_view(resource.spec["add"]).items()))
         first = first_by_content.setdefault(content, resource.key)
         if first != resource.key:
-            yield (
-                f"{first.name} and {resource.key.name} have the same denomination, threshold and end time; "
+            yield _(
+                "{first} and {second} have the same denomination, threshold and end time; "
                 "TOP shows coupons without a name or start time, so they could not be told apart "
                 "(change one end time by a second if both are really wanted)"
-            )
+            ).format(first=first.name, second=resource.key.name)
 
 
 def _create_time_errors(key: ResourceKey, resource: Resource, now: datetime) -> Iterator[str]:
@@ -523,15 +534,12 @@ def _create_time_errors(key: ResourceKey, resource: Resource, now: datetime) -> 
     end_of_today = _end_of_today(now)
     latest = add_months(wall_now, MAX_END_MONTHS)
     if end < end_of_today:
-        yield (
-            f"{key.name}: a new coupon must end at {to_top_datetime(end_of_today)} (GMT+8) or later; "
-            f"it ends {to_top_datetime(end)}"
-        )
+        yield _("{name}: a new coupon must end at {earliest} (GMT+8) or later; it ends {end}").format(
+            name=key.name, earliest=to_top_datetime(end_of_today), end=to_top_datetime(end))
     if end > latest:
-        yield (
-            f"{key.name}: a new coupon may end at most {MAX_END_MONTHS} months ahead, by {to_top_datetime(latest)} "
-            f"(GMT+8); it ends {to_top_datetime(end)}"
-        )
+        yield _("{name}: a new coupon may end at most {months} months ahead, by {latest} "
+                "(GMT+8); it ends {end}").format(
+            name=key.name, months=MAX_END_MONTHS, latest=to_top_datetime(latest), end=to_top_datetime(end))
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -40,7 +40,8 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.errors import PlanError, TopError, TopPermanentError
-from reconciler.kinds.wording import arrow
+from reconciler.i18n import _, ngettext
+from reconciler.kinds.wording import absent, arrow
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -87,6 +88,7 @@ class TaokeCashGift(Kind):
     reads_back = False  # tlj.report shows figures, not whether a gift exists: the link is all there is
     read_methods = (REPORT,)
     write_methods = (CREATE, STOP)
+    reads_links_only = True  # read_live reads each linked gift's report by rights_id, nothing else
     prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
     not_exportable = "TOP lists no gifts, and tlj.report shows a gift's figures, not what it gives"
 
@@ -170,10 +172,10 @@ class TaokeCashGift(Kind):
             creates = any(call.method == CREATE for call in change.calls)
             if creates and desired is not None and _over(desired.spec["send_end_ms"], ctx.now):
                 end = desired.spec["params"]["send_end_time"]
-                errors.append(
-                    f"TaokeCashGift/{change.key.name} ({desired.source}): send_window.end {end} (GMT+8) has passed; "
+                errors.append(_(
+                    "TaokeCashGift/{name} ({source}): send_window.end {end} (GMT+8) has passed; "
                     "TOP refuses a gift that can no longer be issued — move the end or remove the manifest"
-                )
+                ).format(name=change.key.name, source=desired.source, end=end))
         return errors
 
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -350,7 +352,7 @@ def _figures_line(report: Any, link: Link) -> str:
     if isinstance(report, TopError):
         if not isinstance(report, TopPermanentError) or report.code != 15:
             raise report  # only a business refusal (too old, unknown gift) is not worth failing the plan
-        return f"figures unavailable (tlj.report: {report.sub_msg or report.msg})"
+        return _("figures unavailable (tlj.report: {message})").format(message=report.sub_msg or report.msg)
     extra = (report.get("model") or {}).get("extra") or {}
     return describe_figures(extra, (link.record.get("params") or {}).get("total_num"))
 
@@ -358,15 +360,27 @@ def _figures_line(report: Any, link: Link) -> str:
 def describe_figures(extra: Mapping[str, Any], total: Any) -> str:
     """tlj.report's counts and yuan amounts as one line; amounts are kept exactly as TOP wrote them."""
     counts = {label: int(extra.get(field) or 0) for field, label in _REPORT_FIELDS}
-    claimed = f"claimed {counts['claimed']}" + (f" of {total}" if total else "")
     percent = claimed_percent(extra)
-    claimed += f" ({percent} %, " if percent is not None else " ("
-    claimed += f"{_yuan(extra.get('win_sum_amt'))} yuan)"
-    used = f"used {counts['used']} ({_yuan(extra.get('use_sum_amt'))} yuan)"
-    paid = f"{int(extra.get('alipay_num') or 0)} paid order(s), {_yuan(extra.get('alipay_amt'))} yuan"
-    return (
-        f"figures (tlj.report): {claimed}, {used}, refunded {counts['refunded']}, "
-        f"left unclaimed {counts['left unclaimed']}; {paid}"
+    if total and percent is not None:
+        claimed = _("claimed {count} of {total} ({percent} %, {amount} yuan)")
+    elif total:
+        claimed = _("claimed {count} of {total} ({amount} yuan)")
+    elif percent is not None:
+        claimed = _("claimed {count} ({percent} %, {amount} yuan)")
+    else:
+        claimed = _("claimed {count} ({amount} yuan)")
+    paid = int(extra.get("alipay_num") or 0)
+    return ngettext(
+        "figures (tlj.report): {claimed}, used {used} ({used_amount} yuan), refunded {refunded}, "
+        "left unclaimed {left}; {paid} paid order(s), {paid_amount} yuan",
+        "figures (tlj.report): {claimed}, used {used} ({used_amount} yuan), refunded {refunded}, "
+        "left unclaimed {left}; {paid} paid order(s), {paid_amount} yuan",
+        paid,
+    ).format(
+        claimed=claimed.format(count=counts["claimed"], total=total, percent=percent,
+                               amount=_yuan(extra.get("win_sum_amt"))),
+        used=counts["used"], used_amount=_yuan(extra.get("use_sum_amt")), refunded=counts["refunded"],
+        left=counts["left unclaimed"], paid=paid, paid_amount=_yuan(extra.get("alipay_amt")),
     )
 
 
@@ -417,17 +431,25 @@ def _plan_create(desired: Resource, action: Action, reason: str, old: Link | Non
 
 def _describe(params: Mapping[str, Any]) -> tuple[str, ...]:
     budget = (Decimal(params["per_face"]) * params["total_num"]).quantize(Decimal("0.01"))
-    issuing = f"issued from {params['send_start_time']}"
-    issuing += f" to {params['send_end_time']} (GMT+8)" if "send_end_time" in params else " (GMT+8) until stopped or used up"
-    if params["use_end_time_mode"] == RELATIVE:
-        usable = f"usable for {params['use_end_time']} day(s) after a buyer claims it"
+    if "send_end_time" in params:
+        issuing = _("issued from {start} to {end} (GMT+8)").format(
+            start=params["send_start_time"], end=params["send_end_time"])
     else:
-        usable = f"usable from {params['use_start_time']} 00:00:00 to {params['use_end_time']} 23:59:59 (GMT+8)"
+        issuing = _("issued from {start} (GMT+8) until stopped or used up").format(start=params["send_start_time"])
+    if params["use_end_time_mode"] == RELATIVE:
+        usable = ngettext("usable for {days} day(s) after a buyer claims it",
+                          "usable for {days} day(s) after a buyer claims it",
+                          int(params["use_end_time"])).format(days=params["use_end_time"])
+    else:
+        usable = _("usable from {start} 00:00:00 to {end} 23:59:59 (GMT+8)").format(
+            start=params["use_start_time"], end=params["use_end_time"])
     return (
-        f"{params['name']!r} for item {params['item_id']} through ad zone {params['adzone_id']}",
-        f"{params['total_num']} × {params['per_face']} yuan = {budget} yuan of budget; "
-        f"at most {params['user_total_win_num_limit']} per buyer",
-        f"{issuing}; {usable}",
+        _("{title!r} for item {item} through ad zone {adzone}").format(
+            title=params["name"], item=params["item_id"], adzone=params["adzone_id"]),
+        _("{count} × {per_face} yuan = {budget} yuan of budget; at most {per_user} per buyer").format(
+            count=params["total_num"], per_face=params["per_face"], budget=budget,
+            per_user=params["user_total_win_num_limit"]),
+        _("{issuing}; {usable}").format(issuing=issuing, usable=usable),
     )
 
 
@@ -448,7 +470,8 @@ def _plan_changed(desired: Resource, link: Link, ctx: PlanContext, changed: tupl
         return _plan_create(
             desired,
             Action.CREATE,
-            reason=f"gift {link.remote_id} was stopped and TOP cannot restart or edit a gift; a new one is created",
+            reason=_("gift {id} was stopped and TOP cannot restart or edit a gift; a new one is created").format(
+                id=link.remote_id),
             old=link,
             changed=changed,
         )
@@ -457,20 +480,20 @@ def _plan_changed(desired: Resource, link: Link, ctx: PlanContext, changed: tupl
             key=desired.key,
             action=Action.UPDATE,
             calls=(_stop_call(link, SetRecordEntry("status", "stopped", True)),),
-            reason=(
-                f"send_window.end moved to {desired.spec['params']['send_end_time']} (GMT+8), which has passed: "
-                f"gift {link.remote_id} stops issuing now and is not created again"
-            ),
+            reason=_(
+                "send_window.end moved to {end} (GMT+8), which has passed: "
+                "gift {id} stops issuing now and is not created again"
+            ).format(end=desired.spec["params"]["send_end_time"], id=link.remote_id),
             details=changed,
             source=desired.source,
         )
     return _plan_create(
         desired,
         Action.REPLACE,
-        reason=(
-            f"the manifest changed; TOP has no update for a cash gift, so gift {link.remote_id} stops issuing "
+        reason=_(
+            "the manifest changed; TOP has no update for a cash gift, so gift {id} stops issuing "
             "first (gifts already claimed stay usable until they expire) and a new gift is created"
-        ),
+        ).format(id=link.remote_id),
         old=link,
         changed=changed,
     )
@@ -478,15 +501,16 @@ def _plan_changed(desired: Resource, link: Link, ctx: PlanContext, changed: tupl
 
 def _plan_retire(link: Link, ctx: PlanContext) -> Change:
     if _stopped(link) or _over(link.record.get("send_end_ms"), ctx.now):
-        return forget(link, f"gift {link.remote_id} no longer issues (stopped or past its send end); only the state entry is removed")
+        return forget(link, _("gift {id} no longer issues (stopped or past its send end); "
+                              "only the state entry is removed").format(id=link.remote_id))
     return Change(
         key=link.key,
         action=Action.DELETE,
         calls=(_stop_call(link, DropLink()),),
-        reason=(
-            f"its manifest was removed: gift {link.remote_id} stops issuing (TOP has no delete for a cash gift; "
+        reason=_(
+            "its manifest was removed: gift {id} stops issuing (TOP has no delete for a cash gift; "
             "gifts already claimed stay usable until they expire)"
-        ),
+        ).format(id=link.remote_id),
     )
 
 
@@ -526,9 +550,9 @@ def _wire_changes(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> tup
 
 def _show(key: str, value: Any) -> str:
     if value is None:
-        return "(absent)"
+        return absent()
     if key == "per_face":
-        return f"{value} yuan"
+        return _("{amount} yuan").format(amount=value)
     if key.endswith("_time") and isinstance(value, str) and ":" in value:
         return f"{value} (GMT+8)"
     if key == "name":
@@ -539,7 +563,9 @@ def _show(key: str, value: Any) -> str:
 def _use_text(params: Mapping[str, Any]) -> str:
     """spec.use in words: relative days, or the whole GMT+8 days a gift can be spent."""
     if "use_end_time_mode" not in params:
-        return "(absent)"
+        return absent()
     if int(params["use_end_time_mode"]) == RELATIVE:
-        return f"for {params.get('use_end_time')} day(s) after a claim"
+        days = params.get("use_end_time")
+        return ngettext("for {days} day(s) after a claim", "for {days} day(s) after a claim",
+                        int(str(days)) if str(days).isdigit() else 2).format(days=days)
     return f"{params.get('use_start_time')} – {params.get('use_end_time')} (GMT+8)"
