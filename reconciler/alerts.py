@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.i18n import N_, _
 from reconciler.redaction import redact
 from reconciler.webhooks import TEXT_LIMITS, WebhookSettings, deliver, detect_format, markdown_text, robot_body
 
@@ -25,6 +26,14 @@ _HEADER_LIMIT = 150
 _SECTION_LIMIT = 3000
 _MAX_DETAIL_LINES = 40
 _ICONS = {"apply failed": ":rotating_light:", "guardrail block": ":no_entry:", "drift": ":warning:"}
+# The events a run reports, in the reader's words; `Alert.event` stays the English key (icons,
+# metrics, tests), and a title given to `reconciler alert` is shown as written.
+_EVENT_WORDS = {
+    "apply failed": N_("apply failed"),
+    "guardrail block": N_("guardrail block"),
+    "drift": N_("drift"),
+    "drift check failed": N_("drift check failed"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,16 @@ def ci_context(env: Mapping[str, str]) -> tuple[str | None, tuple[str, ...]]:
     return link, tuple(facts)
 
 
+def event_words(event: str) -> str:
+    """How an alert names its event to people: a run's own events translated, any other as given."""
+    words = _EVENT_WORDS.get(event)
+    return _(words) if words is not None else event
+
+
+def _title(alert: Alert, secrets: Sequence[str]) -> str:
+    return mask(_("campaign-reconciler: {event}").format(event=event_words(alert.event)), secrets)
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
     return redact(text, secrets)  # one rule for all output (reconciler/redaction.py)
 
@@ -65,11 +84,12 @@ def _cut(text: str, limit: int) -> str:
 
 def payload(alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
     icon = _ICONS.get(alert.event, ":warning:")
-    title = mask(f"campaign-reconciler: {alert.event}", secrets)
+    title = _title(alert, secrets)
     summary = mask(alert.summary, secrets)
     details = [mask(line, secrets) for line in alert.details]
     if len(details) > _MAX_DETAIL_LINES:
-        details = details[:_MAX_DETAIL_LINES] + [f"… and {len(details) - _MAX_DETAIL_LINES} more line(s) in the run's log"]
+        more = _("… and {count} more line(s) in the run's log").format(count=len(details) - _MAX_DETAIL_LINES)
+        details = details[:_MAX_DETAIL_LINES] + [more]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, _HEADER_LIMIT)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(_escape(summary), _SECTION_LIMIT)}},
@@ -79,7 +99,8 @@ def payload(alert: Alert, secrets: Sequence[str] = ()) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```\n{body}\n```"}})
     context = [_escape(mask(fact, secrets)) for fact in alert.context]
     if alert.link:
-        context.insert(0, f"<{alert.link}|CI run>")
+        run = _("CI run")
+        context.insert(0, f"<{alert.link}|{run}>")
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
     text = f"{icon} {title}: {summary}" + (f" ({alert.link})" if alert.link else "")
@@ -95,8 +116,10 @@ def robot_payload(fmt: str, alert: Alert, secrets: Sequence[str] = ()) -> dict[s
         text = mask(text, secrets)
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") if fmt in ("feishu", "wecom") else text
 
-    title = mask(f"campaign-reconciler: {alert.event}", secrets)
-    footer = " · ".join([*([f"[CI run]({alert.link})"] if alert.link else []), *(clean(f) for f in alert.context)])
+    title = _title(alert, secrets)
+    run = _("CI run")
+    run_link = f"[{run}]({alert.link})" if alert.link else None
+    footer = " · ".join([*([run_link] if run_link else []), *(clean(f) for f in alert.context)])
     text = markdown_text(clean(title), clean(alert.summary), [clean(line) for line in alert.details],
                          footer, TEXT_LIMITS[fmt])
     return robot_body(fmt, title, text)
@@ -110,4 +133,4 @@ def send_alert(url: str, alert: Alert, secrets: Sequence[str] = (),
     fmt = detect_format(url, settings.format)
     hidden = [*secrets, *([settings.secret] if settings.secret else [])]
     body = payload(alert, hidden) if fmt in ("slack", "generic") else robot_payload(fmt, alert, hidden)
-    return deliver(url, fmt, body, settings, alert.event, hidden)
+    return deliver(url, fmt, body, settings, event_words(alert.event), hidden)

@@ -26,10 +26,14 @@ from typing import Any, TextIO, cast
 import click
 
 from reconciler.alerts import Alert, ci_context, mask, send_alert
+from reconciler.i18n import N_, _
 from reconciler.metrics import RunMetrics, grouping_key
 from reconciler.output_paths import file_problem
 from reconciler.redaction import PassThroughStream, environment_secrets
 from reconciler.webhooks import webhook_settings
+
+# Translators: what an apply did to an object, in the alert's list of changes done
+_ACTION_WORDS = {"create": N_("create"), "update": N_("update"), "replace": N_("replace"), "delete": N_("delete")}
 
 _CURRENT: ContextVar["RunWatch | None"] = ContextVar("reconciler_run_watch", default=None)
 
@@ -85,7 +89,7 @@ class RunWatch:
             except ValueError as exc:
                 problem = str(exc)
             if problem:  # a warning, not the exit code: the run's own result must stay visible
-                warnings.append(f"alert NOT delivered: {problem}")
+                warnings.append(_("alert NOT delivered: {problem}").format(problem=problem))
         return warnings
 
     def secret_values(self) -> list[str]:
@@ -100,12 +104,13 @@ class RunWatch:
             try:
                 self.metrics.write(self.outputs.metrics_file)
             except (OSError, ValueError) as exc:
-                warnings.append(f"could not write the metrics file {self.outputs.metrics_file}: {exc}")
+                warnings.append(_("could not write the metrics file {file}: {error}").format(file=self.outputs.metrics_file, error=exc))
         if self.outputs.pushgateway:
             try:
                 self.metrics.push(self.outputs.pushgateway)
             except (OSError, ValueError) as exc:  # urllib's URLError and HTTPError are OSErrors
-                warnings.append(f"could not push metrics to the Pushgateway: {mask(str(exc), self.secret_values())}")
+                warnings.append(_("could not push metrics to the Pushgateway: {error}").format(
+                    error=mask(str(exc), self.secret_values())))
         return warnings
 
     # ---- the alert ------------------------------------------------------------------------
@@ -141,21 +146,24 @@ class RunWatch:
         return sorted(shops)
 
     def _summary(self, event: str, exit_code: int) -> str:
-        where = ", ".join(self._affected_shops()) or "no shop reached"
+        where = ", ".join(self._affected_shops()) or _("no shop reached")
         if event == "drift":
-            return (f"{len(self.drift.drift)} managed object(s) on TOP differ from what was last applied "
-                    f"(shops: {where}). Someone changed them outside git; put the change in the manifests "
-                    "through a pull request, or let the next apply put it back.")
+            return _("{count} managed object(s) on TOP differ from what was last applied (shops: {shops}). Someone "
+                     "changed them outside git; put the change in the manifests through a pull request, or let the "
+                     "next apply put it back.").format(count=len(self.drift.drift), shops=where)
         if event == "guardrail block":
-            return f"{self.command} was blocked by a safety check; nothing was sent to TOP (shops: {where})."
+            return _("{command} was blocked by a safety check; nothing was sent to TOP (shops: {shops}).").format(
+                command=self.command, shops=where)
         if event == "drift check failed":
-            return f"the scheduled drift check could not run (exit {exit_code}; shops: {where})."
+            return _("the scheduled drift check could not run (exit {code}; shops: {shops}).").format(
+                code=exit_code, shops=where)
         report = self.report
         if report is None:
-            return f"apply stopped before sending anything (exit {exit_code}; shops: {where})."
-        return (f"apply stopped part-way (shops: {where}): {len(report.done)} change(s) done, "
-                f"{len(report.failed)} failed, {len(report.not_tried)} not tried. The state store holds "
-                "every call TOP accepted; re-plan, then fix forward.")
+            return _("apply stopped before sending anything (exit {code}; shops: {shops}).").format(
+                code=exit_code, shops=where)
+        return _("apply stopped part-way (shops: {shops}): {done} change(s) done, {failed} failed, {not_tried} not "
+                 "tried. The state store holds every call TOP accepted; re-plan, then fix forward.").format(
+            shops=where, done=len(report.done), failed=len(report.failed), not_tried=len(report.not_tried))
 
     def _details(self, event: str) -> list[str]:
         lines: list[str] = []
@@ -168,7 +176,8 @@ class RunWatch:
             lines.extend(self.blocked)
         lines.extend(line for line in _lines(self._errors) if line not in lines)
         if self.report is not None:
-            lines.extend(f"done: {change.key} ({change.action.value})" for change in self.report.done)
+            lines.extend(_("done: {key} ({action})").format(key=change.key, action=_(_ACTION_WORDS[change.action.value]))
+                         for change in self.report.done)
         return lines
 
     # ---- stderr capture -------------------------------------------------------------------
@@ -241,7 +250,7 @@ def watched(
                 **kwargs: Any) -> Any:
             problem = file_problem("--metrics-file", metrics_file) if metrics_file else None
             if problem:  # before the run does any work, not as a warning at its end (issue 17.5)
-                click.echo(f"error: {problem}", err=True)
+                click.echo(_("error: {message}").format(message=problem), err=True)
                 if refused is not None:
                     refused(kwargs, problem)
                 sys.exit(1)
@@ -263,7 +272,7 @@ def watched(
                 sys.stderr = real_stderr
                 _CURRENT.reset(token)
                 for warning in watch.finish(_exit_code(outcome)):
-                    click.echo(f"warning: {warning}", err=True)
+                    click.echo(_("warning: {message}").format(message=warning), err=True)
 
         return _options(run)
 

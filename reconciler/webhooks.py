@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reconciler.i18n import _
 from reconciler.redaction import redact
 
 FORMATS = ("slack", "dingtalk", "feishu", "wecom", "generic")
@@ -73,12 +74,13 @@ def webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
     """The RECONCILER_WEBHOOK_* settings; an unknown format or a bad number is a ValueError."""
     fmt = (env.get("RECONCILER_WEBHOOK_FORMAT") or "").strip().lower() or None
     if fmt is not None and fmt not in FORMATS:
-        raise ValueError(f"RECONCILER_WEBHOOK_FORMAT={fmt!r}: use one of {', '.join(FORMATS)}")
+        raise ValueError(_("RECONCILER_WEBHOOK_FORMAT={value}: use one of {formats}").format(
+            value=repr(fmt), formats=", ".join(FORMATS)))
     try:
         attempts = int(env.get("RECONCILER_WEBHOOK_ATTEMPTS") or 4)
         backoff = float(env.get("RECONCILER_WEBHOOK_BACKOFF") or 1.0)
     except ValueError as exc:
-        raise ValueError(f"RECONCILER_WEBHOOK_ATTEMPTS / RECONCILER_WEBHOOK_BACKOFF: {exc}") from None
+        raise ValueError(_("RECONCILER_WEBHOOK_ATTEMPTS / RECONCILER_WEBHOOK_BACKOFF: {error}").format(error=exc)) from None
     return WebhookSettings(fmt, env.get("RECONCILER_WEBHOOK_SECRET") or None, max(1, attempts), max(0.0, backoff))
 
 
@@ -124,7 +126,7 @@ def markdown_text(title: str, summary: str, details: Sequence[str], footer: str,
     head = f"### {cut_bytes(title, 200)}\n\n{cut_bytes(summary, limit // 2)}\n"
     body = [("  - " if line.startswith("    ") else "- ") + line.strip() for line in details if line.strip()]
     body += ["", footer] if footer else []
-    return fit_lines(head, body, limit, lambda n: f"… {n} more line(s) in the run's log")
+    return fit_lines(head, body, limit, lambda n: _("… {count} more line(s) in the run's log").format(count=n))
 
 
 def robot_body(fmt: str, title: str, text: str) -> dict[str, Any]:
@@ -212,7 +214,7 @@ def url_credentials(url: str) -> list[str]:
     (DingTalk's access_token, WeCom's key, Slack's and Feishu's hook ids), for when a robot's
     error message quotes one of them alone."""
     parts = urlsplit(url)
-    values = [value for _, value in httpx.URL(url).params.multi_items()]
+    values = [value for _name, value in httpx.URL(url).params.multi_items()]
     values += [segment for segment in parts.path.split("/")]
     return [value for value in values if len(value) >= 16]
 
@@ -237,8 +239,9 @@ def deliver(url: str, fmt: str, body: Mapping[str, Any], settings: WebhookSettin
             return None
         reason = redact(answer.reason, hidden)
         if not answer.transient:
-            return f"the {fmt} webhook refused the {what} alert: {reason}"
+            return _("the {format} webhook refused the {event} alert: {reason}").format(format=fmt, event=what, reason=reason)
         if attempt < settings.attempts:
             sleep(min(delay, MAX_BACKOFF_SECONDS))
             delay *= 2
-    return f"could not deliver the {what} alert to the {fmt} webhook after {settings.attempts} attempt(s): {reason}"
+    return _("could not deliver the {event} alert to the {format} webhook after {attempts} attempt(s): {reason}").format(
+        event=what, format=fmt, attempts=settings.attempts, reason=reason)

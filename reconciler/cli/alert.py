@@ -13,6 +13,7 @@ import click
 
 from reconciler.alerts import Alert, ci_context, send_alert
 from reconciler.cli.root import cli
+from reconciler.i18n import _
 from reconciler.redaction import environment_secrets
 from reconciler.webhooks import webhook_settings
 
@@ -28,20 +29,20 @@ from reconciler.webhooks import webhook_settings
 def alert(title: str, text: str, text_file: str | None, webhook_url: str | None) -> None:
     """Send one alert to the team's chat (Slack, DingTalk, Feishu, WeCom, generic); exit 1 if refused."""
     if not webhook_url:
-        click.echo("error: no webhook: give --webhook-url or set RECONCILER_WEBHOOK_URL", err=True)
+        click.echo(_("error: no webhook: give --webhook-url or set RECONCILER_WEBHOOK_URL"), err=True)
         sys.exit(1)
     details: list[str] = []
     if text_file:
         try:
             raw = sys.stdin.read() if text_file == "-" else Path(text_file).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            click.echo(f"error: cannot read --text-file {text_file}: {exc.strerror}", err=True)
+            click.echo(_("error: cannot read --text-file {file}: {error}").format(file=text_file, error=exc.strerror), err=True)
             sys.exit(1)
         details = [line.rstrip() for line in raw.splitlines() if line.strip()]
     try:
         settings = webhook_settings(os.environ)
     except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {message}").format(message=exc), err=True)
         sys.exit(1)
     link, facts = ci_context(os.environ)
     message = Alert(event=title, summary=text or title, details=tuple(details), link=link,
@@ -49,6 +50,6 @@ def alert(title: str, text: str, text_file: str | None, webhook_url: str | None)
     secrets = sorted(environment_secrets(os.environ)) + [webhook_url]
     problem = send_alert(webhook_url, message, secrets, settings)
     if problem:
-        click.echo(f"error: alert NOT delivered: {problem}", err=True)
+        click.echo(_("error: alert NOT delivered: {problem}").format(problem=problem), err=True)
         sys.exit(1)
-    click.echo(f"alert delivered: {title}", err=True)
+    click.echo(_("alert delivered: {title}").format(title=title), err=True)

@@ -16,6 +16,7 @@ import click
 from reconciler.colour import colour_wanted
 from reconciler.connect import Clients
 from reconciler.errors import ManifestError, ReconcilerError, TopError
+from reconciler.i18n import _
 from reconciler.output_paths import output_problems
 from reconciler.project import Project, find_project
 from reconciler.engine.duplicates import ALLOW_FLAG
@@ -36,15 +37,16 @@ def errors_reported(clients: Sequence[Clients] = ()) -> Iterator[None]:
     try:
         yield
     except ManifestError as exc:
-        click.echo(f"error: {len(exc.problems)} problem(s) in the manifests; nothing was sent to TOP", err=True)
+        click.echo(_("error: {count} problem(s) in the manifests; nothing was sent to TOP").format(count=len(exc.problems)),
+                   err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_ERROR)
     except ReconcilerError as exc:
-        click.echo(f"error: {redacted(str(exc), clients)}", err=True)
+        click.echo(_("error: {message}").format(message=redacted(str(exc), clients)), err=True)
         hint = advice(exc) if isinstance(exc, TopError) else None
         if hint:
-            click.echo(f"hint: {hint}", err=True)
+            click.echo(_("hint: {hint}").format(hint=hint), err=True)
         sys.exit(EXIT_ERROR)
 
 
@@ -55,7 +57,7 @@ def redacted(text: str, clients: Sequence[Clients]) -> str:
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(_("error: {message}").format(message=message), err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -73,7 +75,7 @@ def project_of(paths: Sequence[str]) -> Project:
     with errors_reported():
         project = find_project(paths, os.environ)
     if project.warning:
-        click.echo(f"warning: {project.warning}", err=True)
+        click.echo(_("warning: {message}").format(message=project.warning), err=True)
     return project
 
 
@@ -166,7 +168,8 @@ STATE_EDIT_LOCK_TIMEOUT = 60.0
 def shop_locks(store: StateStore, timeout: float = STATE_EDIT_LOCK_TIMEOUT) -> ShopLocks:
     """Shop locks that tell the user, once, when another run holds one."""
     def notice(shop: str, holder: str) -> None:
-        click.echo(f"waiting up to {timeout:g} s for shop {shop}: another apply holds its lock ({holder})", err=True)
+        click.echo(_("waiting up to {timeout:g} s for shop {shop}: another apply holds its lock ({holder})").format(
+            timeout=timeout, shop=shop, holder=holder), err=True)
 
     return ShopLocks(store, timeout, on_wait=notice)
 

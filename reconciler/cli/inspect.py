@@ -24,6 +24,7 @@ from reconciler.engine.outputs import prices_to_data, validate_to_data, with_whe
 from reconciler.engine.plan import desired_resources
 from reconciler.engine.price_report import moment_text, quote_lines
 from reconciler.engine.reconcile import Hooks, Reconciler, prices
+from reconciler.i18n import _
 from reconciler.manifest import load_manifests, render_manifests
 from reconciler.observe import current_watch, watched
 from reconciler.settings import Clock, Scope
@@ -41,7 +42,7 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(dumps(validate_to_data(resources, list(manifests.shops)), indent=2))
         return
-    click.echo(f"{len(resources)} resource(s) in {len(manifests.shops)} shop(s): valid")
+    click.echo(_("{resources} resource(s) in {shops} shop(s): valid").format(resources=len(resources), shops=len(manifests.shops)))
 
 
 @cli.command("render")
@@ -119,13 +120,16 @@ def price(paths: tuple[str, ...], item_ids: tuple[str, ...], at: str | None, as_
         if as_json:
             click.echo(dumps(with_where(prices_to_data(moment, reports), header.data()), indent=2))
             return
-        click.echo(f"Worst-case prices at {moment_text(moment)} (every declared promotion that can apply then, "
-                   "stacked; a unit, rounded down to the fen):")
+        click.echo(_("Worst-case prices at {moment} (every declared promotion that can apply then, stacked; a unit, "
+                     "rounded down to the fen):").format(moment=moment_text(moment)))
         for report in reports:
-            others = f"; {report.at_list_price} other item(s) read are at their list price" if report.at_list_price else ""
-            click.echo(f"shop {report.shop}: {len(report.quotes)} item(s){others}")
+            if report.at_list_price:
+                click.echo(_("shop {shop}: {count} item(s); {others} other item(s) read are at their list price").format(
+                    shop=report.shop, count=len(report.quotes), others=report.at_list_price))
+            else:
+                click.echo(_("shop {shop}: {count} item(s)").format(shop=report.shop, count=len(report.quotes)))
             for quote, floor in report.quotes:
                 for line in quote_lines(quote, floor):
                     click.echo(line)
             for note in report.notes:
-                click.echo(f"  note: {note}")
+                click.echo("  " + _("note: {note}").format(note=note))

@@ -36,6 +36,7 @@ from reconciler.engine.codec import resource_from_data
 from reconciler.engine.list_prices import read_list_prices
 from reconciler.engine.price_report import floor_text, item_text, stack_text, yuan
 from reconciler.engine.references import check_references
+from reconciler.i18n import _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Action, Plan, Resource, ResourceKey
@@ -141,8 +142,8 @@ class _Sides:
                 action = changes[key]
                 last = applied.get(key) if key in linked and action is not Action.CREATE else None
                 if key in linked and last is None and action is not Action.CREATE:
-                    sides.notes.append(f"{key}: nothing was recorded of how it was last applied; its prices "
-                                       "before this plan are counted as if it did not exist")
+                    sides.notes.append(_("{key}: nothing was recorded of how it was last applied; its prices before "
+                                         "this plan are counted as if it did not exist").format(key=key))
                 old = None if action is Action.CREATE else last  # a create: nothing of it runs on TOP now
                 new = wanted if action is not Action.DELETE else None
                 after = [r for r in (new, old if kind.prices_outlive_changes else None) if r is not None]
@@ -247,8 +248,9 @@ def _check_shop(
     result.impacts.extend(impact for impact in priced if impact.after.unit_price != impact.before.unit_price)
     defaulted = sum(1 for impact in priced if impact.floor is not None and is_default(impact.floor))
     if defaulted:
-        result.notes.append(f"{shop}: {defaulted} item(s) checked against the default floor, {DEFAULT_SHARE // 10}% of list "
-                            "(no PriceFloor covers them; declare one to set another)")
+        result.notes.append(_("{shop}: {count} item(s) checked against the default floor, {share}% of list (no PriceFloor "
+                              "covers them; declare one to set another)").format(
+                                  shop=shop, count=defaulted, share=DEFAULT_SHARE // 10))
     _check_floors(shop, priced, sides, changed, result)
 
 
@@ -272,8 +274,9 @@ def _check_floors(shop: str, impacts: Sequence[PriceImpact], sides: _Sides, chan
             continue
         if after.unit_price >= before.unit_price:
             result.warnings.append(
-                f"{shop} {item_text(after)} stays below its floor {floor_text(floor)} at {yuan(after.unit_price)} "
-                f"(this plan does not lower it): {stack_text(after)}"
+                _("{shop} {item} stays below its floor {floor} at {price} (this plan does not lower it): {stack}").format(
+                    shop=shop, item=item_text(after), floor=floor_text(floor), price=yuan(after.unit_price),
+                    stack=stack_text(after))
             )
             continue
         stack = list(after.keys)
@@ -297,27 +300,27 @@ def _deepest_below(drop: _Drop) -> tuple[Fraction, str]:
 def _drop_text(shop: str, drop: _Drop) -> str:
     impact = drop.impact
     assert impact.floor is not None
-    return (
-        f"{shop} {item_text(impact.after)}: the worst-case price would drop to {yuan(impact.after.unit_price)}, "
-        f"below its floor {floor_text(impact.floor)} ({yuan(impact.before.unit_price)} before this plan): "
-        f"{stack_text(impact.after)}"
-    )
+    return _("{shop} {item}: the worst-case price would drop to {price}, below its floor {floor} ({before} before "
+             "this plan): {stack}").format(
+        shop=shop, item=item_text(impact.after), price=yuan(impact.after.unit_price), floor=floor_text(impact.floor),
+        before=yuan(impact.before.unit_price), stack=stack_text(impact.after))
 
 
 def _blocked(shop: str, group: Sequence[_Drop], missing: Sequence[ResourceKey], sides: _Sides, result: _Result) -> None:
     fix = ", ".join(_where(key, sides) for key in missing)
     for drop in group[:BLOCKED_SHOWN]:
-        result.blocked.append(f"{_drop_text(shop, drop)}. If that is intended, add metadata.allow_below_floor: "
-                              f"\"<reason>\" to {fix}")
+        result.blocked.append(_("{drop}. If that is intended, add metadata.allow_below_floor: \"<reason>\" to {fix}").format(
+            drop=_drop_text(shop, drop), fix=fix))
     if len(group) > BLOCKED_SHOWN:
-        result.blocked.append(f"{shop}: and {len(group) - BLOCKED_SHOWN} more item(s) below their floor because of {fix}")
+        result.blocked.append(_("{shop}: and {count} more item(s) below their floor because of {fix}").format(
+            shop=shop, count=len(group) - BLOCKED_SHOWN, fix=fix))
 
 
 def _allowed(shop: str, group: Sequence[_Drop], sides: _Sides, result: _Result) -> None:
     reasons = "; ".join(f"{key.kind}/{key.name}: {sides.allowance(key)}" for key in group[0].causing)
     result.warnings.append(
-        f"{shop}: {len(group)} item(s) go below their price floor, allowed by metadata.allow_below_floor ({reasons}); "
-        f"the deepest: {_drop_text(shop, group[0])}"
+        _("{shop}: {count} item(s) go below their price floor, allowed by metadata.allow_below_floor ({reasons}); "
+          "the deepest: {drop}").format(shop=shop, count=len(group), reasons=reasons, drop=_drop_text(shop, group[0]))
     )
 
 
@@ -355,7 +358,7 @@ def _price_shop(
     rules = [rule for resource in resources if resource.key.shop == shop for rule in _rules(resource)]
     offers, shop_floors = promotions(rules), floors(rules)
     if not offers and not item_ids:
-        return ShopPrices(shop, (), 0, ("no promotion is declared for this shop",))
+        return ShopPrices(shop, (), 0, (_("no promotion is declared for this shop"),))
     client = client_for(shop)
     reads_before = _reads(client)
     if item_ids:

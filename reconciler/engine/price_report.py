@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from reconciler.i18n import _
 from reconciler.kinds.units import fen_text, fen_to_yuan, to_top_datetime
 from reconciler.pricing.floors import FloorPrice, is_default
 from reconciler.pricing.impact import PriceImpact
@@ -26,18 +27,20 @@ def moment_text(moment: datetime) -> str:
 
 
 def item_text(quote: Quote) -> str:
-    title = f" {quote.item.title}" if quote.item.title else ""
-    return f"item {quote.item.item_id}{title}"
+    if quote.item.title:
+        return _("item {id} {title}").format(id=quote.item.item_id, title=quote.item.title)
+    return _("item {id}").format(id=quote.item.item_id)
 
 
 def stack_text(quote: Quote) -> str:
     """One line: list price, each promotion's part, the unit price, the basket and the moment."""
     if not quote.steps:
-        return f"list {yuan(quote.item.list_price)}, no promotion applies"
-    parts = [f"list {yuan(quote.item.list_price)}"]
+        return _("list {price}, no promotion applies").format(price=yuan(quote.item.list_price))
+    parts = [_("list {price}").format(price=yuan(quote.item.list_price))]
     parts += [f"− {step.key.kind}/{step.key.name} ({step.label}) {fen_text(step.taken)}" for step in quote.steps]
-    basket = f"a basket of {quote.units}" if quote.units > 1 else "one unit"
-    return f"{' '.join(parts)} = {yuan(quote.unit_price)} ({basket}, at {moment_text(quote.moment)})"
+    basket = _("a basket of {units}").format(units=quote.units) if quote.units > 1 else _("one unit")
+    return _("{steps} = {price} ({basket}, at {moment})").format(
+        steps=" ".join(parts), price=yuan(quote.unit_price), basket=basket, moment=moment_text(quote.moment))
 
 
 def floor_text(floor: FloorPrice) -> str:
@@ -45,30 +48,40 @@ def floor_text(floor: FloorPrice) -> str:
     if floor.share is not None:
         share = (Decimal(floor.share) / 10).normalize()
         if is_default(floor):
-            return f"{yuan(floor.price)} (the default floor: {share:f}% of list, as no PriceFloor covers the item)"
-        return f"{yuan(floor.price)} ({source}: {share:f}% of list)"
+            return _("{price} (the default floor: {share}% of list, as no PriceFloor covers the item)").format(
+                price=yuan(floor.price), share=f"{share:f}")
+        return _("{price} ({source}: {share}% of list)").format(price=yuan(floor.price), source=source, share=f"{share:f}")
     return f"{yuan(floor.price)} ({source})"
 
 
 def floor_short(floor: FloorPrice) -> str:
     """The floor in a table cell or an impact line: its price, and which floor when it is the default."""
-    return yuan(floor.price) + (f" = default {Decimal(floor.share or 0) / 10:f}% of list" if is_default(floor) else "")
+    if not is_default(floor):
+        return yuan(floor.price)
+    return _("{price} = default {share}% of list").format(price=yuan(floor.price), share=f"{Decimal(floor.share or 0) / 10:f}")
 
 
 def quote_lines(quote: Quote, floor: FloorPrice | None) -> list[str]:
     """`reconciler price`: the item, its worst case, each step on its own line, the floor and margin."""
-    basket = f" (a basket of {quote.units})" if quote.units > 1 else ""
-    lines = [
-        f"  {item_text(quote)}: list {yuan(quote.item.list_price)} → worst case {yuan(quote.unit_price)} a unit{basket}"
-    ]
+    values = {"item": item_text(quote), "list": yuan(quote.item.list_price), "price": yuan(quote.unit_price),
+              "units": quote.units}
+    if quote.units > 1:
+        head = _("{item}: list {list} → worst case {price} a unit (a basket of {units})").format(**values)
+    else:
+        head = _("{item}: list {list} → worst case {price} a unit").format(**values)
+    lines = [f"  {head}"]
     for step in quote.steps:
         lines.append(f"      − {fen_text(step.taken):>10}  {step.key.kind}/{step.key.name}: {step.label}")
     if quote.steps and quote.exact != quote.unit_price:
-        lines.append(f"      = {yuan(quote.unit_price):>10}  rounded down to the fen")
+        rounded = _("rounded down to the fen")
+        lines.append(f"      = {yuan(quote.unit_price):>10}  {rounded}")
     if floor is not None:
         margin = quote.unit_price - floor.price
-        verdict = f"margin {yuan(margin)}" if margin >= 0 else f"BELOW THE FLOOR by {yuan(-margin)}"
-        lines.append(f"      floor {floor_text(floor)}: {verdict}")
+        if margin >= 0:
+            verdict = _("margin {amount}").format(amount=yuan(margin))
+        else:
+            verdict = _("BELOW THE FLOOR by {amount}").format(amount=yuan(-margin))
+        lines.append("      " + _("floor {floor}: {verdict}").format(floor=floor_text(floor), verdict=verdict))
     return lines
 
 
@@ -85,10 +98,11 @@ def impact_markdown(impacts: Sequence[PriceImpact], limit: int = MARKDOWN_ROWS) 
     if not impacts:
         return ""
     lines = [
-        "#### Price impact\n",
-        "Worst-case unit price a buyer can reach (every promotion that can apply stacking, from now on), "
-        "before → after this plan, deepest cuts first.\n",
-        "| item | list | before | after | change | floor | after: how |",
+        _("#### Price impact") + "\n",
+        _("Worst-case unit price a buyer can reach (every promotion that can apply stacking, from now on), "
+          "before → after this plan, deepest cuts first.") + "\n",
+        # Translators: the header row of a markdown table: keep the 7 columns and the | between them
+        _("| item | list | before | after | change | floor | after: how |"),
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for impact in impacts[:limit]:
@@ -102,23 +116,23 @@ def impact_markdown(impacts: Sequence[PriceImpact], limit: int = MARKDOWN_ROWS) 
             f"| {floor} | {_cell(stack_text(after))} |"
         )
     if len(impacts) > limit:
-        lines.append(f"\n_{len(impacts) - limit} more item(s) change; `reconciler price` shows every item._")
+        lines.append("\n" + _("_{count} more item(s) change; `reconciler price` shows every item._").format(
+            count=len(impacts) - limit))
     return "\n".join(lines) + "\n\n"
 
 
 def impact_text(impacts: Sequence[PriceImpact], limit: int = TEXT_ROWS) -> list[str]:
     if not impacts:
         return []
-    lines = [f"Price impact (worst case a unit, before → after, deepest first; {len(impacts)} item(s)):"]
+    lines = [_("Price impact (worst case a unit, before → after, deepest first; {count} item(s)):").format(count=len(impacts))]
     for impact in impacts[:limit]:
         before, after = impact.before.unit_price, impact.after.unit_price
-        floor = f", floor {floor_short(impact.floor)}" if impact.floor is not None else ""
-        lines.append(
-            f"  {impact.shop} {item_text(impact.after)}: {yuan(before)} → {yuan(after)} "
-            f"({change_text(before, after)}{floor})"
-        )
+        change = change_text(before, after)
+        if impact.floor is not None:
+            change = _("{change}, floor {floor}").format(change=change, floor=floor_short(impact.floor))
+        lines.append(f"  {impact.shop} {item_text(impact.after)}: {yuan(before)} → {yuan(after)} ({change})")
     if len(impacts) > limit:
-        lines.append(f"  … and {len(impacts) - limit} more (`reconciler price` shows every item)")
+        lines.append("  " + _("… and {count} more (`reconciler price` shows every item)").format(count=len(impacts) - limit))
     return lines
 
 

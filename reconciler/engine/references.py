@@ -43,6 +43,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from reconciler.engine.list_prices import ListPrices, read_shop_codes
+from reconciler.i18n import _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller
 from reconciler.model import Resource
@@ -92,21 +93,23 @@ def check_references(
     known_codes = sorted(shop_codes.codes | listed.codes, key=_numeric)
     found = _Found()
     for named in unknown_ids:
-        found.errors.append(f"{_where(named)} names item {named.value} ({named.field}), which shop {shop} does not "
-                            "have on TOP" + _nearest(named.value, known_ids, "ids"))
+        found.errors.append(_("{where} names item {item} ({field}), which shop {shop} does not have on TOP").format(
+            where=_where(named), item=named.value, field=named.field, shop=shop) + _nearest(named.value, known_ids, "ids"))
     unknown_skus = [named for named in unseen_skus if named.value not in shop_codes.codes]
     if not unknown_skus:
         return References(tuple(found.errors))
     if not shop_codes.complete:
-        found.warnings.append(_unchecked(shop, unknown_skus, "TOP's list calls stop before the end of this shop's "
-                                         "items, and none they return has them"))
+        found.warnings.append(_unchecked(shop, unknown_skus, _("TOP's list calls stop before the end of this shop's "
+                                                               "items, and none they return has them")))
     elif len(unknown_skus) == len(named_skus):
-        found.warnings.append(_unchecked(shop, unknown_skus, "no sku the plan's pools name is an item code of the "
-                                         "shop (outer_id 商家编码 or item id), so its pool codes are not its items' codes"))
+        found.warnings.append(_unchecked(shop, unknown_skus, _("no sku the plan's pools name is an item code of the "
+                                                               "shop (outer_id 商家编码 or item id), so its pool codes are "
+                                                               "not its items' codes")))
     else:
         found.errors.extend(
-            f"{_where(named)} names sku {named.value} ({named.field}), which no item of shop {shop} has on TOP "
-            f"as its outer_id (商家编码) or item id" + _nearest(named.value, known_codes, "skus")
+            _("{where} names sku {sku} ({field}), which no item of shop {shop} has on TOP as its outer_id (商家编码) or "
+              "item id").format(where=_where(named), sku=named.value, field=named.field, shop=shop)
+            + _nearest(named.value, known_codes, "skus")
             for named in unknown_skus
         )
     return References(tuple(found.errors), tuple(found.warnings))
@@ -114,8 +117,10 @@ def check_references(
 
 def _unchecked(shop: str, skus: Sequence[_Named], why: str) -> str:
     shown = ", ".join(f"{named.value} ({_where(named)})" for named in skus[:UNCHECKED_SHOWN])
-    more = f" and {len(skus) - UNCHECKED_SHOWN} more" if len(skus) > UNCHECKED_SHOWN else ""
-    return f"{shop}: {len(skus)} pool sku(s) could not be checked against the shop's items ({why}): {shown}{more}"
+    if len(skus) > UNCHECKED_SHOWN:
+        shown = _("{shown} and {count} more").format(shown=shown, count=len(skus) - UNCHECKED_SHOWN)
+    return _("{shop}: {count} pool sku(s) could not be checked against the shop's items ({why}): {shown}").format(
+        shop=shop, count=len(skus), why=why, shown=shown)
 
 
 def _item_ids(resources: Sequence[Resource]) -> list[_Named]:
@@ -162,7 +167,11 @@ def _where(named: _Named) -> str:
 
 def _nearest(value: str, known: Sequence[str], noun: str) -> str:
     nearest = get_close_matches(value, known, n=NEAREST, cutoff=CLOSENESS)
-    return f"; nearest {noun} the shop has: {', '.join(nearest)}" if nearest else ""
+    if not nearest:
+        return ""
+    if noun == "ids":
+        return _("; nearest ids the shop has: {codes}").format(codes=", ".join(nearest))
+    return _("; nearest skus the shop has: {codes}").format(codes=", ".join(nearest))
 
 
 def _numeric(code: str) -> tuple[int, str]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler.i18n import N_, _
 from reconciler.model import Action, Plan, Resource, ResourceKey
 from reconciler.settings import SafetySettings
 
+
+# Translators: the verbs of the update/delete threshold message ("the plan would delete 5 of 12 ...")
+_UPDATE, _DELETE = N_("update"), N_("delete")
 
 # The safety group of the settings root (reconciler/settings.py), under the name the engine has
 # always used for it.
@@ -21,10 +25,11 @@ def prevent_destroy_violations(plan: Plan, desired: Mapping[ResourceKey, Resourc
     for change in plan.changes:
         resource = desired.get(change.key)
         if change.action in (Action.DELETE, Action.REPLACE) and resource and resource.prevent_destroy:
-            problems.append(
-                f"{change.key} has metadata.prevent_destroy: true but the plan would {change.action.value} it "
-                f"({change.reason}); remove prevent_destroy from {resource.source or 'its manifest'} if that is intended"
-            )
+            verb = _("delete") if change.action is Action.DELETE else _("replace")
+            problems.append(_(
+                "{key} has metadata.prevent_destroy: true but the plan would {action} it ({reason}); remove "
+                "prevent_destroy from {source} if that is intended"
+            ).format(key=change.key, action=verb, reason=change.reason, source=resource.source or _("its manifest")))
     return problems
 
 
@@ -39,11 +44,10 @@ def threshold_violations(plan: Plan, options: SafetyOptions) -> list[str]:
         changes = [c for c in plan.changes if c.key.shop == shop]
         updates = sum(1 for c in changes if c.action in (Action.UPDATE, Action.REPLACE))
         deletes = sum(1 for c in changes if c.action is Action.DELETE and c.calls)
-        for what, count, limit in (("update", updates, options.update_threshold), ("delete", deletes, options.delete_threshold)):
+        for what, count, limit in ((_UPDATE, updates, options.update_threshold), (_DELETE, deletes, options.delete_threshold)):
             if count / managed > limit:
-                problems.append(
-                    f"shop {shop}: the plan would {what} {count} of {managed} managed objects "
-                    f"({count / managed:.0%}, above the {limit:.0%} threshold); check the manifests, "
-                    f"then apply with --force if this is intended"
-                )
+                problems.append(_(
+                    "shop {shop}: the plan would {action} {count} of {managed} managed objects ({share:.0%}, above the "
+                    "{limit:.0%} threshold); check the manifests, then apply with --force if this is intended"
+                ).format(shop=shop, action=_(what), count=count, managed=managed, share=count / managed, limit=limit))
     return problems

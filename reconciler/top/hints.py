@@ -9,6 +9,7 @@ Codes from TOP's platform error list (/work/shared/TOP-PROTOCOL.md): 25 invalid 
 from __future__ import annotations
 
 from reconciler.errors import TopError, TopTransportError
+from reconciler.i18n import _
 
 INVALID_SIGNATURE = 25
 SESSION_CODES = frozenset({26, 27})
@@ -17,12 +18,12 @@ SESSION_CODES = frozenset({26, 27})
 def advice(exc: TopError) -> str | None:
     """What to check for `exc`, or None when TOP's own message is all there is to say."""
     if isinstance(exc, TopTransportError) and exc.msg.startswith("transport error"):
-        return ("check the gateway URL (TOP_GATEWAY, or the variable the Shop profile's env.gateway names) "
-                "and that it is reachable from here: proxy, firewall, the sandbox running for a local URL")
+        return _("check the gateway URL (TOP_GATEWAY, or the variable the Shop profile's env.gateway names) "
+                 "and that it is reachable from here: proxy, firewall, the sandbox running for a local URL")
     if exc.code == INVALID_SIGNATURE:
-        return ("TOP could not verify the signature: check the app secret (TOP_APP_SECRET, or the variable "
-                "the Shop profile's env.app_secret names) belongs to the app key, and the sign method")
+        return _("TOP could not verify the signature: check the app secret (TOP_APP_SECRET, or the variable "
+                 "the Shop profile's env.app_secret names) belongs to the app key, and the sign method")
     if exc.code in SESSION_CODES:
-        return ("TOP refuses the seller session: check TOP_SESSION (or the variable the Shop profile's "
-                "env.session names) is this shop's, and authorise the app again if it expired")
+        return _("TOP refuses the seller session: check TOP_SESSION (or the variable the Shop profile's "
+                 "env.session names) is this shop's, and authorise the app again if it expired")
     return None
