@@ -13,6 +13,7 @@ from typing import Any
 
 import simplejson
 
+from reconciler.engine.reads import KindReads, reads_so_far
 from reconciler.errors import ManifestError, PlanError, Problem
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext
@@ -20,6 +21,7 @@ from reconciler.manifest import ManifestSet
 from reconciler.model import Action, Change, Link, Plan, Resource, ResourceKey
 from reconciler.settings import Scope
 from reconciler.state import StateStore
+from reconciler.top.settings import DEFAULT_CONCURRENCY
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ _ORDER = {Action.REPLACE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 class PlanOptions:
     scope: Scope = Scope()  # what the run may touch (--target, --prune), parsed once by the CLI
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    concurrency: int = DEFAULT_CONCURRENCY  # calls in flight for one kind's reads (ClientSettings.workers)
 
     @property
     def prune(self) -> bool:
@@ -72,11 +75,6 @@ class PlanDraft:
         )
 
 
-def _reads_so_far(client: Caller) -> int:
-    stats = getattr(client, "stats", None)
-    return int(getattr(stats, "reads", 0))
-
-
 def desired_resources(manifests: ManifestSet, now: datetime) -> list[Resource]:
     """Every manifest normalised by its kind; all problems of all documents raised together."""
     problems: list[Problem] = []
@@ -108,6 +106,22 @@ def draft_plan(
     store: StateStore,
     client_for: Callable[[str], Caller],
     options: PlanOptions,
+    reads: KindReads | None = None,
+) -> PlanDraft:
+    """The plan without guardrails. `reads` may hold reads started earlier (engine/reads.py:
+    before the manifests were loaded); the plan's reads are made through it, concurrently."""
+    if reads is None:
+        with KindReads(client_for, options.concurrency) as own:
+            return _draft(desired, store, client_for, options, own)
+    return _draft(desired, store, client_for, options, reads)
+
+
+def _draft(
+    desired: Sequence[Resource],
+    store: StateStore,
+    client_for: Callable[[str], Caller],
+    options: PlanOptions,
+    reads: KindReads,
 ) -> PlanDraft:
     scope = options.scope
     links = [link for link in store.links() if scope.covers(link.key)]
@@ -118,19 +132,25 @@ def draft_plan(
     untargeted = [link for link in store.links() if not scope.covers(link.key)]
     result = _ShopPlan()
     read_calls = 0
-    for shop in shops:
-        client = client_for(shop)
-        reads_before = _reads_so_far(client)
-        ctx = PlanContext(
+    contexts = [
+        PlanContext(
             shop=shop,
             now=options.now,
             desired={key: r for key, r in desired_by_key.items() if key.shop == shop},
             links={link.key: link for link in links if link.key.shop == shop},
         )
-        shop_plan = _plan_shop(ctx, client, options)
-        _not_targeted(shop_plan, [link for link in untargeted if link.key.shop == shop])
+        for shop in shops
+    ]
+    for ctx in contexts:  # every shop's reads start now, in the order they are planned
+        for kind_name in _kinds_to_read(ctx):
+            reads.start(kind_name, ctx)
+    for ctx in contexts:
+        client = client_for(ctx.shop)
+        reads_before = reads.reads_before(ctx.shop, client)
+        shop_plan = _plan_shop(ctx, client, options, reads)
+        _not_targeted(shop_plan, [link for link in untargeted if link.key.shop == ctx.shop])
         result.merge(shop_plan)
-        read_calls += _reads_so_far(client) - reads_before
+        read_calls += reads_so_far(client) - reads_before
     if result.errors:
         raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(result.errors))
     return PlanDraft(
@@ -189,13 +209,21 @@ class _ShopPlan:
         self.duplicates.update(other.duplicates)
 
 
-def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions) -> _ShopPlan:
+def _kinds_to_read(ctx: PlanContext) -> list[str]:
+    """The kinds read for ctx.shop, in dependency order: the ones declared or managed there, and
+    those that list the shop anyway (always_read). Reading the others would cost calls and
+    change nothing."""
+    return [
+        kind_name for kind_name in kinds_in_dependency_order()
+        if ctx.desired_of(kind_name) or ctx.links_of(kind_name) or KINDS[kind_name].always_read
+    ]
+
+
+def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions, reads: KindReads) -> _ShopPlan:
     result = _ShopPlan()
-    for kind_name in kinds_in_dependency_order():
+    for kind_name in _kinds_to_read(ctx):
         kind = KINDS[kind_name]
-        if not ctx.desired_of(kind_name) and not ctx.links_of(kind_name) and not kind.always_read:
-            continue  # nothing declared or managed: reading would cost calls and change nothing
-        live = kind.read_live(caller, ctx)
+        live = reads.live(kind_name, ctx)
         result.live_counts.setdefault(ctx.shop, {}).update(
             (fact, value) for fact, value in live.extra.items() if type(value) is int
         )

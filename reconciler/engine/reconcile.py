@@ -24,14 +24,23 @@ from reconciler.engine.apply import STATE_ONLY, ApplyListener, ApplyReport, appl
 from reconciler.engine.drift import DriftReport, find_drift, record_applied
 from reconciler.engine.duplicates import duplicate_problems
 from reconciler.engine.guardrails import PriceCheck, ShopPrices, check_prices, price_shops
-from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, draft_plan
+from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, draft_plan, kinds_in_dependency_order
+from reconciler.engine.reads import KindReads
 from reconciler.engine.render import render_text
 from reconciler.engine.safety import prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects
-from reconciler.errors import ChecksumMismatch, ImportRefused, PlanError, SettingsError, StalePlan, UnsafePlan
+from reconciler.errors import (
+    ChecksumMismatch,
+    ImportRefused,
+    PlanError,
+    ReconcilerError,
+    SettingsError,
+    StalePlan,
+    UnsafePlan,
+)
 from reconciler.kinds import KINDS
-from reconciler.kinds.base import Caller
-from reconciler.manifest import ManifestSet, load_manifests
+from reconciler.kinds.base import Caller, PlanContext
+from reconciler.manifest import ManifestSet, load_manifests, profiles_ahead
 from reconciler.model import Link, Plan, Resource, ResourceKey
 from reconciler.settings import EVERYTHING, Scope, Settings, ShopConnection, connections_of
 from reconciler.state import ShopLocks, StateStore
@@ -58,7 +67,9 @@ def _ignore(_: str) -> None:
 class Hooks:
     """What the caller says along the way (the CLI prints; a test may record)."""
 
-    connected: Callable[[], object] = _nothing  # the shops are known, no TOP call made yet: say where
+    # The shops are known and no TOP answer is used yet: say where. (Plan may have sent reads
+    # ahead, engine/reads.py; their answers and errors are taken only after this.)
+    connected: Callable[[], object] = _nothing
     recovered: Callable[[str], object] = _ignore  # a write of an interrupted apply was settled
 
 
@@ -120,12 +131,43 @@ class Reconciler:
     # ---- plan ------------------------------------------------------------------------------
 
     def review(self, paths: Sequence[str]) -> Review:
-        """`plan`: what the manifests at `paths` would do now (or at --at), checked; nothing sent."""
+        """`plan`: what the manifests at `paths` would do now (or at --at), checked; nothing sent.
+        The reads that need no manifest start first and go on while the manifests load (issue 20.6)."""
         moment = self.settings.clock.moment
-        resources, shops = self._load(paths, moment)
-        draft = draft_plan(resources, self.store, self.clients, PlanOptions(self.settings.scope, moment))
+        options = self._options(self.settings.scope, moment)
+        with KindReads(self.clients, options.concurrency) as reads:
+            self._read_ahead(paths, reads, options)
+            resources, shops = self._load(paths, moment)
+            draft = draft_plan(resources, self.store, self.clients, options, reads)
         return self._reviewed(draft, resources, shops, moment, self.settings.scope, paths,
                               notes=tuple(interrupted_notes(self.store, self.settings.scope)))
+
+    def _options(self, scope: Scope, moment: datetime) -> PlanOptions:
+        return PlanOptions(scope, moment, concurrency=self.settings.client.workers)
+
+    def _read_ahead(self, paths: Sequence[str], reads: KindReads, options: PlanOptions) -> None:
+        """Start reading the kinds whose reads follow from the state store alone (reads_links_only:
+        the item pools, most of a big shop's reads) of the shops whose Shop profile can be read on
+        its own, before every manifest is loaded and validated. Reads only: if the manifests are
+        then refused, the reads not yet sent are not sent (KindReads.close) and nothing is written.
+        Apply reads nothing ahead: its journal must be settled first. When the profiles cannot be
+        found this way (a templated profile, a profile file with a problem), nothing starts early."""
+        scope = options.scope
+        profiles = {name: profile for name, profile in profiles_ahead(paths).items() if scope.covers_shop(name)}
+        links = [link for link in self.store.links() if link.key.shop in profiles and scope.covers(link.key)]
+        early = [name for name in kinds_in_dependency_order() if KINDS[name].reads_links_only]
+        if not links or not early:
+            return
+        try:
+            self.clients.use_profiles(connections_of(profiles))
+        except ReconcilerError:
+            return  # said in its place, once the manifests are loaded
+        for shop in sorted({link.key.shop for link in links}):
+            ctx = PlanContext(shop=shop, now=options.now, desired={},
+                              links={link.key: link for link in links if link.key.shop == shop})
+            for kind_name in early:
+                if ctx.links_of(kind_name):
+                    reads.start(kind_name, ctx)
 
     def _load(
         self, paths: Sequence[str], moment: datetime, *, say: bool = True, whole: bool = True,
@@ -220,7 +262,7 @@ class Reconciler:
         resources, shops = self._load(paths, moment)
         self._settle(shops)
         scope = self.settings.scope
-        draft = draft_plan(resources, self.store, self.clients, PlanOptions(scope, moment))
+        draft = draft_plan(resources, self.store, self.clients, self._options(scope, moment))
         expected = self.settings.apply.checksum
         if expected:
             _require_checksum(draft.plan(), expected, self.settings.apply.reviewed_plan)
@@ -232,7 +274,7 @@ class Reconciler:
         saved = read_saved_plan(path)
         self._connect(saved.shops)
         self._settle(saved.shops)
-        current = draft_plan(list(saved.desired), self.store, self.clients, PlanOptions(saved.scope, saved.now))
+        current = draft_plan(list(saved.desired), self.store, self.clients, self._options(saved.scope, saved.now))
         moved = stale_objects(saved.plan, current.plan())
         if moved:
             raise StalePlan(path, moved)

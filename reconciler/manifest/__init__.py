@@ -21,6 +21,7 @@ from reconciler.manifest.loader import (
     render_manifests,
 )
 from reconciler.manifest.schema import SCHEMAS_DIR, known_kinds
+from reconciler.manifest.shops_ahead import profiles_ahead
 
 __all__ = [
     "Document",
@@ -35,5 +36,6 @@ __all__ = [
     "known_kinds",
     "load_manifest_texts",
     "load_manifests",
+    "profiles_ahead",
     "render_manifests",
 ]

@@ -14,6 +14,7 @@ refreshes a token either.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,12 +43,16 @@ class ShopCaller:
     def __init__(self, seller: Callable[[], TopClient], taoke: Callable[[], TopClient]) -> None:
         self._open = {"seller": seller, "taoke": taoke}
         self._clients: dict[str, TopClient] = {}
+        # The plan reads several kinds at once (engine/reads.py): one client per app, however many
+        # threads make the first call (a second one would count its calls apart).
+        self._opening = threading.Lock()
 
     def client(self, app: str) -> TopClient:
         """The client of `app` ("seller" or "taoke"), opened now if it was not yet."""
-        if app not in self._clients:
-            self._clients[app] = self._open[app]()
-        return self._clients[app]
+        with self._opening:
+            if app not in self._clients:
+                self._clients[app] = self._open[app]()
+            return self._clients[app]
 
     def _for(self, method: str) -> TopClient:
         return self.client("taoke" if uses_taoke_app(method) else "seller")

@@ -44,6 +44,7 @@ class ItemPoolActivity(Kind):
     noun = "activity"  # "activity 42 is already gone on TOP" (Kind.plan_change)
     read_methods = (QUERY, QUERY_ITEMS)
     write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
+    reads_links_only = True  # read_live reads the linked activities by id, nothing else
 
     # ---- manifest → wire -------------------------------------------------------------------
 
