@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import permutations
 
+from reconciler.i18n import _
 from reconciler.model import ResourceKey
 from reconciler.pricing.quote import Step
 from reconciler.pricing.rules import (
@@ -33,7 +34,6 @@ from reconciler.pricing.rules import (
 )
 
 ZERO = Fraction(0)
-REPEAT_NOTE = " (repeats counted at their best ratio)"
 
 
 # A step's simple form, on an amount x >= 0: "off" max(0, x − c) (c >= 0), "rate" x × c (c >= 0), "cap"
@@ -96,17 +96,18 @@ def pool_step_of(pool: PoolActivity, item: ListedItem, units: int, listed: int) 
         return after, labels
 
     def value(amount: Fraction) -> Fraction:
-        after, _ = lowered(amount)
+        after, _labels = lowered(amount)
         if pool.ceiling is not None and amount - after > pool.ceiling:
             after = amount - pool.ceiling
         return after
 
     def apply(amount: Fraction) -> tuple[Fraction, str]:
         after, labels = lowered(amount)
-        text = f"{pool.label}: {' + '.join(labels)}" + (REPEAT_NOTE if pool.repeat else "")
+        text = (_("{label}: {terms} (repeats counted at their best ratio)") if pool.repeat
+                else "{label}: {terms}").format(label=pool.label, terms=" + ".join(labels))
         if pool.ceiling is not None and amount - after > pool.ceiling:
             after = amount - pool.ceiling
-            text += " (at its ceiling)"
+            text = _("{text} (at its ceiling)").format(text=text)
         return after, text
 
     # With no stair reached the amount stays as it is (a ceiling below zero aside, which would raise it).
@@ -115,7 +116,8 @@ def pool_step_of(pool: PoolActivity, item: ListedItem, units: int, listed: int) 
 
 
 def order_step_of(order: OrderDiscount, item: ListedItem, units: int, listed: int) -> BasketStep:
-    label = order.label + (REPEAT_NOTE if order.repeat else "")
+    label = (_("{label} (repeats counted at their best ratio)").format(label=order.label) if order.repeat
+             else order.label)
     steps = [_reward_step(reward, order.threshold, units, listed, item.list_price, order.repeat) for reward in order.rewards]
     # an amount and a rate off: the order costing most (all or none of them reached: one threshold)
     orders = [[step for step in rewards if step is not None] for rewards in permutations(steps)]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import PlanError
+from reconciler.i18n import N_, _
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -41,7 +42,7 @@ from reconciler.pricing.rules import PriceRule
 class ItemPoolActivity(Kind):
     kind = "ItemPoolActivity"
     schema = "item-pool-activity.schema.json"
-    noun = "activity"  # "activity 42 is already gone on TOP" (Kind.plan_change)
+    noun = N_("activity")  # "activity 42 is already gone on TOP" (Kind.plan_change)
     read_methods = (QUERY, QUERY_ITEMS)
     write_methods = (CREATE, DELETE, ADD_ITEM, REMOVE_ITEM)
     reads_links_only = True  # read_live reads the linked activities by id, nothing else
@@ -109,8 +110,8 @@ class ItemPoolActivity(Kind):
         if live is None:
             return create_change(
                 desired,
-                reason=f"activity {link.remote_id} is gone on TOP (deleted outside the reconciler); "
-                "it will be created again",
+                reason=_("activity {id} is gone on TOP (deleted outside the reconciler); "
+                         "it will be created again").format(id=link.remote_id),
             )
         return existing_change(desired, link, live)
 

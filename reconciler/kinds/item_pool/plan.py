@@ -11,13 +11,14 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
+from reconciler.i18n import _, ngettext
 from reconciler.kinds.base import new_id_ref
 from reconciler.kinds.common import which_side_moved
 from reconciler.kinds.item_pool.prices import own_price, price_stair, price_threshold
 from reconciler.kinds.item_pool.views import as_ints, live_view, query_view
 from reconciler.kinds.item_pool.wire import ADD_ITEM, CREATE, DELETE, REMOVE_ITEM
 from reconciler.kinds.price_terms import threshold_text
-from reconciler.kinds.wording import arrow, epoch_text, fen_field_text, items_text
+from reconciler.kinds.wording import absent, arrow, epoch_text, fen_field_text, item_added, item_removed, items_text, on_top_short
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
 
 
@@ -81,7 +82,7 @@ def delete_change(link: Link) -> Change:
         key=link.key,
         action=Action.DELETE,
         calls=(Call(DELETE, {"param": _activity_ref(int(link.remote_id))}, effects=(DropLink(),)),),
-        reason="its manifest was removed",
+        reason=_("its manifest was removed"),
     )
 
 
@@ -106,8 +107,8 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
     """An imported activity matches the manifest wherever TOP shows it; what TOP does not return
     (rules, logic groups, period, priority, channels) is recorded as the manifest says, and its pool
     items are brought to the manifest's in the same change, so one apply converges."""
-    reason = (
-        f"imported activity {link.remote_id} matches the manifest in every field TOP returns; the fields TOP "
+    adopted = _(
+        "imported activity {id} matches the manifest in every field TOP returns; the fields TOP "
         "does not return (activity_rule, logic groups, period, priority, channels) are assumed to be as the "
         "manifest says and recorded so"
     )
@@ -117,7 +118,7 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
             key=desired.key,
             action=Action.UPDATE,
             calls=(),
-            reason=reason + " (no call to TOP)",
+            reason=_("{reason} (no call to TOP)").format(reason=adopted.format(id=link.remote_id)),
             source=desired.source,
             effects=(SetLink(link.remote_id, record),),
         )
@@ -128,7 +129,7 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
         key=desired.key,
         action=Action.UPDATE,
         calls=items.calls,
-        reason=f"{reason}; {items.reason}",
+        reason=_("{reason}; {items}").format(reason=adopted.format(id=link.remote_id), items=items.reason),
         details=items.details,
         source=desired.source,
         effects=(SetLink(link.remote_id, record),),
@@ -144,12 +145,16 @@ def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: li
         key=desired.key,
         action=Action.REPLACE,
         calls=tuple(calls),
-        reason=(
-            f"{why}; TOP cannot update an item-pool activity in place, so activity "
-            f"{old_id} is deleted first (two copies would stack for buyers) and created again "
-            f"with its {len(desired.spec['items'])} item(s)"
-        ),
-        details=tuple(changed + [f"on TOP: {line}" for line in drifted]),
+        reason=ngettext(
+            "{why}; TOP cannot update an item-pool activity in place, so activity "
+            "{id} is deleted first (two copies would stack for buyers) and created again "
+            "with its {count} item(s)",
+            "{why}; TOP cannot update an item-pool activity in place, so activity "
+            "{id} is deleted first (two copies would stack for buyers) and created again "
+            "with its {count} item(s)",
+            len(desired.spec["items"]),
+        ).format(why=why, id=old_id, count=len(desired.spec["items"])),
+        details=tuple(changed + [on_top_short(line) for line in drifted]),
         source=desired.source,
     )
 
@@ -166,7 +171,7 @@ def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Chang
     details: list[str] = []
     for sku in sorted(live_skus - desired_items.keys()):
         calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
-        details.append(f"- item {sku}")
+        details.append(item_removed(sku))
     # == already compares Decimal 990 equal to int 990; _normal only runs where that finds a difference.
     repriced = (sku for sku, item in desired_items.items() if sku in live_skus and applied_items.get(sku) != item
                 and _normal(applied_items.get(sku)) != _normal(item))
@@ -174,17 +179,18 @@ def _plan_items(desired: Resource, link: Link, live: Mapping[str, Any]) -> Chang
         # No per-item update exists: a changed price or group is a remove and an add.
         calls.append(_remove_item_call(activity_id, sku, applied_items.get(sku)))
         calls.append(_add_item_call(activity_ref, desired_items[sku]))
-        details.append(f"~ item {sku}: {_describe_item(applied_items.get(sku))} → {_describe_item(desired_items[sku])}")
+        details.append(_("~ item {item}: {before} → {after}").format(
+            item=sku, before=_describe_item(applied_items.get(sku)), after=_describe_item(desired_items[sku])))
     for sku in sorted(desired_items.keys() - live_skus):
         calls.append(_add_item_call(activity_ref, desired_items[sku]))
-        details.append(f"+ item {sku}")
+        details.append(item_added(sku))
     if not calls:
         return None
     return Change(
         key=desired.key,
         action=Action.UPDATE,
         calls=tuple(calls),
-        reason="pool items change by delta",
+        reason=_("pool items change by delta"),
         details=tuple(details),
         source=desired.source,
     )
@@ -196,7 +202,7 @@ def _normal(value: Any) -> Any:
 
 def _describe_item(item: Mapping[str, Any] | None) -> str:
     if not item:
-        return "unknown (not applied by the reconciler)"
+        return _("unknown (not applied by the reconciler)")
     try:  # the item's own price in the seller's words (一口价9.90元, 8.5折, 每件减5.00元)
         own = own_price(item)
     except (KeyError, TypeError, ValueError):
@@ -204,7 +210,7 @@ def _describe_item(item: Mapping[str, Any] | None) -> str:
     priced = ("fix_price", "discount_rate", "decrease_money") if own is not None else ()
     parts = [own.label] if own is not None else []
     parts += [f"{k}={v}" for k, v in sorted(item.items()) if k != "sku_code" and k not in priced and not k.startswith("is_")]
-    return ", ".join(parts) or "no item price"
+    return ", ".join(parts) or _("no item price")
 
 
 def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -231,8 +237,9 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
 
 def _create_summary(activity: Mapping[str, Any], items: Mapping[str, Any]) -> str:
     """'满600.00元减90.00元 on 3 item(s): 6901, 6902, 6903, 2027-11-10 20:00 → 2027-11-11 00:00 (GMT+8)'."""
-    return (f"{_stairs_text(activity.get('rule_stairs'))} on {items_text(sorted(items))}, "
-            f"{epoch_text(int(activity['start_time']))} → {epoch_text(int(activity['end_time']))} (GMT+8)")
+    return _("{terms} on {scope}, {start} → {end} (GMT+8)").format(
+        terms=_stairs_text(activity.get("rule_stairs")), scope=items_text(sorted(items)),
+        start=epoch_text(int(activity["start_time"])), end=epoch_text(int(activity["end_time"])))
 
 
 def _wire_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, on_top: bool = False) -> list[dict[str, Any]]:
@@ -256,14 +263,14 @@ def _wire_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, on_top
 def _stairs_text(stairs: Any) -> str:
     """The wire rule_stairs in words, 满600.00元减90.00元；满3件8折 (a stair priced per item: 按商品定价)."""
     if not stairs:
-        return "(none)"
+        return _("(none)")
     words = []
     try:
         for wire in stairs:
             stair = price_stair(wire)
             words.append(stair.label if stair is not None else threshold_text(price_threshold(wire)) + "按商品定价")
     except (KeyError, TypeError, ValueError, AttributeError):  # a shape the words do not know: shown by path
-        return "(not in words)"
+        return _("(not in words)")
     return "；".join(words)
 
 
@@ -275,4 +282,4 @@ def _path(parts: Iterable[Any]) -> str:
 
 
 def _show(field: str, value: Any) -> str:
-    return "(absent)" if isinstance(value, NotPresent) else fen_field_text(field, value)
+    return absent() if isinstance(value, NotPresent) else fen_field_text(field, value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.i18n import _
 from reconciler.kinds.item_pool.wire import CAP_COUNT, COVER_ALL, NTH
 from reconciler.kinds.price_terms import stair_text, threshold_text, unit_price
 from reconciler.kinds.units import from_epoch_ms, yuan_to_fen
@@ -115,9 +116,11 @@ def _group_stairs(activity: Mapping[str, Any], items: Mapping[str, Mapping[str, 
         if reward is None:
             continue
         members = frozenset(sku for sku, item in items.items() if item.get("logic_group_number") == group["number"])
-        label = f"logic group {group['number']}: {stair_text(NO_THRESHOLD, reward)}"
         condition = threshold_text(price_threshold(group))
-        stairs.append(Stair(NO_THRESHOLD, reward, label + (f" (group condition {condition} not checked)" if condition else ""), members))
+        label = (_("logic group {number}: {terms} (group condition {condition} not checked)") if condition
+                 else _("logic group {number}: {terms}")).format(
+            number=group["number"], terms=stair_text(NO_THRESHOLD, reward), condition=condition)
+        stairs.append(Stair(NO_THRESHOLD, reward, label, members))
     return stairs
 
 
