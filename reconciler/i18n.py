@@ -35,16 +35,19 @@ ENGLISH = "en"
 CHINESE = "zh-CN"
 LANGUAGES = (ENGLISH, CHINESE)
 
-# gettext's own order of precedence for the environment (GNU gettext manual, "Locale Environment
-# Variables"): LANGUAGE, then LC_ALL, LC_MESSAGES, LANG; the first one set wins.
-_ENV_ORDER = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+# RECONCILER_LANG (the CLI's --lang from the environment: a CI job or CronJob chooses the language
+# without changing the system locale other tools read), then gettext's own order of precedence
+# (GNU gettext manual, "Locale Environment Variables"): LANGUAGE, LC_ALL, LC_MESSAGES, LANG; the
+# first one set wins.
+ENV_VARIABLE = "RECONCILER_LANG"
+_ENV_ORDER = (ENV_VARIABLE, "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _active: NullTranslations = NullTranslations()
 _active_language = ENGLISH
 
 
 def language_from(option: str | None, env: Mapping[str, str]) -> str:
-    """The language a run speaks: `--lang` if given, else the locale of the environment.
+    """The language a run speaks: `--lang` if given, else RECONCILER_LANG, else the locale of the environment.
 
     Any Chinese locale (zh, zh_CN.UTF-8, zh-Hans, zh_SG, ...) reads the simplified catalogue: the
     only Chinese one there is, and more use to a Taiwanese reader than English. Anything else,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,12 @@ from tests.pinned_clock import pinned
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The suite reads English whatever the machine's locale (LANG=zh_CN.* speaks Chinese, issue 21.3),
+# in this process and every child it starts; a test of the Chinese output asks for it itself.
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "RECONCILER_LANG"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -36,7 +36,7 @@ def _env(gateway: str, state: Path) -> dict[str, str]:
         "TOP_GATEWAY": gateway, "TOP_APP_KEY": DEMO_APP_KEY, "TOP_APP_SECRET": DEMO_APP_SECRET,
         "TOP_SESSION": DEMO_SESSION, "ALIMAMA_APP_KEY": DEMO_ALIMAMA_APP_KEY,
         "ALIMAMA_APP_SECRET": DEMO_ALIMAMA_APP_SECRET, "TOP_QPS": "1000", "RECONCILER_STATE": str(state),
-        "NO_COLOR": "1",
+        "NO_COLOR": "1", "RECONCILER_LANG": "en",  # English whatever the locale of who regenerates them
     }
 
 

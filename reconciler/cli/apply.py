@@ -36,6 +36,7 @@ from reconciler.engine.reconcile import Hooks, Reconciler, Review
 from reconciler.engine.render import text_lines
 from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file
 from reconciler.errors import NotApproved, ReconcilerError, SettingsError, TopError
+from reconciler.i18n import _
 from reconciler.model import Call, Change, Plan
 from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
@@ -77,10 +78,10 @@ def apply(
     """Make exactly the planned calls: from a saved plan file (`apply plan.json`), or plan now and apply."""
     saved_file = paths[0] if len(paths) == 1 and _is_plan_file(paths[0]) else None
     if checksum_file and (checksum or saved_file):
-        raise click.UsageError("--checksum-file replaces --checksum, and re-plans from manifests (not a plan file)")
+        raise click.UsageError(_("--checksum-file replaces --checksum, and re-plans from manifests (not a plan file)"))
     if saved_file and (guard.shop_scope.shops or guard.shop_scope.shard):
-        raise click.UsageError("a saved plan is applied as planned, for the shops it was planned for; give --shop or "
-                               "--shard to `plan --out` instead")
+        raise click.UsageError(_("a saved plan is applied as planned, for the shops it was planned for; give --shop or "
+                                 "--shard to `plan --out` instead"))
     run = _JsonRun(as_json)
     with run.stdout(), errors_reported(run.clients), run.stops():
         project = _project(paths, saved_file)
@@ -97,7 +98,7 @@ def apply(
             run.clients.append(clients)
             watch = current_watch().attach(clients)
             hooks = Hooks(connected=WhereHeader(project, clients, machine=False),
-                          recovered=lambda message: click.echo(f"recovered: {message}"))
+                          recovered=lambda message: click.echo(_("recovered: {message}").format(message=message)))
             driver = Reconciler(settings, clients, store, hooks, locks)
             review = driver.review_saved(saved_file) if saved_file else driver.review_for_apply(paths)
             run.review = review
@@ -122,7 +123,7 @@ def _project(paths: tuple[str, ...], saved_file: str | None) -> Project:
     if saved_file and project.warning:
         project = find_project((), os.environ)
     if project.warning:
-        click.echo(f"warning: {project.warning}", err=True)
+        click.echo(_("warning: {warning}").format(warning=project.warning), err=True)
     return project
 
 
@@ -169,16 +170,16 @@ def _confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
-        raise NotApproved("refusing to apply without --auto-approve: standard input is not a terminal to confirm on")
-    if not click.confirm("Apply these changes to TOP?", default=False):
-        raise NotApproved("apply cancelled; nothing was sent")
+        raise NotApproved(_("refusing to apply without --auto-approve: standard input is not a terminal to confirm on"))
+    if not click.confirm(_("Apply these changes to TOP?"), default=False):
+        raise NotApproved(_("apply cancelled; nothing was sent"))
 
 
 class _LogLines(ApplyListener):
     """Not on a terminal (CI): one plain line per call, greppable in a job log."""
 
     def call_finished(self, change: Change, call: Call, error: str | None) -> None:
-        outcome = f"FAILED: {error}" if error else "ok"
+        outcome = _("FAILED: {error}").format(error=error) if error else _("ok")
         click.echo(f"  {change.key.kind}/{change.key.name}: {call.method} {outcome}")
 
 
@@ -189,11 +190,11 @@ class _ProgressBar(ApplyListener):
         self.started = time.monotonic()
         self.errors = 0
         self.done = 0
-        self.bar = click.progressbar(length=total, label="applying", show_pos=True, item_show_func=self._status)
+        self.bar = click.progressbar(length=total, label=_("applying"), show_pos=True, item_show_func=self._status)
 
-    def _status(self, _: object) -> str:
+    def _status(self, _item: object) -> str:
         rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        return f"{rate:.1f} calls/s, {self.errors} error(s)"
+        return _("{rate} calls/s, {errors} error(s)").format(rate=f"{rate:.1f}", errors=self.errors)
 
     def call_finished(self, change: Change, call: Call, error: str | None) -> None:
         self.done += 1
@@ -206,12 +207,13 @@ def _listener(plan: Plan) -> ApplyListener:
 
 
 def _print_report(report: ApplyReport, clients: Clients) -> None:
-    click.echo(f"Applied {len(report.done)} change(s) with {report.calls_sent} write call(s) (run {report.run_id}).")
+    click.echo(_("Applied {changes} change(s) with {calls} write call(s) (run {run_id}).").format(
+        changes=len(report.done), calls=report.calls_sent, run_id=report.run_id))
     for change, error in report.failed:
-        click.echo(f"FAILED {change.key}: {redacted(str(error), [clients])}", err=True)
-        click.echo("  the state store holds every call that succeeded before it", err=True)
+        click.echo(_("FAILED {address}: {error}").format(address=change.key, error=redacted(str(error), [clients])), err=True)
+        click.echo("  " + _("the state store holds every call that succeeded before it"), err=True)
         hint = advice(error) if isinstance(error, TopError) else None
         if hint:
-            click.echo(f"  hint: {hint}", err=True)
+            click.echo("  " + _("hint: {hint}").format(hint=hint), err=True)
     for change in report.not_tried:
-        click.echo(f"not tried: {change.key}", err=True)
+        click.echo(_("not tried: {address}").format(address=change.key), err=True)

@@ -29,6 +29,7 @@ from reconciler.engine.render import json_pieces, render_markdown, text_lines
 from reconciler.engine.saved import write_saved_plan
 from reconciler.engine.signing import KEY_VARIABLE, write_checksum_file
 from reconciler.engine.timeline import applied_resources, gantt_markdown
+from reconciler.i18n import _
 from reconciler.observe import current_watch, watched
 from reconciler.settings import OutputSettings, Settings
 from reconciler.state import StateStore, open_store
@@ -83,9 +84,9 @@ def _print(review: Review, settings: Settings, header: WhereHeader) -> None:
         for line in impact_text(review.prices.impacts):
             click.echo(line)
         if not review.plan.empty:
-            click.echo(f"Plan checksum: {review.checksum}")
+            click.echo(_("Plan checksum: {checksum}").format(checksum=review.checksum))
     for note in review.notes:
-        click.echo(f"warning: {note}", err=True)
+        click.echo(_("warning: {warning}").format(warning=note), err=True)
 
 
 def _write(review: Review, settings: Settings, store: StateStore) -> None:
@@ -100,11 +101,12 @@ def _write(review: Review, settings: Settings, store: StateStore) -> None:
             timeline=gantt_markdown(review.plan.changes, review.desired, before, review.moment)))
     if outputs.out_file:
         write_saved_plan(outputs.out_file, review.to_saved())
-        click.echo(f"Saved the plan to {outputs.out_file}; `reconciler apply {outputs.out_file}` sends exactly these "
-                   "calls.", err=machine)
+        click.echo(_("Saved the plan to {file}; `reconciler apply {file}` sends exactly these calls.").format(
+            file=outputs.out_file), err=machine)
     if outputs.checksum_file:  # written by the reconciler, not a script (reconciler/engine/signing.py)
         signed = write_checksum_file(outputs.checksum_file, review.checksum, settings.env)
-        click.echo(f"Wrote the plan checksum to {outputs.checksum_file}" + (" (signed)" if signed else ""), err=machine)
+        wrote = _("Wrote the plan checksum to {file} (signed)") if signed else _("Wrote the plan checksum to {file}")
+        click.echo(wrote.format(file=outputs.checksum_file), err=machine)
 
 
 def _write_markdown(directory: str, comments: list[str]) -> None:

@@ -15,6 +15,7 @@ import simplejson
 
 from reconciler.engine.reads import KindReads, reads_so_far
 from reconciler.errors import ManifestError, PlanError, Problem
+from reconciler.i18n import _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, NormaliseContext, Phase, PlanContext
 from reconciler.manifest import ManifestSet
@@ -127,7 +128,8 @@ def _draft(
     links = [link for link in store.links() if scope.covers(link.key)]
     desired_by_key = {r.key: r for r in desired if scope.covers(r.key)}
     if scope.targets and not desired_by_key and not links:
-        raise PlanError(f"--target {', '.join(scope.texts())} matches no manifest and no managed object")
+        raise PlanError(_("--target {targets} matches no manifest and no managed object").format(
+            targets=", ".join(scope.texts())))
     shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in links})
     untargeted = [link for link in store.links() if not scope.covers(link.key)]
     result = _ShopPlan()
@@ -152,7 +154,7 @@ def _draft(
         result.merge(shop_plan)
         read_calls += reads_so_far(client) - reads_before
     if result.errors:
-        raise PlanError("the plan breaks rules TOP enforces; nothing was sent:\n  " + "\n  ".join(result.errors))
+        raise PlanError(_("the plan breaks rules TOP enforces; nothing was sent:") + "\n  " + "\n  ".join(result.errors))
     return PlanDraft(
         changes=tuple(order_changes(result.changes)),
         unmanaged=tuple(result.unmanaged),
@@ -177,11 +179,11 @@ def _not_targeted(shop_plan: "_ShopPlan", others: Sequence[Link]) -> None:
         ids.setdefault(f"{link.key.shop}/{link.key.kind}", set()).add(str(link.remote_id))
 
     def owned(line: str) -> bool:
-        prefix, _, what = line.partition(": ")
+        prefix, _sep, what = line.partition(": ")
         return bool(ids.get(prefix, set()) & set(re.findall(r"[0-9A-Za-z_-]+", what)))
 
     shop_plan.unmanaged = [line for line in shop_plan.unmanaged if not owned(line)]
-    shop_plan.notes.extend(f"{link.key}: not targeted (managed; --target leaves it as it is this run)"
+    shop_plan.notes.extend(_("{address}: not targeted (managed; --target leaves it as it is this run)").format(address=link.key)
                            for link in sorted(others, key=lambda link: link.key))
 
 
@@ -234,19 +236,19 @@ def _plan_shop(ctx: PlanContext, caller: Caller, options: PlanOptions, reads: Ki
         for key in sorted(keys):
             desired = ctx.desired.get(key)
             link = ctx.links.get(key)
-            result.notes.extend(f"{key}: {line}" for line in live.info.get(key.name, ()))
+            result.notes.extend(_("{address}: {note}").format(address=key, note=line) for line in live.info.get(key.name, ()))
             if desired is None and not options.prune:
-                result.warnings.append(f"{key}: would delete (its manifest was removed) — prune is off")
+                result.warnings.append(_("{address}: would delete (its manifest was removed) — prune is off").format(address=key))
                 continue
             if desired is not None and kind.phase(desired, ctx) is Phase.ENDED:
                 # Time moved past the object while its manifest stayed: never a failure. One that
                 # exists is the kind's to leave alone or stop; one that never did is not created.
                 if link is None:
-                    result.notes.append(f"{key}: ended before it was created: nothing to do")
+                    result.notes.append(_("{address}: ended before it was created: nothing to do").format(address=key))
                     continue
                 change = kind.plan_ended(desired, link, live.by_name.get(key.name), ctx)
                 if change is None:
-                    result.notes.append(f"{key}: ended: left alone on TOP")
+                    result.notes.append(_("{address}: ended: left alone on TOP").format(address=key))
             else:
                 change = kind.plan_change(desired, link, live.by_name.get(key.name), ctx)
             if change is not None:

@@ -9,17 +9,26 @@ from itertools import groupby
 from typing import Any
 
 from reconciler.engine.codec import dumps, plan_to_data, value_to_data
+from reconciler.i18n import N_, _
 from reconciler.model import Action, Change, Link, Plan
 
 # GitHub refuses comments longer than this many characters.
 GITHUB_COMMENT_LIMIT = 65_535
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
+# The change verbs people read (the JSON keeps Action.value, always English).
+_VERBS = {Action.CREATE: N_("create"), Action.UPDATE: N_("update"), Action.REPLACE: N_("replace"),
+          Action.DELETE: N_("delete")}
 Styler = Callable[..., str]
 
 
-def _plain(text: str, **_: Any) -> str:
+def _plain(text: str, **_styles: Any) -> str:
     return text
+
+
+def verb(action: Action) -> str:
+    """The change's verb in the run's language ("create", "创建")."""
+    return _(_VERBS[action])
 
 
 def render_json(plan: Plan, extra: Mapping[str, Any] | None = None) -> str:
@@ -61,26 +70,26 @@ def text_lines(plan: Plan, style: Styler = _plain) -> Iterator[str]:
     """render_text line by line, so a plan of 200,000 calls can be printed without its whole text in memory."""
     step = 0
     for shop, changes in groupby(plan.changes, key=lambda change: change.key.shop):
-        yield style(f"shop {shop}:", bold=True)
+        yield style(_("shop {shop}:").format(shop=shop), bold=True)
         for change in changes:
             step += 1
             yield from _change_lines(step, change, style)
         yield ""
     for warning in plan.warnings:
-        yield style(f"warning: {warning}", fg="yellow")
+        yield style(_("warning: {warning}").format(warning=warning), fg="yellow")
     for note in plan.notes:
-        yield f"note: {note}"
+        yield _("note: {note}").format(note=note)
     for unmanaged in plan.unmanaged:
-        yield f"unmanaged (left alone): {unmanaged}"
+        yield _("unmanaged (left alone): {object}").format(object=unmanaged)
     yield style(summary_line(plan), bold=True)
 
 
 def _change_lines(step: int, change: Change, style: Styler) -> list[str]:
     where = f"  ({change.source})" if change.source else ""
-    head = f"{step:>3}. {change.action.symbol} {change.key.kind}/{change.key.name}: {change.action.value}"
+    head = f"{step:>3}. {change.action.symbol} {change.key.kind}/{change.key.name}: {verb(change.action)}"
     lines = [style(head, fg=_COLOURS[change.action]) + where]
     if change.reason:
-        lines.append(f"       why: {change.reason}")
+        lines.append("       " + _("why: {reason}").format(reason=change.reason))
     lines.extend(f"       {detail}" for detail in change.details)
     for number, call in enumerate(change.calls, start=1):
         lines.append(f"       {number}) {call.method} {_compact(call.params)}")
@@ -89,12 +98,10 @@ def _change_lines(step: int, change: Change, style: Styler) -> list[str]:
 
 def summary_line(plan: Plan) -> str:
     if plan.empty:
-        return f"No changes. TOP matches the manifests ({plan.read_calls} read calls, 0 writes)."
-    counts = plan.counts()
-    return (
-        f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
-        f"{counts['delete']} to delete; {plan.write_calls} write calls ({plan.read_calls} read calls to plan)."
-    )
+        return _("No changes. TOP matches the manifests ({reads} read calls, 0 writes).").format(reads=plan.read_calls)
+    return _("Plan: {create} to create, {update} to update, {replace} to replace, {delete} to delete; "
+             "{writes} write calls ({reads} read calls to plan).").format(
+        **plan.counts(), writes=plan.write_calls, reads=plan.read_calls)
 
 
 def render_record(link: Link) -> str:
@@ -125,7 +132,7 @@ def render_markdown(
     sections = [_shop_section(shop, list(changes), link_base)
                 for shop, changes in groupby(plan.changes, key=lambda c: c.key.shop)]
     body_budget = limit - len(header) - len(warnings) - 200  # room for the "part i of n" line
-    blocks = _fitted(sections, body_budget) if sections else ["No changes: TOP matches the manifests.\n"]
+    blocks = _fitted(sections, body_budget) if sections else [_("No changes: TOP matches the manifests.") + "\n"]
     parts: list[list[str]] = [[]]
     size = 0
     for block in blocks:
@@ -137,18 +144,18 @@ def render_markdown(
     total = len(parts)
     comments = []
     for index, part in enumerate(parts, start=1):
-        label = f"_Part {index} of {total}._\n\n" if total > 1 else ""
+        label = "_" + _("Part {index} of {total}.").format(index=index, total=total) + "_\n\n" if total > 1 else ""
         comments.append(header + label + (warnings if index == 1 else "") + "".join(part))
     return comments
 
 
 def _markdown_header(plan: Plan, checksum: str) -> str:
-    counts = plan.counts()
-    summary = (
-        f"**{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
-        f"{counts['delete']} to delete** · {plan.write_calls} write calls · {plan.read_calls} read calls"
-    )
-    return f"### campaign-reconciler plan\n\n{summary}\n\nPlan checksum: `{checksum}`\n\n"
+    summary = _("**{create} to create, {update} to update, {replace} to replace, {delete} to delete** · "
+                "{writes} write calls · {reads} read calls").format(
+        **plan.counts(), writes=plan.write_calls, reads=plan.read_calls)
+    title = _("campaign-reconciler plan")
+    checksum_line = _("Plan checksum: {checksum}").format(checksum=f"`{checksum}`")
+    return f"### {title}\n\n{summary}\n\n{checksum_line}\n\n"
 
 
 def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...], notes: tuple[str, ...] = ()) -> str:
@@ -158,11 +165,12 @@ def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...], no
         lines.extend(f"> - {_escape(w)}" for w in warnings)
         lines.append("")
     if notes:
-        lines.append(f"<details><summary>{len(notes)} note(s)</summary>\n")
+        lines.append("<details><summary>" + _("{count} note(s)").format(count=len(notes)) + "</summary>\n")
         lines.extend(f"- {_escape(n)}" for n in notes)
         lines.append("\n</details>\n")
     if unmanaged:
-        lines.append(f"<details><summary>{len(unmanaged)} unmanaged object(s) on TOP, left alone</summary>\n")
+        lines.append("<details><summary>" + _("{count} unmanaged object(s) on TOP, left alone").format(count=len(unmanaged))
+                     + "</summary>\n")
         lines.extend(f"- {_escape(u)}" for u in unmanaged)
         lines.append("\n</details>\n")
     return "\n".join(lines) + ("\n" if lines else "")
@@ -182,7 +190,8 @@ class _ShopSection:
 
 
 def _shop_section(shop: str, changes: list[Change], link_base: str | None) -> _ShopSection:
-    head = f"<details><summary><b>{_escape(shop)}</b>: {len(changes)} change(s)</summary>"
+    count = _("{count} change(s)").format(count=len(changes))
+    head = f"<details><summary><b>{_escape(shop)}</b>: {count}</summary>"
     return _ShopSection(head, tuple(_markdown_change(change, link_base) for change in changes))
 
 
@@ -191,7 +200,7 @@ def _markdown_change(change: Change, link_base: str | None) -> str:
     if change.source:
         target = f"{link_base.rstrip('/')}/{change.source.file}#L{change.source.line}" if link_base else None
         source = f" — [{change.source}]({target})" if target else f" — `{change.source}`"
-    lines = [f"#### `{change.action.symbol}` {change.key.kind}/{_escape(change.key.name)}: {change.action.value}{source}\n"]
+    lines = [f"#### `{change.action.symbol}` {change.key.kind}/{_escape(change.key.name)}: {verb(change.action)}{source}\n"]
     if change.reason:
         lines.append(f"{_escape(change.reason)}\n")
     lines.extend(f"- {_escape(detail)}" for detail in change.details)
@@ -212,11 +221,12 @@ def _fitted(sections: Sequence[_ShopSection], budget: int) -> list[str]:
         if len(whole) <= budget:
             result.append(whole)
             continue
-        head = f"{section.head} (continued)"
+        head = _("{heading} (continued)").format(heading=section.head)
         current = ""
         for piece in section.changes:
             if len(piece) > budget - len(section.head) - 40:
-                piece = piece[: budget - len(section.head) - 200] + "\n```\n\n_(cut: the full calls are in the plan file)_\n\n"
+                cut = _("(cut: the full calls are in the plan file)")
+                piece = piece[: budget - len(section.head) - 200] + f"\n```\n\n_{cut}_\n\n"
             if current and len(section.head) + len(current) + len(piece) + 30 > budget:
                 result.append(section.text(head, [current]))
                 current = ""

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from reconciler.engine.codec import resource_from_data
+from reconciler.i18n import N_, _
 from reconciler.kinds import KINDS
 from reconciler.kinds.price_terms import stair_text
 from reconciler.kinds.units import parse_iso
@@ -28,7 +29,9 @@ from reconciler.pricing.rules import PoolActivity, Promotion, promotions
 GMT8 = timezone(timedelta(hours=8))
 LISTING = "ListingWindow"
 GANTT_BARS = 40  # bars in one pull-request comment's chart; a shop-wide edit changes thousands
-WEEKDAYS = ("", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Translators: weekday names on the timeline, "Sat,Sun 10:00-22:00"; index = ISO weekday.
+WEEKDAYS = ("", N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+_DAY_NUMBERS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}  # the manifest's weekdays
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ def _period_text(rule: Promotion) -> str:
     period = rule.when.period
     if period is None:
         return ""
-    days = ",".join(WEEKDAYS[day] for day in sorted(period.weekdays)) or "every day"
-    hours = ", ".join(f"{_clock(start)}-{_clock(end)}" for start, end in period.spans) or "all day"
+    days = ",".join(_(WEEKDAYS[day]) for day in sorted(period.weekdays)) or _("every day")
+    hours = ", ".join(f"{_clock(start)}-{_clock(end)}" for start, end in period.spans) or _("all day")
     return f"{days} {hours}"
 
 
@@ -98,7 +101,7 @@ def _clock(second: int) -> str:
 def _listing_bars(resource: Resource) -> list[Bar]:
     schedule: Mapping[str, Any] = resource.spec.get("schedule") or {}
     weekly = "; ".join(
-        f"{','.join(str(day).capitalize() for day in row.get('weekdays', [])) or 'every day'} {', '.join(row.get('hours', []))}"
+        f"{','.join(_day(day) for day in row.get('weekdays', [])) or _('every day')} {', '.join(row.get('hours', []))}"
         for row in schedule.get("weekly", [])
     )
     what = _listing_terms(resource.spec)
@@ -108,13 +111,20 @@ def _listing_bars(resource: Resource) -> list[Bar]:
     return [Bar(resource.key, parse_iso(start), parse_iso(end), what, weekly) for start, end in dates]
 
 
+def _day(day: object) -> str:
+    """A manifest's weekday ("sat") as the timeline says it ("Sat", "周六")."""
+    number = _DAY_NUMBERS.get(str(day).lower())
+    return _(WEEKDAYS[number]) if number else str(day).capitalize()
+
+
 def _listing_terms(spec: Mapping[str, Any]) -> str:
     parts = []
     if spec.get("seller_categories"):
-        parts.append(f"on sale, seller categories {', '.join(str(c) for c in spec['seller_categories'])}")
+        parts.append(_("on sale, seller categories {categories}").format(
+            categories=", ".join(str(c) for c in spec["seller_categories"])))
     if spec.get("items"):
-        parts.append(f"on sale, {len(spec['items'])} item(s)")
-    return "; ".join(parts) or "on sale"
+        parts.append(_("on sale, {count} item(s)").format(count=len(spec["items"])))
+    return "; ".join(parts) or _("on sale")
 
 
 # ---- lanes: overlapping bars side by side -------------------------------------------------------
@@ -179,22 +189,24 @@ def gantt_markdown(
         shown += 1
         lines = [f"    section {_task(f'{change.key.kind}/{change.key.name}')}"]
         if change.action is Action.DELETE:
-            lines += [_gantt_task(f"deleted {bar.terms}", "crit", bar, moment) for bar in before]
+            lines += [_gantt_task(_("deleted {terms}").format(terms=bar.terms), "crit", bar, moment) for bar in before]
         else:
             spans = {(bar.start, bar.end) for bar in after}
-            lines += [_gantt_task(f"before {bar.terms}", "done", bar, moment) for bar in before if (bar.start, bar.end) not in spans]
-            lines += [_gantt_task(f"after {bar.terms}", "active", bar, moment) for bar in after]
+            lines += [_gantt_task(_("before {terms}").format(terms=bar.terms), "done", bar, moment)
+                      for bar in before if (bar.start, bar.end) not in spans]
+            lines += [_gantt_task(_("after {terms}").format(terms=bar.terms), "active", bar, moment) for bar in after]
         by_shop.setdefault(change.key.shop, []).extend(lines)
     if not by_shop and not always:
         return ""
-    blocks = ["**Timeline of the changed promotions** (GMT+8; grey: before this plan)\n"]
+    blocks = [_("**Timeline of the changed promotions** (GMT+8; grey: before this plan)") + "\n"]
     for shop, lines in by_shop.items():
         head = ["```mermaid", "gantt", f"    title {_task(shop)}", "    dateFormat YYYY-MM-DD HH:mm", "    axisFormat %m-%d"]
         blocks.append("\n".join(head + lines + ["```", ""]))
     if total > shown:
-        blocks.append(f"_{total - shown} more changed resource(s) with a window are not drawn._\n")
+        blocks.append("_" + _("{count} more changed resource(s) with a window are not drawn.").format(count=total - shown) + "_\n")
     if always:
-        blocks.append(f"_In effect at all times (no window, not drawn): {', '.join(always)}._\n")
+        blocks.append("_" + _("In effect at all times (no window, not drawn): {addresses}.").format(
+            addresses=", ".join(always)) + "_\n")
     return "\n".join(blocks) + "\n"
 
 
