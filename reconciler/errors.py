@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.i18n import _
+
 
 class ReconcilerError(Exception):
     """Base of every error the reconciler raises deliberately; the CLI prints these without a traceback."""
@@ -74,7 +76,9 @@ class UnsafePlan(PlanError):
 
     def __init__(self, sections: list[str]) -> None:
         self.sections = list(sections)
-        super().__init__("\nerror: ".join(self.sections))
+        # The CLI says "error: " before the first section; each further one gets its own.
+        rest = [_("error: {message}").format(message=section) for section in self.sections[1:]]
+        super().__init__("\n".join(self.sections[:1] + rest))
 
 
 class StalePlan(PlanError):
@@ -83,8 +87,8 @@ class StalePlan(PlanError):
     def __init__(self, path: str, moved: list[str]) -> None:
         self.path = path
         self.moved = list(moved)
-        super().__init__(f"{path} is stale: what it was planned from changed, so its calls may no longer be right. "
-                         "Run plan again.\n  " + "\n  ".join(self.moved))
+        super().__init__(_("{path} is stale: what it was planned from changed, so its calls may no longer be right. "
+                           "Run plan again.").format(path=path) + "\n  " + "\n  ".join(self.moved))
 
 
 class ChecksumMismatch(PlanError):

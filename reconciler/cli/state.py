@@ -16,6 +16,7 @@ from reconciler.engine.codec import dumps
 from reconciler.engine.outputs import state_list_to_data
 from reconciler.engine.reconcile import Reconciler
 from reconciler.engine.render import render_record
+from reconciler.i18n import _
 from reconciler.model import ResourceKey
 from reconciler.state import open_store
 
@@ -33,7 +34,8 @@ def import_(kind: str, name: str, remote_id: str, paths: tuple[str, ...]) -> Non
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]), \
             open_store(settings.env) as store, shop_locks(store) as locks:
         key = Reconciler(settings, clients, store, locks=locks).adopt(kind, name, remote_id, paths)
-    click.echo(f"imported {kind} {remote_id} as {key}; run plan to see how it differs from the manifest")
+    click.echo(_("imported {kind} {remote_id} as {key}; run plan to see how it differs from the manifest").format(
+        kind=kind, remote_id=remote_id, key=key))
 
 
 @cli.group()
@@ -64,7 +66,7 @@ def journal_resolve(entry_id: int, applied: bool, answer_json: str | None) -> No
     try:
         answer = json.loads(answer_json, parse_float=Decimal) if answer_json else None
     except ValueError:
-        fail(f"--answer is not JSON: {answer_json}")
+        fail(_("--answer is not JSON: {answer}").format(answer=answer_json))
     with errors_reported(), store_of_project() as store, shop_locks(store) as locks:
         entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
         if entry is not None:
@@ -85,7 +87,7 @@ def state_revision() -> None:
     with errors_reported(), store_of_project() as store:
         revision = store.last_revision("apply")
     if revision is None:
-        fail("no revision recorded: no `reconciler apply --revision` has run against this state store")
+        fail(_("no revision recorded: no `reconciler apply --revision` has run against this state store"))
     click.echo(revision)
 
 
@@ -108,7 +110,7 @@ def state_show(address: str) -> None:
     with errors_reported(), store_of_project() as store:
         link = store.get(_parse_address(address))
         if link is None:
-            fail(f"{address} is not in the state store")
+            fail(_("{address} is not in the state store").format(address=address))
         click.echo(render_record(link))
 
 
@@ -120,13 +122,13 @@ def state_rm(address: str) -> None:
         key = _parse_address(address)
         locks.hold([key.shop])
         if store.get(key) is None:
-            fail(f"{address} is not in the state store")
+            fail(_("{address} is not in the state store").format(address=address))
         store.remove(key)
-        click.echo(f"forgot {address}; the object on TOP is untouched and now unmanaged")
+        click.echo(_("forgot {address}; the object on TOP is untouched and now unmanaged").format(address=address))
 
 
 def _parse_address(address: str) -> ResourceKey:
     parts = address.split("/")
     if len(parts) != 3 or not all(parts):
-        fail(f"'{address}' is not SHOP/KIND/NAME, e.g. demo-shop/ItemPoolActivity/fresh-618")
+        fail(_("'{address}' is not SHOP/KIND/NAME, e.g. demo-shop/ItemPoolActivity/fresh-618").format(address=address))
     return ResourceKey(*parts)

@@ -51,7 +51,8 @@ def floor_text(floor: FloorPrice) -> str:
             return _("{price} (the default floor: {share}% of list, as no PriceFloor covers the item)").format(
                 price=yuan(floor.price), share=f"{share:f}")
         return _("{price} ({source}: {share}% of list)").format(price=yuan(floor.price), source=source, share=f"{share:f}")
-    return f"{yuan(floor.price)} ({source})"
+    # Translators: a floor's price and the PriceFloor it comes from: "70.00 (PriceFloor/floors)"
+    return _("{price} ({source})").format(price=yuan(floor.price), source=source)
 
 
 def floor_short(floor: FloorPrice) -> str:
