@@ -38,6 +38,7 @@ from reconciler.errors import (
     StalePlan,
     UnsafePlan,
 )
+from reconciler.i18n import N_, _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, PlanContext
 from reconciler.manifest import ManifestSet, load_manifests, profiles_ahead
@@ -73,6 +74,10 @@ class Hooks:
     recovered: Callable[[str], object] = _ignore  # a write of an interrupted apply was settled
 
 
+# Translators: what a blocked plan meant for the run ("the plan is blocked by safety checks; nothing was sent:")
+_OUTCOMES = (N_("nothing will be applied"), N_("nothing was sent"))
+
+
 @dataclass(frozen=True)
 class Review:
     """A plan and everything checked about it, before anything is sent."""
@@ -97,16 +102,19 @@ class Review:
         return self.problems + self.prices.blocked
 
     def unsafe(self, outcome: str) -> list[str]:
-        """What stops the plan, one section per cause; `outcome` says what that meant for the run."""
+        """What stops the plan, one section per cause; `outcome` says what that meant for the run
+        (one of _OUTCOMES, said in the reader's language)."""
+        said = _(outcome)
         sections = []
         if self.problems:
-            sections.append(f"the plan is blocked by safety checks; {outcome}:\n  " + "\n  ".join(self.problems))
+            sections.append(_("the plan is blocked by safety checks; {outcome}:").format(outcome=said) + "\n  "
+                            + "\n  ".join(self.problems))
         if self.prices.blocked:
-            sections.append(f"the plan would take items below their price floor; {outcome}:\n  "
-                            + "\n  ".join(self.prices.blocked))
+            sections.append(_("the plan would take items below their price floor; {outcome}:").format(outcome=said)
+                            + "\n  " + "\n  ".join(self.prices.blocked))
         if self.prices.unknown_items:
-            sections.append(f"the plan names items the shop does not have; {outcome}:\n  "
-                            + "\n  ".join(self.prices.unknown_items))
+            sections.append(_("the plan names items the shop does not have; {outcome}:").format(outcome=said)
+                            + "\n  " + "\n  ".join(self.prices.unknown_items))
         return sections
 
     def raise_if_unsafe(self, outcome: str = "nothing will be applied") -> None:
@@ -328,11 +336,12 @@ def _require_checksum(current: Plan, expected: str, reviewed_plan: str | None) -
     actual = plan_checksum(current)
     if actual == expected:
         return
-    lines = [f"the plan now differs from the reviewed one (checksum {actual}, reviewed {expected}); nothing was sent."]
+    lines = [_("the plan now differs from the reviewed one (checksum {actual}, reviewed {expected}); nothing was "
+               "sent.").format(actual=actual, expected=expected)]
     if reviewed_plan:
         lines += plan_difference(read_saved_plan(reviewed_plan).plan, current)
     else:
-        lines.append("The plan as it is now:")
+        lines.append(_("The plan as it is now:"))
         lines.append(render_text(current))
     raise ChecksumMismatch(actual, expected, lines)
 
