@@ -204,11 +204,13 @@ def pool_activities(draw: st.DrawFn) -> dict[str, Any]:
         "rule_stairs": stairs,
     }
     # At most one thing the manifest format cannot hold (issue 19.4; what export writes commented out):
-    # no out_act_id or one that is no valid metadata.name (the reconciler names a pool by it), no
-    # member_limit (a manifest always sends one), an exchange group (TOP shows it, not its number).
-    lossy = draw(st.sampled_from([None, None, None, None, "no out_act_id", "bad out_act_id", "no member_limit",
-                                  "exchange group"]))
-    if lossy != "no out_act_id":
+    # an out_act_id that is no valid metadata.name (the reconciler names a pool by it), no member_limit
+    # (a manifest always sends one), an exchange group (TOP shows it, not its number). A pool made in the
+    # console without out_act_id is adopted by its id under a name export chooses: not lossy.
+    made = draw(st.sampled_from([None, None, None, "no out_act_id", "no out_act_id", "bad out_act_id",
+                                 "no member_limit", "exchange group"]))
+    lossy = None if made == "no out_act_id" else made
+    if made != "no out_act_id":
         params["out_act_id"] = "618 活动#1" if lossy == "bad out_act_id" else "fresh-618"
     if lossy != "no member_limit":
         params["member_limit"] = draw(st.sampled_from([-1, 1, 2]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.kinds.exported import Exported, is_valid_name, iso_from_epoch_ms, rate, yuan_string
+from reconciler.kinds.exported import Exported, export_name, is_valid_name, iso_from_epoch_ms, rate, yuan_string
 from reconciler.kinds.item_pool.views import live_view
 
 _TERMINALS = {1: "app", 2: "pos"}  # wire.py's table, read backwards
@@ -34,9 +34,13 @@ NOT_RETURNED = (
 def pool_exported(remote_id: str, live: Mapping[str, Any]) -> Exported:
     view = live_view(live["activity"])
     lost: list[str] = []
+    notes = [NOT_RETURNED]
     name = str(view.get("out_act_id") or "")
     if not name:
-        lost.append("it has no out_act_id: the reconciler names an activity there, so a manifest cannot match it")
+        # Made in the seller's console: linked by id, its name is ours to choose (views.expected_view).
+        name = export_name(str(view.get("activity_name") or ""), remote_id, "item-pool")
+        notes.append(f"TOP shows no out_act_id (the activity was made outside the reconciler): named {name} here and "
+                     "linked by its id; an activity the reconciler creates in its place carries the name as out_act_id")
     elif not is_valid_name(name):
         lost.append(f"its out_act_id {name!r} is not a valid metadata.name, and the name must equal it")
     spec: dict[str, Any] = {
@@ -75,8 +79,7 @@ def pool_exported(remote_id: str, live: Mapping[str, Any]) -> Exported:
     if not stairs:
         lost.append("TOP shows no stairs; a manifest has at least one")
     spec["items"] = [{"sku": sku} for sku in live.get("skus") or []]
-    return Exported("ItemPoolActivity", remote_id, name or f"pool-{remote_id}", spec, notes=(NOT_RETURNED,),
-                    lost=tuple(lost))
+    return Exported("ItemPoolActivity", remote_id, name, spec, notes=tuple(notes), lost=tuple(lost))
 
 
 def _stair(stair: Mapping[str, Any], index: int, lost: list[str]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from reconciler.kinds.base import (
 from reconciler.kinds.common import phase_at
 from reconciler.kinds.exported import ExportError, Exported
 from reconciler.kinds.item_pool.export import pool_exported
-from reconciler.kinds.item_pool.plan import create_change, delete_change, existing_change
-from reconciler.kinds.item_pool.views import live_view, query_view
+from reconciler.kinds.item_pool.plan import ADOPTED, create_change, delete_change, existing_change
+from reconciler.kinds.item_pool.views import expected_view, live_view
 from reconciler.kinds.item_pool.prices import price_rule
 from reconciler.kinds.item_pool.read import read_activities, read_one, sku_in_pool
 from reconciler.kinds.item_pool.wire import (
@@ -151,14 +151,17 @@ class ItemPoolActivity(Kind):
 
     def import_exported(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         """The export wrote the manifest from what TOP returns and said in it what TOP does not: the
-        manifest is recorded as applied when TOP still shows exactly it, as plan's adoption would."""
+        manifest is recorded as applied when TOP still shows exactly it, as plan's adoption would, and
+        marked adopted (plan.ADOPTED): a later replace warns that the activity it creates has only
+        what the manifest says of the fields TOP never showed."""
         record = self.import_record(client, remote_id, desired)
         live = read_one(client, int(remote_id))
-        if live is None or query_view(desired.spec["activity"]) != live_view(live["activity"]):
+        if live is None:
             return record
-        if sorted(desired.spec["items"]) != sorted(live["skus"]):
+        shown = live_view(live["activity"])
+        if expected_view(desired.spec["activity"], shown) != shown or sorted(desired.spec["items"]) != sorted(live["skus"]):
             return record
-        return {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"])}
+        return {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"]), ADOPTED: True}
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """The activity as a price rule: its items' own prices, its stairs and logic-group

@@ -15,11 +15,18 @@ from reconciler.i18n import _, ngettext
 from reconciler.kinds.base import new_id_ref
 from reconciler.kinds.common import which_side_moved
 from reconciler.kinds.item_pool.prices import own_price, price_stair, price_threshold
-from reconciler.kinds.item_pool.views import as_ints, live_view, query_view
+from reconciler.kinds.item_pool.views import as_ints, expected_view, live_view
 from reconciler.kinds.item_pool.wire import ADD_ITEM, CREATE, DELETE, REMOVE_ITEM
 from reconciler.kinds.price_terms import threshold_text
 from reconciler.kinds.wording import absent, arrow, epoch_text, fen_field_text, item_added, item_removed, items_text, on_top_short
 from reconciler.model import Action, Call, Change, DropLink, Link, Ref, Resource, SetLink, SetRecordEntry
+
+
+# In an activity's state record: the reconciler did not create it, it adopted it (plan's adoption of
+# an imported activity, `export --import`), recording as applied the manifest's word for every field
+# queryactivity and queryitems do not return. A replace deletes such an activity and creates one from
+# the manifest alone, so its plan warns (_plan_replace); the activity it creates is the reconciler's own.
+ADOPTED = "adopted"
 
 
 def _activity_ref(activity_id: int | Ref) -> dict[str, Any]:
@@ -92,13 +99,14 @@ def existing_change(desired: Resource, link: Link, live: Mapping[str, Any]) -> C
     # Drift is TOP against what was last applied (the manifest may have moved since); an imported
     # activity has no record, so TOP is compared with the manifest.
     # Its lines read in TOP's direction, what was applied → what TOP shows ("on TOP: …").
-    drifted = _differences(query_view(applied if applied is not None else activity), live_view(live["activity"]))
+    on_top = live_view(live["activity"])
+    expected = expected_view(applied if applied is not None else activity, on_top)
+    drifted = _differences(expected, on_top)
     if applied is None and not drifted:
         return _plan_adopt(desired, link, _plan_items(desired, link, live))
     changed = _differences(applied or {}, activity)
     if changed or drifted:
-        wire = _wire_changes(applied or {}, activity) + _wire_changes(
-            query_view(applied if applied is not None else activity), live_view(live["activity"]), on_top=True)
+        wire = _wire_changes(applied or {}, activity) + _wire_changes(expected, on_top, on_top=True)
         return replace(_plan_replace(desired, link, changed, drifted), wire_changes=tuple(wire))
     return _plan_items(desired, link, live)
 
@@ -113,7 +121,7 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
         "manifest says and recorded so"
     )
     if items is None:
-        record = {"activity": dict(desired.spec["activity"]), "items": dict(link.record.get("items") or {})}
+        record = {"activity": dict(desired.spec["activity"]), "items": dict(link.record.get("items") or {}), ADOPTED: True}
         return Change(
             key=desired.key,
             action=Action.UPDATE,
@@ -124,7 +132,7 @@ def _plan_adopt(desired: Resource, link: Link, items: Change | None) -> Change:
         )
     # Recorded only once every item call succeeded, when the pool is exactly the manifest's; if one
     # fails, the activity stays unrecorded and the next plan adopts it again from what TOP shows.
-    record = {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"])}
+    record = {"activity": dict(desired.spec["activity"]), "items": dict(desired.spec["items"]), ADOPTED: True}
     return Change(
         key=desired.key,
         action=Action.UPDATE,
@@ -141,6 +149,13 @@ def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: li
     why = which_side_moved(bool(changed), bool(drifted))
     calls = [Call(DELETE, {"param": _activity_ref(old_id)}, effects=(DropLink(),))]
     calls.extend(_create_calls(desired))
+    warning = []
+    if link.record.get(ADOPTED):
+        warning = [_("WARNING: activity {id} was made outside the reconciler and adopted; TOP never showed its logic "
+                     "groups, period, priority, channels, total limit, simple flags (exclude_special_price, combined, "
+                     "category) or items' prices. The activity created in its place has only what the manifest says "
+                     "of them: whatever of them the old one had and the manifest does not write is lost for buyers. "
+                     "Compare the manifest with the seller console before applying.").format(id=old_id)]
     return Change(
         key=desired.key,
         action=Action.REPLACE,
@@ -154,7 +169,7 @@ def _plan_replace(desired: Resource, link: Link, changed: list[str], drifted: li
             "with its {count} item(s)",
             len(desired.spec["items"]),
         ).format(why=why, id=old_id, count=len(desired.spec["items"])),
-        details=tuple(changed + [on_top_short(line) for line in drifted]),
+        details=tuple(warning + changed + [on_top_short(line) for line in drifted]),
         source=desired.source,
     )
 
