@@ -18,7 +18,8 @@ import yaml
 from reconciler.manifest import load_manifests
 from reconciler.sandbox.families.items import POOL_CODES
 from tests.conftest import Sandbox, Workspace
-from tests.sandbox_calls import GMT8, RawTop
+from tests.pinned_clock import pinned
+from tests.sandbox_calls import GMT8, OTHER_SESSION, RawTop
 
 SHOP = "demo-shop"
 POOL_SKUS = sorted(POOL_CODES[SHOP].values())
@@ -160,7 +161,7 @@ def test_without_import_the_plan_shows_the_imports_to_make(workspace: Workspace,
 def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
     workspace: Workspace, sandbox: Sandbox, top: RawTop
 ) -> None:
-    pool = _pool(top, out_act_id=None)  # the reconciler names a pool by its out_act_id; this one has none
+    pool = _pool(top, out_act_id="618 活动#1")  # the reconciler names a pool by its out_act_id: no valid name
     # -1 is "no limit" (activity.create's page), as a limit not written: exported as none, still clean.
     fine = _pool(top, out_act_id="kept-pool", limit_info={"user_limit_cnt": -1, "daily_limit_cnt": 5})
     out = workspace.campaigns / "adopted"  # inside campaigns/: the Shop profile is not copied
@@ -168,7 +169,7 @@ def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
                            "--id", f"ItemPoolActivity:{fine}", "--import")
     assert result.exit_code == 0, result.output
     assert "exported 1, skipped 0 (already managed), lossy 1" in result.stderr
-    assert f"lossy: ItemPoolActivity {pool}: it has no out_act_id" in result.stderr
+    assert f"lossy: ItemPoolActivity {pool}: its out_act_id '618 活动#1' is not a valid metadata.name" in result.stderr
     assert "imported 1" in result.stderr
     text = (out / "item-pool-activity.yaml").read_text(encoding="utf-8")
     assert "NOT WRITTEN AS A MANIFEST" in text and "# | kind: ItemPoolActivity" in text
@@ -178,6 +179,118 @@ def test_an_object_the_format_cannot_hold_is_commented_out_and_not_imported(
     state = workspace.run("state", "list")
     assert str(fine) in state.output and str(pool) not in state.output
     assert _plan(workspace, str(workspace.campaigns))["changes"] == []
+
+
+def test_a_pool_made_without_out_act_id_is_adopted_by_its_id(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """An activity made in the seller's console has no out_act_id (the reconciler's name on TOP): export
+    names it by title slug + id and --import links that name to its id, so the plan is clean; a later
+    edit plans only its own calls, and one that re-creates it warns what the new activity will lack."""
+    pool = _pool(top, out_act_id=None, activity_name="Console pool")
+    out = workspace.campaigns / "adopted"
+    result = workspace.run("export", "--shop", SHOP, "--out", str(out), "--id", f"ItemPoolActivity:{pool}", "--import")
+    assert result.exit_code == 0, result.output
+    assert "exported 1, skipped 0 (already managed), lossy 0" in result.stderr and "imported 1" in result.stderr
+    path = out / "item-pool-activity.yaml"
+    [doc] = _documents(path)
+    assert doc["metadata"]["name"] == f"console-pool-{pool}"
+    assert "TOP shows no out_act_id" in path.read_text(encoding="utf-8")
+    sandbox.clear_calls()
+    assert _plan(workspace, str(workspace.campaigns))["changes"] == []
+    assert sandbox.writes() == []
+
+    # One more pool item: one additem, nothing else (no replace for the out_act_id TOP does not show).
+    doc["spec"]["items"].append({"sku": POOL_SKUS[2]})
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    [change] = _plan(workspace, str(workspace.campaigns))["changes"]
+    assert change["action"] == "update" and change["details"] == [f"+ item {POOL_SKUS[2]}"], change
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    assert [call["method"] for call in sandbox.writes()] == ["alibaba.wdk.marketing.itempool.additem"]
+    assert _plan(workspace, str(workspace.campaigns))["changes"] == []
+
+    # A new title re-creates it (TOP has no update): the plan warns that the new activity has only what
+    # the manifest says of what TOP never showed (this one had a logic group, a period and item prices).
+    doc["spec"]["title"] = "Console pool v2"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    [change] = _plan(workspace, str(workspace.campaigns))["changes"]
+    assert change["action"] == "replace" and change["details"][0].startswith(f"WARNING: activity {pool} was made "
+                                                                            "outside the reconciler"), change
+    text = workspace.run("plan", str(workspace.campaigns))
+    assert "logic groups, period, priority" in text.output and "is lost for buyers" in text.output
+    sandbox.clear_calls()
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    created = [json.loads(call["params"]["param"]) for call in sandbox.writes()
+               if call["method"] == "alibaba.wdk.marketing.itempool.activity.create"]
+    assert [param["out_act_id"] for param in created] == [f"console-pool-{pool}"]
+    # The activity the reconciler created is its own: a further edit warns no more.
+    doc["spec"]["title"] = "Console pool v3"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    [change] = _plan(workspace, str(workspace.campaigns))["changes"]
+    assert change["action"] == "replace" and not any("WARNING" in line for line in change["details"]), change
+
+
+def test_ended_objects_are_left_out_unless_include_ended(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """TOP's lists keep promotions that ended; adopting them is clutter. 'Now' is the run's clock."""
+    ids = _shop(top)  # the coupon ends 2027-03-31, the full discount 2027-03-08, the item discount 2027-11-12
+    pool = _pool(top)  # ends 2027-06-21
+    with pinned(datetime(2027, 4, 1, 12, 0, tzinfo=GMT8)):
+        result = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "a"),
+                               "--id", f"ItemPoolActivity:{pool}", "--import")
+        assert result.exit_code == 0, result.output
+        assert "exported 2, skipped 0 (already managed), lossy 0 (written commented out, not imported), failed 0, " \
+               "ended 2 (not exported)" in result.stderr, result.stderr
+        assert (f"ended, not exported: ShopCoupon {ids['coupon']} ended at 2027-03-31T23:59:59+08:00 "
+                "(--include-ended exports it)") in result.stderr
+        assert f"ended, not exported: FullDiscount {ids['full']} ended at 2027-03-08T21:45:00+08:00" in result.stderr
+        assert sorted(p.name for p in (workspace.root / "a").iterdir()) == ["item-discount.yaml", "item-pool-activity.yaml",
+                                                                           "shop.yaml"]
+        every = workspace.run("export", "--shop", SHOP, "--out", str(workspace.root / "b"), "--include-ended")
+        assert every.exit_code == 0, every.output
+        assert "exported 2, skipped 1 (already managed)" in every.stderr and "ended 0 (not exported)" in every.stderr
+        assert sorted(p.name for p in (workspace.root / "b").iterdir()) == ["full-discount.yaml", "shop-coupon.yaml",
+                                                                           "shop.yaml"]
+
+
+OTHER_PROFILE = """\
+apiVersion: campaigns/v1
+kind: Shop
+metadata: {name: other-shop}
+spec:
+  env: {app_key: TOP_APP_KEY, app_secret: TOP_APP_SECRET, session: TOP_OTHER_SESSION, gateway: TOP_GATEWAY}
+"""
+
+
+def test_shard_exports_each_of_its_shops_to_its_own_directory(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:
+    """--shard I/N (issue 20.1): one job of a fleet's matrix adopts its shops, each in DIR/SHOP/; the
+    jobs of all shards together export every shop once. (demo-shop is in shard 0/2, other-shop in 1/2.)"""
+    workspace.write("other-shop.yaml", OTHER_PROFILE)
+    workspace.env["TOP_OTHER_SESSION"] = OTHER_SESSION
+    mine = top.ok("taobao.promotion.coupon.add", {"denominations": 10, "condition": 99, "end_time": "2027-03-31 23:59:59"})
+    theirs = top.ok("taobao.promotion.coupon.add", {"denominations": 20, "end_time": "2027-03-31 23:59:59"},
+                    session=OTHER_SESSION)
+    out = workspace.root / "fleet"
+    for index, shop in enumerate(["demo-shop", "other-shop"]):
+        result = workspace.run("export", "--shard", f"{index}/2", "--out", str(out), "--import")
+        assert result.exit_code == 0, result.output
+        assert f"shop {shop} → {out / shop}:" in result.stderr and result.stderr.count("→") == 1, result.stderr
+        assert "imported 1" in result.stderr
+    [coupon] = _documents(out / "demo-shop" / "shop-coupon.yaml")
+    assert coupon["metadata"] == {"name": f"coupon-10-off-99-{mine['coupon_id']}", "shop": "demo-shop"}
+    [coupon] = _documents(out / "other-shop" / "shop-coupon.yaml")
+    assert coupon["metadata"] == {"name": f"coupon-20-off-21-{theirs['coupon_id']}", "shop": "other-shop"}
+    assert (out / "other-shop" / "shop.yaml").exists()
+    sandbox.clear_calls()
+    assert _plan(workspace, str(out))["changes"] == []
+    assert sandbox.writes() == []
+
+    both = workspace.run("export", "--shop", "demo-shop", "--shop", "other-shop", "--out", str(workspace.root / "both"))
+    assert both.exit_code == 0, both.output
+    assert both.stderr.count("exported 0, skipped 1 (already managed)") == 2, both.stderr
+    empty = workspace.run("export", "--shard", "0/3", "--out", str(workspace.root / "none"))
+    assert empty.exit_code == 0 and "shard 0/3 holds none of the shops" in empty.stderr, empty.output
+    by_id = workspace.run("export", "--shard", "0/2", "--out", str(workspace.root / "ids"), "--id", "ItemPoolActivity:1")
+    assert by_id.exit_code == 1 and "--id names one shop's object" in by_id.stderr
+    neither = workspace.run("export", "--out", str(workspace.root / "x"))
+    assert neither.exit_code == 1 and "--shop NAME" in neither.stderr
 
 
 def test_objects_already_managed_are_skipped(workspace: Workspace, sandbox: Sandbox, top: RawTop) -> None:

@@ -37,7 +37,7 @@ from reconciler.kinds.listing_window import ListingWindow
 from reconciler.manifest import ShopProfile, load_manifest_texts, load_manifests
 from reconciler.model import Link
 from reconciler.project import DEFAULT_MANIFESTS
-from reconciler.settings import connections_of
+from reconciler.settings import Scope, Settings, connections_of
 from reconciler.state import StateStore, open_store
 
 SNAPSHOT_NAME = "on-sale-snapshot"
@@ -55,6 +55,7 @@ class Outcome:
 
     by_kind: dict[str, KindExport] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # already managed
+    ended: list[str] = field(default_factory=list)  # ended before the run, left out (no --include-ended)
     imported: list[str] = field(default_factory=list)
     not_imported: list[str] = field(default_factory=list)  # import refused, with why
 
@@ -70,8 +71,9 @@ class Outcome:
         failed = [f"{part.kind} {line}" for part in self.by_kind.values() for line in part.failed]
         lines = [f"exported {len(objects) - len(lossy)}, skipped {len(self.skipped)} (already managed), "
                  f"lossy {len(lossy)} (written commented out, not imported), failed {len(failed)}, "
-                 f"not listable {len(unlisted)} kind(s)" + (f", imported {len(self.imported)}" if self.imported else "")]
+                 f"ended {len(self.ended)} (not exported), not listable {len(unlisted)} kind(s)" + (f", imported {len(self.imported)}" if self.imported else "")]
         lines += [f"skipped: {line}" for line in self.skipped]
+        lines += [f"ended, not exported: {line} (--include-ended exports it)" for line in self.ended]
         lines += [f"lossy: {obj.kind} {obj.remote_id}: {'; '.join(obj.lost)}" for obj in lossy]
         lines += [f"failed: {line}" for line in failed]
         lines += [f"not imported: {line}" for line in self.not_imported]
@@ -79,7 +81,12 @@ class Outcome:
 
 
 @cli.command("export")
-@click.option("--shop", required=True, help="The shop to read: a Shop profile (metadata.name) in --manifests.")
+@click.option("--shop", "shops", multiple=True, metavar="NAME",
+              help="The shop to read: a Shop profile (metadata.name) in --manifests. Repeatable: then each shop is "
+                   "written to DIR/NAME/.")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Every shop of shard I of N among the Shop profiles in --manifests (as `plan --shard` and "
+                   "`reconciler shops --shard` take them; with --shop, those of them in the shard), each to DIR/NAME/.")
 @click.option("--out", "out_dir", required=True, metavar="DIR",
               help=f"Where to write one manifest file per kind (and {SHOP_FILE}, a copy of the Shop profile, unless "
                    "DIR is inside --manifests). Existing files there are never overwritten.")
@@ -95,12 +102,15 @@ class Outcome:
                    "to make.")
 @click.option("--listing", type=click.Choice(["snapshot"]), default=None,
               help=f"Also write a ListingWindow ({SNAPSHOT_NAME}) pinning the items on sale now.")
+@click.option("--include-ended", is_flag=True,
+              help="Also export objects whose window ended before now (TOP's lists still show them). Default: they "
+                   "are left out and counted in the summary as 'ended, not exported'.")
 @click.option("--manifests", default=None, metavar="PATH",
               help=f"The manifests holding the Shop profile: how to reach TOP (the env var names of its credentials, "
                    f"its gateway). Default: {DEFAULT_MANIFESTS}/ of DIR's project (reconciler.toml or git root). "
                    "Credentials come from the environment, never from files.")
-def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...], link: bool, listing: str | None,
-           manifests: str | None) -> None:
+def export(shops: tuple[str, ...], shard: str | None, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...],
+           link: bool, listing: str | None, include_ended: bool, manifests: str | None) -> None:
     """Write the shop's live promotions as manifests in DIR, in the manifests' units (yuan strings, 折
     rates, ISO times with +08:00), named by title slug + remote id, each with comments carrying its
     remote id and what the manifest format does not hold. An object whose values the format cannot
@@ -108,50 +118,95 @@ def export(shop: str, out_dir: str, kinds: tuple[str, ...], ids: tuple[str, ...]
 
     TOP has no list call for ItemPoolActivity, TaokeCashGift and CouponGrant: name their ids with
     --id KIND:ID (ItemPoolActivity only, for now). Objects the state store already manages are
-    skipped. Never writes to TOP."""
+    skipped, and so are objects whose window ended before now unless --include-ended. Never writes
+    to TOP.
+
+    Several shops (--shop repeated, or --shard I/N for one job of a fleet): each is read, written to
+    DIR/NAME/ and linked on its own, with its own summary; --id, which names one shop's object,
+    needs a single --shop."""
+    if not shops and shard is None:
+        fail("name the shop to read with --shop NAME (or the shops of a shard with --shard I/N)")
     listed_kinds, wanted_ids = _parse_selection(kinds, ids)
     check_outputs({}, {"--out": out_dir})
-    target = Path(out_dir)
-    names = [file_name(kind) for kind in {*listed_kinds, *(kind for kind, _ in wanted_ids)}]
-    names += [file_name(ListingWindow.kind)] if listing else []
-    if target.exists():
-        taken = [str(target / name) for name in [*names, SHOP_FILE] if (target / name).exists()]
-        if taken:
-            fail(f"{', '.join(taken)} already exist(s); export writes new files only: move them or choose another --out")
-    target.mkdir(parents=True, exist_ok=True)
+    single = len(shops) == 1 and shard is None  # written to DIR itself, as before shards
+    if wanted_ids and not single:
+        fail("--id names one shop's object: give a single --shop (without --shard) with it")
     project = project_of([out_dir])
     manifests = manifests or str(project.root / DEFAULT_MANIFESTS)
     if not Path(manifests).exists():
-        fail(f"{manifests} does not exist: give the manifests that declare shop {shop} with --manifests PATH")
+        fail(f"{manifests} does not exist: give the manifests that declare shop {', '.join(shops) or 'profiles'} "
+             "with --manifests PATH")
     with errors_reported():
-        profile = _profile(manifests, shop)
+        profiles = _profiles(manifests, shops, shard)
+    if not profiles:
+        click.echo(f"shard {shard} holds none of the shops in {manifests}: nothing to export", err=True)
+        return
+    targets = {shop: Path(out_dir) if single else Path(out_dir) / shop for shop in profiles}
+    names = [file_name(kind) for kind in {*listed_kinds, *(kind for kind, _ in wanted_ids)}]
+    names += [file_name(ListingWindow.kind)] if listing else []
+    taken = [str(target / name) for target in targets.values() for name in [*names, SHOP_FILE] if (target / name).exists()]
+    if taken:
+        fail(f"{', '.join(taken)} already exist(s); export writes new files only: move them or choose another --out")
+    for target in targets.values():
+        target.mkdir(parents=True, exist_ok=True)
     settings = build_settings(project)
+    selection = Selection(listed_kinds, wanted_ids, listing, include_ended, link)
+    failed = False
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, \
             errors_reported([clients]), open_store(settings.env) as store:
-        clients.use_profiles(connections_of({shop: profile}))
-        outcome = Outcome()
-        _read(clients(shop), listed_kinds, wanted_ids, listing, outcome)
-        _skip_managed(store, shop, outcome)
-        _check_each(outcome, shop, profile, settings.clock.now)
-        paths = _write(target, shop, profile, manifests, outcome, iso_now(settings.clock.now))
-        _check_written(paths)
-        if link:
-            _link(Reconciler(settings, clients, store, locks=shop_locks(store)), clients(shop), paths, outcome)
-    unlisted = _unlisted(listed_kinds, {kind for kind, _ in wanted_ids})
+        clients.use_profiles(connections_of(profiles))
+        for shop, profile in profiles.items():
+            if not single:
+                click.echo(f"shop {shop} → {targets[shop]}:", err=True)
+            outcome = Outcome()
+            paths = _export_shop(settings, clients, store, shop, profile, manifests, targets[shop], selection, outcome)
+            _report(outcome, selection, paths, str(targets[shop]))
+            failed = failed or any(part.failed for part in outcome.by_kind.values())
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to export of each shop, as the options gave it."""
+
+    listed_kinds: list[str]
+    wanted_ids: list[tuple[str, str]]
+    listing: str | None
+    include_ended: bool
+    link: bool
+
+
+def _export_shop(settings: Settings, clients: Clients, store: StateStore, shop: str, profile: ShopProfile,
+                 manifests: str, target: Path, selection: Selection, outcome: Outcome) -> list[str]:
+    """One shop: read, leave out what is managed (and what ended), check, write, link. Returns the
+    paths a plan of the export reads."""
+    _read(clients(shop), selection.listed_kinds, selection.wanted_ids, selection.listing, outcome)
+    _skip_managed(store, shop, outcome)
+    if not selection.include_ended:
+        _skip_ended(outcome, settings.clock.now)
+    _check_each(outcome, shop, profile, settings.clock.now)
+    paths = _write(target, shop, profile, manifests, outcome, iso_now(settings.clock.now))
+    _check_written(paths)
+    if selection.link:
+        _link(Reconciler(settings, clients, store, locks=shop_locks(store)), clients(shop), paths, outcome)
+    return paths
+
+
+def _report(outcome: Outcome, selection: Selection, paths: Sequence[str], out_dir: str) -> None:
+    unlisted = _unlisted(selection.listed_kinds, {kind for kind, _ in selection.wanted_ids})
     for line in outcome.summary(unlisted):
         click.echo(line, err=True)
     for kind, hint in unlisted:
         click.echo(f"not listable: {kind}: {hint}", err=True)
     importable = [obj for obj in outcome.exported() if not obj.lossy]
-    if not link and importable:
+    if not selection.link and importable:
         # Item pools have no duplicate guard: their plan shows a create, so the imports are said here.
         click.echo(f"next: link the exported objects (or run export again with --import), then `reconciler plan "
                    f"{out_dir}` shows no change:", err=True)
         for obj in importable:
             words = ["reconciler", "import", obj.kind, obj.name, obj.remote_id, *paths]
             click.echo("  " + " ".join(shlex.quote(word) for word in words), err=True)
-    if any(part.failed for part in outcome.by_kind.values()):
-        sys.exit(EXIT_ERROR)
 
 
 # ---- what to export --------------------------------------------------------------------------
@@ -202,12 +257,15 @@ def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
     return hints
 
 
-def _profile(manifests: str, shop: str) -> ShopProfile:
-    shops = load_manifests([manifests]).shops
-    if shop not in shops:
-        raise ExportError(f"--shop {shop}: no Shop profile of that name in {manifests} "
-                          f"(declared: {', '.join(sorted(shops)) or 'none'}); give the manifests with --manifests")
-    return shops[shop]
+def _profiles(manifests: str, shops: Sequence[str], shard: str | None) -> dict[str, ShopProfile]:
+    """The Shop profiles to export, by name: those named with --shop, those of the shard, or both."""
+    declared = load_manifests([manifests]).shops
+    for shop in shops:
+        if shop not in declared:
+            raise ExportError(f"--shop {shop}: no Shop profile of that name in {manifests} "
+                              f"(declared: {', '.join(sorted(declared)) or 'none'}); give the manifests with --manifests")
+    scope = Scope.parse(shops=shops, shard=shard)
+    return {shop: declared[shop] for shop in sorted(declared) if scope.covers_shop(shop)}
 
 
 def _read(caller: Caller, listed: Sequence[str], wanted: Sequence[tuple[str, str]], listing: str | None,
@@ -241,6 +299,20 @@ def _skip_managed(store: StateStore, shop: str, outcome: Outcome) -> None:
                 outcome.skipped.append(f"{obj.kind} {obj.remote_id} is already managed as {key}")
             else:
                 kept.append(obj)
+        part.objects = kept
+
+
+def _skip_ended(outcome: Outcome, now: datetime) -> None:
+    """Objects whose window ended before the run (a shop's lists keep ended promotions) are left out:
+    adopting them is clutter, and a plan would only say they ended."""
+    for part in outcome.by_kind.values():
+        kept = []
+        for obj in part.objects:
+            end = obj.ended_by(now)
+            if end is None:
+                kept.append(obj)
+            else:
+                outcome.ended.append(f"{obj.kind} {obj.remote_id} ended at {end}")
         part.objects = kept
 
 

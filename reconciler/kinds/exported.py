@@ -58,6 +58,14 @@ class Exported:
     def lossy(self) -> bool:
         return bool(self.lost)
 
+    def ended_by(self, now: datetime) -> str | None:
+        """The ISO end of its window when that is before `now`, else None (also for no window)."""
+        window = self.spec.get("window")
+        end = window.get("end") if isinstance(window, Mapping) else None
+        if end is None or datetime.fromisoformat(str(end)) >= now:
+            return None
+        return str(end)
+
     def document(self, shop: str) -> dict[str, Any]:
         return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": {"name": self.name, "shop": shop},
                 "spec": dict(self.spec)}
