@@ -211,6 +211,7 @@ class ZhRun:
     """What a Chinese team reads of one demo: each output's name and text."""
 
     outputs: dict[str, str]
+    english: dict[str, str]  # runs in English around them
 
 
 def _zh_plan(runner: CliRunner, name: str, campaigns: Path, root: Path, env: dict[str, str], gateway: str,
@@ -249,6 +250,7 @@ def zh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhRun]:
     server = SandboxServer(port=0)
     server.start()
     outputs: dict[str, str] = {}
+    outputs_english: dict[str, str] = {}
     try:
         httpx.post(f"{server.url}/_sandbox/clock", json={"at": MOMENT.isoformat()}).raise_for_status()
         env = {**_env(server.gateway, root / "state.db"), "RECONCILER_LANG": "", "LANG": "C.UTF-8"}
@@ -268,10 +270,16 @@ def zh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhRun]:
         _edit_demo(campaigns)
         outputs.update(_zh_plan(runner, "demo-edited", campaigns, root, env, server.gateway))
         outputs.update(_zh_plan(runner, "demo-pruned", campaigns, root, env, server.gateway, "--prune"))
+        # The pull-request job speaks Chinese, the apply job English: the reviewed checksum holds.
+        [checksum] = re.findall(r"计划校验和：(sha256:[0-9a-f]{64})", runner.invoke(
+            cli, ["--lang", "zh-CN", "plan", str(campaigns), "--prune"], env=env, catch_exceptions=False).output)
+        english_apply = runner.invoke(cli, ["apply", str(campaigns), "--prune", "--checksum", checksum, "--auto-approve"],
+                                      env=env, catch_exceptions=False)
+        outputs_english["demo-pruned.apply.txt"] = f"exit {english_apply.exit_code}\n{english_apply.output}"
         for name, output in outputs.items():  # to read when a run fails: ROOT/outputs/
             (root / "outputs").mkdir(exist_ok=True)
             (root / "outputs" / name).write_text(output, encoding="utf-8")
-        yield ZhRun(outputs)
+        yield ZhRun(outputs, outputs_english)
     finally:
         server.stop()
 
@@ -287,6 +295,12 @@ def test_the_zh_plan_of_the_demo_is_chinese(zh_demo: ZhRun) -> None:
     for verb in ("修改", "替换", "删除"):
         assert f": {verb}" in edited, edited
     assert "```mermaid" in text["demo-edited.markdown.plan-1.md"]
+
+
+def test_a_plan_reviewed_in_chinese_is_applied_in_english_with_its_checksum(zh_demo: ZhRun) -> None:
+    """The checksum covers what the plan does, not its words (engine/saved.py change_doing)."""
+    applied = zh_demo.english["demo-pruned.apply.txt"]
+    assert applied.startswith("exit 0\n") and "Applied 5 change(s)" in applied, applied
 
 
 def test_the_zh_plan_of_the_demo_holds_no_english_sentence(zh_demo: ZhRun) -> None:

@@ -25,7 +25,7 @@ from reconciler.engine.codec import (
     resource_to_data,
 )
 from reconciler.errors import PlanError
-from reconciler.model import Plan, Resource
+from reconciler.model import Change, Plan, Resource
 from reconciler.settings import Scope, ShopConnection
 
 SAVED_PLAN_KIND = "campaign-reconciler-plan"
@@ -53,9 +53,23 @@ def plan_checksum(plan: Plan) -> str:
     for index, change in enumerate(plan.changes):
         if index:
             digest.update(b",")
-        digest.update(dumps(change_to_data(change)).encode("utf-8"))
+        digest.update(dumps(change_doing(change)).encode("utf-8"))
     digest.update(b"]")
     return "sha256:" + digest.hexdigest()
+
+
+# The words that explain a change are in the reader's language (`--lang`, LANG; issue 21.3): they
+# say what the calls do, they are not what is done, so neither the checksum nor the comparison
+# with a reviewed plan covers them. A plan reviewed in Chinese is applied by an English CI job.
+EXPLANATION_FIELDS = ("reason", "details")
+
+
+def change_doing(change: Change) -> dict[str, Any]:
+    """A change as JSON data without its words: address, action, source, calls, state effects."""
+    data = change_to_data(change)
+    for name in EXPLANATION_FIELDS:
+        data.pop(name, None)
+    return data
 
 
 def write_saved_plan(path: str, saved: SavedPlan) -> None:
@@ -122,7 +136,7 @@ def stale_objects(saved: Plan, fresh: Plan) -> list[str]:
 def plan_difference(reviewed: Plan, current: Plan) -> list[str]:
     """How two plans differ, change by change, for a refused `apply --checksum`."""
     def by_key(plan: Plan) -> dict[str, str]:
-        return {str(c.key): dumps(change_to_data(c)) for c in plan.changes}
+        return {str(c.key): dumps(change_doing(c)) for c in plan.changes}
 
     old, new = by_key(reviewed), by_key(current)
     lines = []
