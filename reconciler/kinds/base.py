@@ -232,7 +232,7 @@ class Kind(ABC):
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         """Adopt an existing object (`reconciler import`): read it on TOP and return the state record
         to keep for it. Raise PlanError when it does not exist or this kind cannot adopt objects."""
-        raise PlanError(f"{self.kind} objects cannot be imported")
+        raise PlanError(_("{kind} objects cannot be imported").format(kind=self.kind))
 
     def import_exported(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         """`reconciler export --import`: the state record for an object whose manifest the export just
@@ -275,8 +275,8 @@ class Kind(ABC):
         effect: return the answer it would have had (with every field its Call binds) if it did,
         None if it certainly did not. Raise PlanError when TOP cannot tell: never guess, since a
         blind re-send can duplicate a coupon or an activity."""
-        raise PlanError(f"{method}: cannot tell from TOP whether this write took effect; check the shop, "
-                        "then `reconciler import` or `reconciler state rm` before applying again")
+        raise PlanError(_("{method}: cannot tell from TOP whether this write took effect; check the shop, "
+                          "then `reconciler import` or `reconciler state rm` before applying again").format(method=method))
 
     def price_rules(self, resource: Resource) -> list[PriceRule]:
         """What `resource` (as normalised) does to what buyers pay, for the price guardrails

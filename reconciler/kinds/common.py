@@ -35,7 +35,7 @@ def fen(value: Any, path: tuple[Any, ...], problems: ProblemCollector, *, positi
         problems.add(path, str(exc))
         return 0
     if positive and amount <= 0:
-        problems.add(path, "must be more than 0.00 yuan")
+        problems.add(path, _("must be more than 0.00 yuan"))
     return amount
 
 
@@ -56,8 +56,13 @@ def window_bounds(
         problems.add(("spec", field), str(exc))
         return None
     if start is not None and end is not None and end <= start:
-        problems.add(("spec", field, "end"), f"end {window['end']} must be after start {window['start']}")
+        problems.add(("spec", field, "end"), end_after_start(window["end"], window["start"]))
     return start, end
+
+
+def end_after_start(end: object, start: object) -> str:
+    """The problem of a window whose end is not after its start, as every kind words it."""
+    return _("end {end} must be after start {start}").format(end=end, start=start)
 
 
 def activity_window(window: Mapping[str, str], problems: ProblemCollector) -> tuple[datetime, datetime] | None:

@@ -111,7 +111,7 @@ class CouponGrant(Kind):
     def normalise_spec(self, doc: Document, ctx: NormaliseContext, problems: ProblemCollector) -> dict[str, Any]:
         buyers = _buyers(doc, problems)
         if not buyers and not problems.problems:
-            problems.add(("spec", "buyers"), "names no buyer; list nicks or open uids (inline or in a file)")
+            problems.add(("spec", "buyers"), _("names no buyer; list nicks or open uids (inline or in a file)"))
         return {"coupon": doc.spec["coupon"], "audience": doc.spec.get("audience", "members"), "buyers": buyers}
 
     # ---- live state ------------------------------------------------------------------------
@@ -176,12 +176,17 @@ class CouponGrant(Kind):
 
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         count = len(buyers_of_call(params))
-        raise PlanError(
-            f"{method}: the answer for {count} buyer(s) of coupon {params.get('coupon_id')} was lost, and TOP has "
+        raise PlanError(ngettext(
+            "{method}: the answer for {count} buyer(s) of coupon {coupon} was lost, and TOP has "
             "no method that tells who holds a shop coupon, so whether they got it cannot be checked. "
             "Sending again could give them a second coupon: check the coupon's send records in the seller "
-            "console and remove from spec.buyers the ones who have it before applying again"
-        )
+            "console and remove from spec.buyers the ones who have it before applying again",
+            "{method}: the answer for {count} buyer(s) of coupon {coupon} was lost, and TOP has "
+            "no method that tells who holds a shop coupon, so whether they got it cannot be checked. "
+            "Sending again could give them a second coupon: check the coupon's send records in the seller "
+            "console and remove from spec.buyers the ones who have it before applying again",
+            count,
+        ).format(method=method, count=count, coupon=params.get("coupon_id")))
 
 
 # ---- normalisation ---------------------------------------------------------------------------
@@ -216,12 +221,13 @@ def _file_buyers(
         # Inside the manifests' root only, checked before opening (reconciler/manifest/confine.py).
         file = confined(Path(doc.root) if doc.root else folder, folder, relative)
     except ConfinementError as exc:
-        problems.add(path, f"buyers file refused: {exc}")
+        problems.add(path, _("buyers file refused: {problem}").format(problem=exc))
         return
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        problems.add(path, f"cannot read buyers file {relative} (relative to {doc.file}): {exc}")
+        problems.add(path, _("cannot read buyers file {file} (relative to {manifest}): {problem}").format(
+            file=relative, manifest=doc.file, problem=exc))
         return
     for number, line in enumerate(text.splitlines(), start=1):
         value = line.strip()
@@ -239,13 +245,14 @@ def _file_buyers(
 def _buyer_problem(value: str, first_at: str | None) -> str | None:
     shown = excerpt(value)  # a short excerpt: the line may not be a buyer at all
     if "," in value:
-        return f"{shown} contains a comma; TOP joins buyers with commas, so it would become two buyers"
+        return _("{buyer} contains a comma; TOP joins buyers with commas, so it would become two buyers").format(
+            buyer=shown)
     if value != value.strip() or not value:
-        return f"{shown} has leading or trailing spaces"
+        return _("{buyer} has leading or trailing spaces").format(buyer=shown)
     if any(ord(char) < 32 for char in value):
-        return f"{shown} contains a control character"
+        return _("{buyer} contains a control character").format(buyer=shown)
     if first_at is not None:
-        return f"{shown} is listed twice (first at {first_at})"
+        return _("{buyer} is listed twice (first at {first})").format(buyer=shown, first=first_at)
     return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.i18n import N_
+from reconciler.i18n import N_, _
 from reconciler.kinds.base import Kind, NormaliseContext, ProblemCollector
 from reconciler.kinds.common import fen, permille
 from reconciler.kinds.exported import Exported, export_name, rate, yuan_string
@@ -216,14 +216,15 @@ def _check_reward_against_condition(
     if threshold and decrease and decrease >= threshold:
         problems.add(
             ("spec", "reward", "decrease"),
-            f"{spec['reward']['decrease']} yuan off an order of {spec['when']['amount_at_least']} yuan "
-            "would make it free; the decrease must be below the threshold",
+            _("{decrease} yuan off an order of {threshold} yuan "
+              "would make it free; the decrease must be below the threshold").format(
+                decrease=spec["reward"]["decrease"], threshold=spec["when"]["amount_at_least"]),
         )
     if spec.get("no_ceiling") and "discount_rate" in activity:
         problems.add(
             ("spec", "no_ceiling"),
-            "no_ceiling (上不封顶) repeats an amount off for every multiple of the threshold; "
-            "it cannot be combined with a rate",
+            _("no_ceiling (上不封顶) repeats an amount off for every multiple of the threshold; "
+              "it cannot be combined with a rate"),
         )
 
 

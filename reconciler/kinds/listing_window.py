@@ -83,7 +83,7 @@ class ListingWindow(Kind):
         items = sorted({int(i) for i in spec.get("items") or ()})
         categories = sorted({str(c) for c in spec.get("seller_categories") or ()})
         if not items and not categories:
-            problems.add(("spec",), "select items with items (ids) and/or seller_categories (ids); none given")
+            problems.add(("spec",), _("select items with items (ids) and/or seller_categories (ids); none given"))
         schedule = _schedule(spec.get("on_sale") or {}, problems)
         stock = spec.get("stock") or {}
         return {
@@ -175,7 +175,8 @@ class ListingWindow(Kind):
         """Adopt the items a window selects as they are now (`export --listing snapshot --import`):
         the record a window's first plan would make; nothing is listed or delisted."""
         if remote_id != REMOTE_ID:
-            raise PlanError(f"a listing window is no object on TOP; import it with the remote id {REMOTE_ID!r}")
+            raise PlanError(_("a listing window is no object on TOP; import it with the remote id {id!r}").format(
+                id=REMOTE_ID))
         return {"items": select(desired.spec, read_items(client, _server_filter([desired]))), "held": {}}
 
     def export_snapshot(self, client: Caller, name: str) -> Exported:

@@ -284,10 +284,11 @@ class PromotionMiscActivity:
         """Adopt an activity made elsewhere (`reconciler import`). Nothing is recorded as applied:
         get shows every field, so the next plan compares the manifest with TOP directly."""
         if not remote_id.isdigit():
-            raise PlanError(f"{remote_id!r} is not an activity id (activity ids are numbers)")
+            raise PlanError(_("{id!r} is not an activity id (activity ids are numbers)").format(id=remote_id))
         found = read_activities(client, self.family, [int(remote_id)])[int(remote_id)]
         if found is None:
-            raise PlanError(f"shop {desired.key.shop} has no {self.family.label} {remote_id} on TOP")
+            raise PlanError(_("shop {shop} has no {label} {id} on TOP").format(
+                shop=desired.key.shop, label=_(self.family.label), id=remote_id))
         return {"activity": None, "items": {item: True for item in found["items"]}, "imported": True}
 
     def phase(self, resource: Resource, ctx: PlanContext) -> Phase:
@@ -434,7 +435,8 @@ class PromotionMiscActivity:
             return done if get_activity(client, family, int(params["activity_id"])) is None else None
         if method in (RANGE_ADD, RANGE_REMOVE, RANGE_ALL_REMOVE):
             return recover_range(client, method, params)
-        raise PlanError(f"{method}: not a method of {self.kind}; cannot tell whether it took effect")
+        raise PlanError(_("{method}: not a method of {kind}; cannot tell whether it took effect").format(
+            method=method, kind=self.kind))
 
     def _recover_add(self, client: Caller, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """No field carries our name, so the new activity is the one whose every field matches."""
@@ -453,10 +455,10 @@ class PromotionMiscActivity:
             and canonical(family, activity) == want
         ]
         if len(matches) > 1:
-            raise PlanError(
-                f"{family.add}: activities {', '.join(matches)} all match the lost create, so TOP cannot tell "
+            raise PlanError(_(
+                "{method}: activities {ids} all match the lost create, so TOP cannot tell "
                 "which one it made; `reconciler import` the right one before applying again"
-            )
+            ).format(method=family.add, ids=", ".join(matches)))
         return {"is_success": True, "activity_id": int(matches[0])} if matches else None
 
 
@@ -471,7 +473,8 @@ def recover_range(client: Caller, method: str, params: Mapping[str, Any]) -> Map
         return {"is_success": True}
     if untouched:
         return None
-    raise PlanError(f"{method}: only some of the ids took effect on activity {params['activity_id']}; plan again")
+    raise PlanError(_("{method}: only some of the ids took effect on activity {id}; plan again").format(
+        method=method, id=params["activity_id"]))
 
 
 # ---- range deltas ------------------------------------------------------------------------------

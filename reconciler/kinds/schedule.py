@@ -105,14 +105,14 @@ def parse_span(text: str) -> DailySpan:
     """'10:00-22:00' → DailySpan(600, 1320); '22:00-02:00' → DailySpan(1320, 1560)."""
     parts = text.split("-") if isinstance(text, str) else []
     if len(parts) != 2 or not all(_CLOCK.fullmatch(p.strip()) for p in parts):
-        raise ScheduleError(f"{text!r} is not a span of hours like '10:00-22:00' (HH:MM-HH:MM, GMT+8)")
+        raise ScheduleError(_("{text!r} is not a span of hours like '10:00-22:00' (HH:MM-HH:MM, GMT+8)").format(text=text))
     start, end = (_minutes(p.strip()) for p in parts)
     if start >= MINUTES_PER_DAY:
-        raise ScheduleError(f"{text!r} starts at 24:00; start it at 00:00 instead")
+        raise ScheduleError(_("{text!r} starts at 24:00; start it at 00:00 instead").format(text=text))
     if end > MINUTES_PER_DAY:
-        raise ScheduleError(f"{text!r}: no clock time is after 24:00")
+        raise ScheduleError(_("{text!r}: no clock time is after 24:00").format(text=text))
     if end == start:
-        raise ScheduleError(f"{text!r} is empty: it ends when it starts")
+        raise ScheduleError(_("{text!r} is empty: it ends when it starts").format(text=text))
     if end < start:
         end += MINUTES_PER_DAY  # runs past midnight into the next day
     return DailySpan(start, end)
@@ -121,7 +121,7 @@ def parse_span(text: str) -> DailySpan:
 def _minutes(clock: str) -> int:
     hours, minutes = (int(x) for x in clock.split(":"))
     if hours == 24 and minutes:
-        raise ScheduleError(f"'{clock}' is not a clock time; the day ends at 24:00")
+        raise ScheduleError(_("'{clock}' is not a clock time; the day ends at 24:00").format(clock=clock))
     return hours * 60 + minutes
 
 
@@ -133,13 +133,14 @@ def parse_weekday(name: str) -> int:
     try:
         return WEEKDAYS.index(name) + 1
     except ValueError:
-        raise ScheduleError(f"{name!r} is not a weekday; use {', '.join(WEEKDAYS)}") from None
+        raise ScheduleError(_("{name!r} is not a weekday; use {weekdays}").format(
+            name=name, weekdays=", ".join(WEEKDAYS))) from None
 
 
 def parse_date_range(start: str, end: str) -> DateRange:
     moment_start, moment_end = parse_iso(start), parse_iso(end)
     if moment_end <= moment_start:
-        raise ScheduleError(f"end {end} must be after start {start}")
+        raise ScheduleError(_("end {end} must be after start {start}").format(end=end, start=start))
     return DateRange(moment_start, moment_end)
 
 

@@ -59,7 +59,7 @@ from reconciler.kinds.base import (
     forget,
     new_id_ref,
 )
-from reconciler.kinds.common import phase_at, which_side_moved
+from reconciler.kinds.common import end_after_start, phase_at, which_side_moved
 from reconciler.kinds.exported import ExportError, Exported
 from reconciler.kinds.shop_coupon_export import coupon_exported, coupons_exported
 from reconciler.top.answers import top_rows
@@ -203,11 +203,11 @@ class ShopCoupon(Kind):
         """Adopt a coupon made elsewhere. No "add" is recorded (TOP does not show the start time it was
         made with), so plans compare the manifest with what coupons.get shows."""
         if not remote_id.isdigit():
-            raise PlanError(f"{remote_id!r} is not a coupon id (coupon ids are numbers)")
+            raise PlanError(_("{id!r} is not a coupon id (coupon ids are numbers)").format(id=remote_id))
         answer = client.call(LIST, {"coupon_id": int(remote_id)})
         listed = top_rows(answer.get("coupons"), "coupon", where=LIST)
         if not any(str(row.get("coupon_id")) == remote_id for row in listed):
-            raise PlanError(f"shop {desired.key.shop} has no coupon {remote_id} on TOP")
+            raise PlanError(_("shop {shop} has no coupon {id} on TOP").format(shop=desired.key.shop, id=remote_id))
         return {}
 
     def export_listed(self, client: Caller) -> list[Exported] | None:
@@ -229,11 +229,11 @@ class ShopCoupon(Kind):
             return None
         if len(matches) > 1:
             ids = ", ".join(str(row["coupon_id"]) for row in matches)
-            raise PlanError(
-                f"{method}: coupons {ids} all have this denomination, threshold and end time, and TOP shows "
+            raise PlanError(_(
+                "{method}: coupons {ids} all have this denomination, threshold and end time, and TOP shows "
                 "no name or start time to tell which one this apply created; link the right one with "
                 "`reconciler import` before applying again"
-            )
+            ).format(method=method, ids=ids))
         log.info("%s: the lost create took effect as coupon %s", method, matches[0]["coupon_id"])
         return {"coupon_id": matches[0]["coupon_id"]}
 
@@ -247,14 +247,16 @@ def _add_params(spec: Mapping[str, Any], problems: ProblemCollector, ctx: Normal
     if denomination is not None and denomination not in DENOMINATIONS:
         problems.add(
             ("spec", "denomination"),
-            f"{spec['denomination']} yuan is not a shop coupon denomination; TOP allows 3, 5, 10, 20, 50 or 100",
+            _("{amount} yuan is not a shop coupon denomination; TOP allows 3, 5, 10, 20, 50 or 100").format(
+                amount=spec["denomination"]),
         )
     threshold = _whole_yuan(spec["order_at_least"], ("spec", "order_at_least"), problems)
     if denomination is not None and threshold not in (None, 0) and threshold < denomination:
         problems.add(
             ("spec", "order_at_least"),
-            f"a {denomination}-yuan coupon needs an order of at least {denomination}.00 yuan, "
-            'or "0.00" for no threshold (TOP refuses a threshold below the denomination)',
+            _('a {denomination}-yuan coupon needs an order of at least {denomination}.00 yuan, '
+              'or "0.00" for no threshold (TOP refuses a threshold below the denomination)').format(
+                denomination=denomination),
         )
     if denomination is not None:
         add["denominations"] = denomination
@@ -268,7 +270,7 @@ def _whole_yuan(value: Any, path: tuple[Any, ...], problems: ProblemCollector) -
     try:
         return whole_yuan(value)
     except UnitError as exc:
-        problems.add(path, f"{exc}; shop coupons take whole yuan, e.g. \"10.00\"")
+        problems.add(path, _('{problem}; shop coupons take whole yuan, e.g. "10.00"').format(problem=exc))
         return None
 
 
@@ -280,7 +282,7 @@ def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: Normalis
         problems.add(("spec", "window"), str(exc))
         return {}
     if start is not None and end <= start:
-        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
+        problems.add(("spec", "window", "end"), end_after_start(window["end"], window["start"]))
     times = {"end_time": to_top_datetime(end)}
     if start is not None:
         times["start_time"] = to_top_datetime(start)

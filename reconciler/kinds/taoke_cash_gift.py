@@ -107,7 +107,8 @@ class TaokeCashGift(Kind):
             "security_level": 0,  # the page: 必须传入0
         }
         if spec["per_user"] > spec["total"]:
-            problems.add(("spec", "per_user"), f"per_user {spec['per_user']} is more than total {spec['total']}")
+            problems.add(("spec", "per_user"), _("per_user {per_user} is more than total {total}").format(
+                per_user=spec["per_user"], total=spec["total"]))
         start, end = _send_window(spec["send_window"], problems)
         if start is not None:
             params["send_start_time"] = to_top_datetime(start)
@@ -193,13 +194,13 @@ class TaokeCashGift(Kind):
             extra = (answer.get("model") or {}).get("extra") or {}
             return {"model": {"update_success": True}, "result_success": True} if issuing_over(extra) else None
         if method == CREATE:
-            raise PlanError(
-                f"{CREATE}: TOP did not say whether it created the cash gift {params.get('name')!r} for item "
-                f"{params.get('item_id')} (the answer was lost), and no Taoke method finds a gift without its "
+            raise PlanError(_(
+                "{method}: TOP did not say whether it created the cash gift {title!r} for item "
+                "{item} (the answer was lost), and no Taoke method finds a gift without its "
                 "rights_id. Look for it in the Alimama console (淘礼金): if it is there, adopt it with "
                 "`reconciler import TaokeCashGift NAME RIGHTS_ID` (NAME is the manifest's metadata.name), "
                 "then plan again; if it is not, apply again"
-            )
+            ).format(method=CREATE, title=params.get("name"), item=params.get("item_id")))
         return super().recover(client, method, params)
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
@@ -208,7 +209,8 @@ class TaokeCashGift(Kind):
         try:
             client.call(REPORT, {"rights_id": remote_id, "adzone_id": desired.spec["params"]["adzone_id"]})
         except TopPermanentError as exc:
-            raise PlanError(f"cash gift {remote_id} cannot be read on TOP for this ad zone: {exc}") from exc
+            raise PlanError(_("cash gift {id} cannot be read on TOP for this ad zone: {problem}").format(
+                id=remote_id, problem=exc)) from exc
         return {
             "params": dict(desired.spec["params"]),
             "send_end_ms": desired.spec["send_end_ms"],
@@ -256,16 +258,17 @@ def _adzone_id(doc: Document, ctx: NormaliseContext, problems: ProblemCollector)
         where = f" ({profile.source.file}:{profile.source.line})" if profile is not None else ""
         problems.add(
             ("metadata", "shop"),
-            f"the Shop profile {doc.shop!r}{where} has no spec.taoke: a Taoke cash gift is created, stopped and "
-            "reported with the shop's Alimama (Taoke) app and no seller session; add to that profile "
-            "spec.taoke: {env: {app_key: ALIMAMA_APP_KEY, app_secret: ALIMAMA_APP_SECRET}, adzone_id: <ad zone>} "
-            "(environment variable names, never the values)",
+            _("the Shop profile {shop!r}{where} has no spec.taoke: a Taoke cash gift is created, stopped and "
+              "reported with the shop's Alimama (Taoke) app and no seller session; add to that profile "
+              "spec.taoke: {{env: {{app_key: ALIMAMA_APP_KEY, app_secret: ALIMAMA_APP_SECRET}}, adzone_id: <ad zone>}} "
+              "(environment variable names, never the values)").format(shop=doc.shop, where=where),
         )
     adzone_id = doc.spec.get("adzone_id", app.adzone_id if app is not None else None)
     if adzone_id is None and app is not None:
         problems.add(
             ("spec", "adzone_id"),
-            f"no ad zone: set spec.adzone_id here, or spec.taoke.adzone_id in the Shop profile ({app.where})",
+            _("no ad zone: set spec.adzone_id here, or spec.taoke.adzone_id in the Shop profile ({where})").format(
+                where=app.where),
         )
     return int(adzone_id or 0)
 
@@ -277,7 +280,7 @@ def _per_face(value: Any, problems: ProblemCollector) -> str:
         problems.add(("spec", "per_face"), str(exc))
         return "0.00"
     if to_decimal(text) <= 0:
-        problems.add(("spec", "per_face"), f"a gift must be worth more than 0 yuan, got {value}")
+        problems.add(("spec", "per_face"), _("a gift must be worth more than 0 yuan, got {value}").format(value=value))
     return text
 
 
@@ -295,11 +298,12 @@ def _use(use: Mapping[str, Any], send_start: datetime | None, problems: ProblemC
         problems.add(("spec", "use"), str(exc))
         return {}
     if last < first:
-        problems.add(("spec", "use", "until"), f"until {last} is before from {first}")
+        problems.add(("spec", "use", "until"), _("until {last} is before from {first}").format(last=last, first=first))
     elif send_start is not None and last < gmt8_day(send_start):
         problems.add(
             ("spec", "use", "until"),
-            f"gifts would expire on {last}, before issuing starts on {gmt8_day(send_start)} (GMT+8)",
+            _("gifts would expire on {last}, before issuing starts on {start} (GMT+8)").format(
+                last=last, start=gmt8_day(send_start)),
         )
     return {"use_end_time_mode": ABSOLUTE, "use_start_time": first.isoformat(), "use_end_time": last.isoformat()}
 

@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from reconciler.i18n import _
+
 GMT8 = timezone(timedelta(hours=8))
 _FEN_PER_YUAN = Decimal(100)
 _PERMILLE = Decimal(1000)
@@ -24,14 +26,14 @@ class UnitError(ValueError):
 
 def to_decimal(value: object) -> Decimal:
     if isinstance(value, bool):
-        raise UnitError(f"expected a number, got {value!r}")
+        raise UnitError(_("expected a number, got {value!r}").format(value=value))
     if isinstance(value, float):
         # A float already lost the digits the user wrote; refusing it keeps every conversion exact.
         raise UnitError("internal error: money and rates must arrive as Decimal or str, never float")
     try:
         return Decimal(str(value))
     except InvalidOperation:
-        raise UnitError(f"{value!r} is not a number") from None
+        raise UnitError(_("{value!r} is not a number").format(value=value)) from None
 
 
 def yuan_to_fen(yuan: object) -> int:
@@ -39,7 +41,7 @@ def yuan_to_fen(yuan: object) -> int:
     amount = to_decimal(yuan)
     fen = amount * _FEN_PER_YUAN
     if fen != fen.to_integral_value():
-        raise UnitError(f"{yuan} yuan has more than two decimals (1 fen is the smallest unit)")
+        raise UnitError(_("{amount} yuan has more than two decimals (1 fen is the smallest unit)").format(amount=yuan))
     return int(fen)
 
 
@@ -57,10 +59,10 @@ def rate_to_permille(rate: object) -> int:
     """0.6 (= 6折, 40 % off) → 600, the unit item-pool methods use for discount rates."""
     value = to_decimal(rate)
     if not Decimal(0) < value < Decimal(1):
-        raise UnitError(f"rate {rate} must be above 0 and below 1 (0.6 means 6折)")
+        raise UnitError(_("rate {rate} must be above 0 and below 1 (0.6 means 6折)").format(rate=rate))
     permille = value * _PERMILLE
     if permille != permille.to_integral_value():
-        raise UnitError(f"rate {rate} has more than three decimals")
+        raise UnitError(_("rate {rate} has more than three decimals").format(rate=rate))
     return int(permille)
 
 
@@ -81,9 +83,9 @@ def parse_iso(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UnitError(f"{text!r} is not an ISO 8601 time like 2026-06-18T00:00:00+08:00") from None
+        raise UnitError(_("{text!r} is not an ISO 8601 time like 2026-06-18T00:00:00+08:00").format(text=text)) from None
     if moment.tzinfo is None:
-        raise UnitError(f"{text!r} has no UTC offset; write it like 2026-06-18T00:00:00+08:00")
+        raise UnitError(_("{text!r} has no UTC offset; write it like 2026-06-18T00:00:00+08:00").format(text=text))
     return moment
 
 
@@ -113,7 +115,8 @@ def whole_yuan(yuan: object) -> int:
     """'10.00' → 10, for methods that take whole yuan as a Long (shop coupons). '9.90' is an error."""
     fen = yuan_to_fen(yuan)
     if fen % 100:
-        raise UnitError(f"{yuan} yuan is not a whole number of yuan (this TOP method takes whole yuan only)")
+        raise UnitError(_("{amount} yuan is not a whole number of yuan (this TOP method takes whole yuan only)").format(
+            amount=yuan))
     return fen // 100
 
 
@@ -122,7 +125,7 @@ def parse_top_datetime(text: str) -> datetime:
     try:
         wall = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise UnitError(f"{text!r} is not a TOP time like 2026-06-18 00:00:00") from None
+        raise UnitError(_("{text!r} is not a TOP time like 2026-06-18 00:00:00").format(text=text)) from None
     return wall.replace(tzinfo=GMT8)
 
 
@@ -138,11 +141,11 @@ def parse_date(text: str) -> date:
     """A calendar day written 'yyyy-MM-dd'; TOP reads such days in GMT+8."""
     # fromisoformat alone would also take '20261111' and '2026-W46-3', which TOP does not.
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        raise UnitError(f"{text!r} is not a date like 2026-11-11")
+        raise UnitError(_("{text!r} is not a date like 2026-11-11").format(text=text))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UnitError(f"{text!r} is not a date like 2026-11-11") from None
+        raise UnitError(_("{text!r} is not a date like 2026-11-11").format(text=text)) from None
 
 
 def gmt8_day(moment: datetime) -> date:
@@ -157,10 +160,11 @@ def share_to_permille(share: object) -> int:
     """0.5 (half the list price) → 500. Unlike a discount rate, 1 (the whole list price) is allowed."""
     value = to_decimal(share)
     if not Decimal(0) < value <= Decimal(1):
-        raise UnitError(f"share {share} must be above 0 and at most 1 (0.5 means half the list price)")
+        raise UnitError(_("share {share} must be above 0 and at most 1 (0.5 means half the list price)").format(
+            share=share))
     permille = value * _PERMILLE
     if permille != permille.to_integral_value():
-        raise UnitError(f"share {share} has more than three decimals")
+        raise UnitError(_("share {share} has more than three decimals").format(share=share))
     return int(permille)
 
 

@@ -90,15 +90,15 @@ class ItemPoolActivity(Kind):
         if method == CREATE:
             activity = params["param"]
             out_act_id = activity.get("out_act_id", "?")
-            raise PlanError(
-                f"{CREATE}: TOP did not say whether it created activity {out_act_id!r} (the answer was lost or "
+            raise PlanError(_(
+                "{method}: TOP did not say whether it created activity {name!r} (the answer was lost or "
                 "was a platform error), and TOP offers no way to find an item-pool activity without its id. "
                 "Look in the seller console "
-                f"for {activity.get('activity_name', out_act_id)!r}: if it is there, adopt it with "
-                f"`reconciler import ItemPoolActivity {out_act_id} ACTIVITY_ID`, then plan again; if it is not, "
+                "for {title!r}: if it is there, adopt it with "
+                "`reconciler import ItemPoolActivity {name} ACTIVITY_ID`, then plan again; if it is not, "
                 "record that with `reconciler journal resolve ENTRY --not-applied` (`reconciler journal list --open` "
                 "shows the entry)"
-            )
+            ).format(method=CREATE, name=out_act_id, title=activity.get("activity_name", out_act_id)))
         return super().recover(client, method, params)
 
     # ---- diff → calls ----------------------------------------------------------------------
@@ -126,16 +126,15 @@ class ItemPoolActivity(Kind):
 
     def import_record(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
         if not remote_id.isdigit():
-            raise PlanError(f"an item-pool activity id is a number, not {remote_id!r}")
+            raise PlanError(_("an item-pool activity id is a number, not {id!r}").format(id=remote_id))
         live = read_one(client, int(remote_id))
         if live is None:
-            raise PlanError(f"item-pool activity {remote_id} does not exist on TOP (or was deleted)")
+            raise PlanError(_("item-pool activity {id} does not exist on TOP (or was deleted)").format(id=remote_id))
         out_act_id = live["activity"].get("out_act_id")
         if out_act_id and out_act_id != desired.key.name:
-            raise PlanError(
-                f"activity {remote_id} carries out_act_id {out_act_id!r}, not {desired.key.name!r}: "
-                "it belongs to another manifest or tool"
-            )
+            raise PlanError(_(
+                "activity {id} carries out_act_id {found!r}, not {name!r}: it belongs to another manifest or tool"
+            ).format(id=remote_id, found=out_act_id, name=desired.key.name))
         # TOP returns neither the activity's rules nor item prices, so nothing is recorded as applied
         # for them: the next plan compares what TOP does return and says what it must assume.
         return {"activity": None, "items": {sku: {"sku_code": sku} for sku in live["skus"]}, "imported": True}

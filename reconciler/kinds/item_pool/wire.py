@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.kinds.base import NormaliseContext, ProblemCollector
-from reconciler.kinds.common import fen, permille
+from reconciler.i18n import _
+from reconciler.kinds.common import end_after_start, fen, permille
 from reconciler.kinds.units import UnitError, parse_iso, to_epoch_ms, whole_yuan
 from reconciler.manifest import Document
 
@@ -107,7 +108,7 @@ def _window(window: Mapping[str, str], problems: ProblemCollector, ctx: Normalis
         problems.add(("spec", "window"), str(exc))
         return {}
     if end <= start:
-        problems.add(("spec", "window", "end"), f"end {window['end']} must be after start {window['start']}")
+        problems.add(("spec", "window", "end"), end_after_start(window["end"], window["start"]))
     # A window already over is no problem of the file: the plan skips or leaves it (phase).
     return {"start_time": to_epoch_ms(start), "end_time": to_epoch_ms(end)}
 
@@ -121,7 +122,7 @@ def _period(period: Mapping[str, Any], problems: ProblemCollector) -> dict[str, 
         for index, span in enumerate(period["daily"]):
             start, end = (_with_seconds(part) for part in span.split("-"))
             if end <= start:
-                problems.add(("spec", "period", "daily", index), f"'{span}' ends before it starts")
+                problems.add(("spec", "period", "daily", index), _("'{span}' ends before it starts").format(span=span))
             spans.append(f"{start}_{end}")
         config["every_day_periods"] = spans
     return config
@@ -185,7 +186,7 @@ def _logic_group(group: Mapping[str, Any], index: int, problems: ProblemCollecto
         condition = _condition(group["when"], path + ("when",), problems)
         wire.update({k: v for k, v in condition.items() if k in ("amount", "count")})
     if group_type == "exchange" and "extra_items" not in group:
-        problems.add(path, "an exchange group needs extra_items (how many items a buyer may exchange)")
+        problems.add(path, _("an exchange group needs extra_items (how many items a buyer may exchange)"))
     optional = {
         "extra_items": "can_extra_item_num",
         "exchange_name": "exchange_group_name",
@@ -208,17 +209,19 @@ def item_params(doc: Document, problems: ProblemCollector, activity: Mapping[str
         path: tuple[Any, ...] = ("spec", "items", index)
         sku = item["sku"]
         if sku in items:
-            problems.add(path + ("sku",), f"sku {sku} is listed twice in this pool")
+            problems.add(path + ("sku",), _("sku {sku} is listed twice in this pool").format(sku=sku))
             continue
         wire: dict[str, Any] = {"sku_code": sku}
         if "group" in item:
             if item["group"] not in group_numbers:
-                problems.add(path + ("group",), f"logic group {item['group']} is not declared in spec.logic_groups")
+                problems.add(path + ("group",), _("logic group {group} is not declared in spec.logic_groups").format(
+                    group=item["group"]))
             wire["logic_group_number"] = item["group"]
         wire.update(_item_price(item, path, problems))
         for form in separate:
             if form not in item:
-                problems.add(path, f"a stair uses separate_pricing: {form}, so every item needs its own {form}")
+                problems.add(path, _("a stair uses separate_pricing: {form}, so every item needs its own {form}").format(
+                    form=form))
         items[sku] = wire
     return items
 
@@ -258,12 +261,13 @@ def _decrease_money(value: Any, path: tuple[Any, ...], problems: ProblemCollecto
     try:
         amount = whole_yuan(value)
     except UnitError:
-        problems.add(path, f"{value} yuan has fen in it: an item's own decrease is sent to TOP in whole yuan "
-                           "(additem's page says 元 but types it as an integer, so fen cannot be sent safely); "
-                           "use a whole amount such as \"2.00\", or a fix_price or rate for this item")
+        problems.add(path, _("{value} yuan has fen in it: an item's own decrease is sent to TOP in whole yuan "
+                             "(additem's page says 元 but types it as an integer, so fen cannot be sent safely); "
+                             'use a whole amount such as "2.00", or a fix_price or rate for this item').format(
+            value=value))
         return None
     if amount <= 0:
-        problems.add(path, "a decrease must be at least 1 yuan")
+        problems.add(path, _("a decrease must be at least 1 yuan"))
         return None
     return amount
 
@@ -272,5 +276,5 @@ def _check_unique(values: Sequence[Any], path: tuple[Any, ...], field: str, prob
     seen: set[Any] = set()
     for index, value in enumerate(values):
         if value in seen:
-            problems.add(path + (index, field), f"{field} {value} is used twice")
+            problems.add(path + (index, field), _("{field} {value} is used twice").format(field=field, value=value))
         seen.add(value)
