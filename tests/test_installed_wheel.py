@@ -223,3 +223,19 @@ def test_installed_init_writes_a_starter_project_that_validates(installed: Insta
     assert (tmp_path / "my-project" / "reconciler.toml").is_file()
     validated = _check(_run([installed.reconciler, "validate", "campaigns"], cwd=tmp_path / "my-project", env=env))
     assert "valid" in validated.stdout
+
+
+def test_installed_command_speaks_chinese_from_the_catalogue_in_the_wheel(installed: Installed, tmp_path: Path) -> None:
+    """The zh_CN catalogue ships as package data (issue 21.3) and the installed command reads it
+    under a Chinese locale; --lang en overrides the locale."""
+    catalogue = "reconciler/locale/zh_CN/LC_MESSAGES/reconciler.po"
+    assert catalogue in zipfile.ZipFile(installed.wheel).namelist()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTHON", "RECONCILER_", "LC_", "LANGUAGE"))}
+    saved = tmp_path / "plan.json"
+    saved.write_text("{}", encoding="utf-8")
+    refused = [installed.reconciler, "apply", "--checksum-file", "x", str(saved)]  # a usage error, before any work
+    chinese = _run(refused, cwd=tmp_path, env={**env, "LANG": "zh_CN.UTF-8"})
+    assert chinese.returncode == 2 and "--checksum-file 取代 --checksum" in chinese.stderr, chinese.stderr
+    english = _run([installed.reconciler, "--lang", "en", *refused[1:]], cwd=tmp_path, env={**env, "LANG": "zh_CN.UTF-8"})
+    assert english.returncode == 2 and "--checksum-file replaces --checksum" in english.stderr, english.stderr
