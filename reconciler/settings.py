@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.errors import SettingsError
+from reconciler.i18n import _
 from reconciler.manifest import ShopProfile
 from reconciler.manifest.document import TaokeApp
 from reconciler.model import ResourceKey
@@ -50,7 +51,7 @@ class Target:
             return cls(parts[0], parts[1])
         if len(parts) == 3 and all(parts):
             return cls(parts[1], parts[2], shop=parts[0])
-        raise SettingsError(f"--target {text!r} is not KIND/NAME or SHOP/KIND/NAME, e.g. ItemDiscount/tea")
+        raise SettingsError(_("--target {text} is not KIND/NAME or SHOP/KIND/NAME, e.g. ItemDiscount/tea").format(text=repr(text)))
 
     @classmethod
     def of(cls, key: ResourceKey) -> Target:
@@ -80,7 +81,8 @@ class Shard:
         index, slash, count = text.partition("/")
         if slash and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count):
             return cls(int(index), int(count))
-        raise SettingsError(f"--shard {text!r} is not I/N with 0 ≤ I < N, e.g. 0/4 (the first of four shards)")
+        raise SettingsError(_("--shard {text} is not I/N with 0 ≤ I < N, e.g. 0/4 (the first of four shards)").format(
+            text=repr(text)))
 
     def covers(self, shop: str) -> bool:
         return shop_number(shop) % self.count == self.index
@@ -166,9 +168,11 @@ def parse_moment(text: str | None, option: str = "--at") -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SettingsError(f"{option} {text!r} is not an ISO 8601 time like 2026-11-11T00:00+08:00") from None
+        raise SettingsError(_("{option} {text} is not an ISO 8601 time like 2026-11-11T00:00+08:00").format(
+            option=option, text=repr(text))) from None
     if moment.tzinfo is None:
-        raise SettingsError(f"{option} {text!r} needs a UTC offset, e.g. 2026-11-11T00:00+08:00")
+        raise SettingsError(_("{option} {text} needs a UTC offset, e.g. 2026-11-11T00:00+08:00").format(
+            option=option, text=repr(text)))
     return moment
 
 

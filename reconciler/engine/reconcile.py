@@ -237,23 +237,25 @@ class Reconciler:
     def adopt(self, kind: str, name: str, remote_id: str, paths: Sequence[str]) -> ResourceKey:
         """`import`: link the TOP object `remote_id` to KIND/NAME, declared in the manifests at
         `paths`; only the state store changes (the shop is locked while it does)."""
-        resources, _ = self._load(paths, self.settings.clock.now, say=False, whole=False)
+        resources, _manifests = self._load(paths, self.settings.clock.now, say=False, whole=False)
         matches = [r for r in resources if r.key.kind == kind and r.key.name == name]
         if not matches:
-            raise ImportRefused(f"no manifest declares {kind}/{name}; declare it first, then import the object it should manage")
+            raise ImportRefused(_("no manifest declares {kind}/{name}; declare it first, then import the object it should "
+                                  "manage").format(kind=kind, name=name))
         if len(matches) > 1:
-            raise ImportRefused(f"{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one "
-                                "shop's files")
+            raise ImportRefused(_("{kind}/{name} is declared for several shops; import is per shop — narrow PATHS to one "
+                                  "shop's files").format(kind=kind, name=name))
         resource = matches[0]
         if self.locks is not None:
             self.locks.hold([resource.key.shop])
         existing = self.store.get(resource.key)
         if existing is not None:
-            raise ImportRefused(f"{resource.key} already manages remote object {existing.remote_id}; "
-                                "`reconciler state rm` it first")
+            raise ImportRefused(_("{key} already manages remote object {remote_id}; `reconciler state rm` it first").format(
+                key=resource.key, remote_id=existing.remote_id))
         for link in self.store.links(resource.key.shop):
             if link.key.kind == kind and link.remote_id == remote_id:
-                raise ImportRefused(f"remote object {remote_id} is already managed as {link.key}")
+                raise ImportRefused(_("remote object {remote_id} is already managed as {key}").format(
+                    remote_id=remote_id, key=link.key))
         record = KINDS[kind].import_record(self.clients(resource.key.shop), remote_id, resource)
         self.store.put(Link(resource.key, remote_id, record))
         for entry in self.store.journal(status="sent"):
@@ -358,8 +360,9 @@ def scoped_manifests(manifests: ManifestSet, scope: Scope, stored_shops: Collect
         return manifests
     unknown = sorted((scope.shops or frozenset()) - set(manifests.shops) - set(stored_shops))
     if unknown:
-        known = ", ".join(sorted(manifests.shops)) or "none"
-        raise SettingsError(f"--shop {', '.join(unknown)}: no Shop profile of that name in the manifests; known: {known}")
+        known = ", ".join(sorted(manifests.shops)) or _("none")
+        raise SettingsError(_("--shop {shops}: no Shop profile of that name in the manifests; known: {known}").format(
+            shops=", ".join(unknown), known=known))
     return ManifestSet(
         shops={name: profile for name, profile in manifests.shops.items() if scope.covers_shop(name)},
         documents=tuple(doc for doc in manifests.documents if doc.shop is not None and scope.covers_shop(doc.shop)),
@@ -371,13 +374,12 @@ def _orphan_message(shop: str, count: int, store: StateStore) -> str:
     manages its objects: planning it would need credentials nobody declares, and skipping it would
     silently stop managing objects on TOP. Another repository's shops never get here (their rows
     carry another namespace)."""
-    return (
-        f"shop '{shop}' has {count} managed object(s) in this project's state store (project id "
-        f"'{store.namespace}') but no Shop "
-        "profile in the manifests. To delete them from TOP, restore its Shop profile without their manifests and "
-        f"apply with --prune; to stop managing them and leave them on TOP, `reconciler state rm {shop}/KIND/NAME` "
-        f"each (`reconciler state list` shows them); to leave the shop out of this run, name the others with --shop"
-    )
+    return _(
+        "shop '{shop}' has {count} managed object(s) in this project's state store (project id '{project}') but no "
+        "Shop profile in the manifests. To delete them from TOP, restore its Shop profile without their manifests and "
+        "apply with --prune; to stop managing them and leave them on TOP, `reconciler state rm {shop}/KIND/NAME` "
+        "each (`reconciler state list` shows them); to leave the shop out of this run, name the others with --shop"
+    ).format(shop=shop, count=count, project=store.namespace)
 
 
 def interrupted_notes(store: StateStore, scope: Scope = EVERYTHING) -> list[str]:
