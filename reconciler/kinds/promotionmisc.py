@@ -382,7 +382,9 @@ class PromotionMiscActivity:
             key=desired.key,
             action=Action.UPDATE,
             calls=tuple(calls),
-            reason="; ".join(reasons),
+            # Both: the update's reason, then the range's ("{reason}; {items}", as item pools say it).
+            reason=_("{reason}; {items}").format(reason=reasons[0], items=reasons[1]) if len(reasons) == 2
+            else reasons[0],
             details=tuple(differences + item_details),
             source=desired.source,
         )
