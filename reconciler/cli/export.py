@@ -22,6 +22,7 @@ from reconciler.connect import Clients
 from reconciler.engine.plan import desired_resources
 from reconciler.engine.reconcile import Reconciler
 from reconciler.errors import ImportRefused, ManifestError, PlanError
+from reconciler.i18n import _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, Kind
 from reconciler.kinds.exported import (
@@ -69,14 +70,22 @@ class Outcome:
         objects = self.exported()
         lossy = [obj for obj in objects if obj.lossy]
         failed = [f"{part.kind} {line}" for part in self.by_kind.values() for line in part.failed]
-        lines = [f"exported {len(objects) - len(lossy)}, skipped {len(self.skipped)} (already managed), "
-                 f"lossy {len(lossy)} (written commented out, not imported), failed {len(failed)}, "
-                 f"ended {len(self.ended)} (not exported), not listable {len(unlisted)} kind(s)" + (f", imported {len(self.imported)}" if self.imported else "")]
-        lines += [f"skipped: {line}" for line in self.skipped]
-        lines += [f"ended, not exported: {line} (--include-ended exports it)" for line in self.ended]
-        lines += [f"lossy: {obj.kind} {obj.remote_id}: {'; '.join(obj.lost)}" for obj in lossy]
-        lines += [f"failed: {line}" for line in failed]
-        lines += [f"not imported: {line}" for line in self.not_imported]
+        counts = {"exported": len(objects) - len(lossy), "skipped": len(self.skipped), "lossy": len(lossy),
+                  "failed": len(failed), "ended": len(self.ended), "unlisted": len(unlisted), "imported": len(self.imported)}
+        if self.imported:
+            head = _("exported {exported}, skipped {skipped} (already managed), lossy {lossy} (written commented out, not "
+                     "imported), failed {failed}, ended {ended} (not exported), not listable {unlisted} kind(s), "
+                     "imported {imported}").format(**counts)
+        else:
+            head = _("exported {exported}, skipped {skipped} (already managed), lossy {lossy} (written commented out, not "
+                     "imported), failed {failed}, ended {ended} (not exported), not listable {unlisted} kind(s)").format(**counts)
+        lines = [head]
+        lines += [_("skipped: {what}").format(what=line) for line in self.skipped]
+        lines += [_("ended, not exported: {what} (--include-ended exports it)").format(what=line) for line in self.ended]
+        lines += [_("lossy: {kind} {remote_id}: {lost}").format(kind=obj.kind, remote_id=obj.remote_id, lost="; ".join(obj.lost))
+                  for obj in lossy]
+        lines += [_("failed: {what}").format(what=line) for line in failed]
+        lines += [_("not imported: {what}").format(what=line) for line in self.not_imported]
         return lines
 
 
@@ -125,12 +134,12 @@ def export(shops: tuple[str, ...], shard: str | None, out_dir: str, kinds: tuple
     DIR/NAME/ and linked on its own, with its own summary; --id, which names one shop's object,
     needs a single --shop."""
     if not shops and shard is None:
-        fail("name the shop to read with --shop NAME (or the shops of a shard with --shard I/N)")
+        fail(_("name the shop to read with --shop NAME (or the shops of a shard with --shard I/N)"))
     listed_kinds, wanted_ids = _parse_selection(kinds, ids)
     check_outputs({}, {"--out": out_dir})
     single = len(shops) == 1 and shard is None  # written to DIR itself, as before shards
     if wanted_ids and not single:
-        fail("--id names one shop's object: give a single --shop (without --shard) with it")
+        fail(_("--id names one shop's object: give a single --shop (without --shard) with it"))
     project = project_of([out_dir])
     manifests = manifests or str(project.root / DEFAULT_MANIFESTS)
     if not Path(manifests).exists():
@@ -139,14 +148,16 @@ def export(shops: tuple[str, ...], shard: str | None, out_dir: str, kinds: tuple
     with errors_reported():
         profiles = _profiles(manifests, shops, shard)
     if not profiles:
-        click.echo(f"shard {shard} holds none of the shops in {manifests}: nothing to export", err=True)
+        click.echo(_("shard {shard} holds none of the shops in {manifests}: nothing to export").format(
+            shard=shard, manifests=manifests), err=True)
         return
     targets = {shop: Path(out_dir) if single else Path(out_dir) / shop for shop in profiles}
     names = [file_name(kind) for kind in {*listed_kinds, *(kind for kind, _ in wanted_ids)}]
     names += [file_name(ListingWindow.kind)] if listing else []
     taken = [str(target / name) for target in targets.values() for name in [*names, SHOP_FILE] if (target / name).exists()]
     if taken:
-        fail(f"{', '.join(taken)} already exist(s); export writes new files only: move them or choose another --out")
+        fail(_("{files} already exist(s); export writes new files only: move them or choose another --out").format(
+            files=", ".join(taken)))
     for target in targets.values():
         target.mkdir(parents=True, exist_ok=True)
     settings = build_settings(project)
@@ -198,12 +209,12 @@ def _report(outcome: Outcome, selection: Selection, paths: Sequence[str], out_di
     for line in outcome.summary(unlisted):
         click.echo(line, err=True)
     for kind, hint in unlisted:
-        click.echo(f"not listable: {kind}: {hint}", err=True)
+        click.echo(_("not listable: {kind}: {hint}").format(kind=kind, hint=hint), err=True)
     importable = [obj for obj in outcome.exported() if not obj.lossy]
     if not selection.link and importable:
         # Item pools have no duplicate guard: their plan shows a create, so the imports are said here.
-        click.echo(f"next: link the exported objects (or run export again with --import), then `reconciler plan "
-                   f"{out_dir}` shows no change:", err=True)
+        click.echo(_("next: link the exported objects (or run export again with --import), then `reconciler plan "
+                     "{out_dir}` shows no change:").format(out_dir=out_dir), err=True)
         for obj in importable:
             words = ["reconciler", "import", obj.kind, obj.name, obj.remote_id, *paths]
             click.echo("  " + " ".join(shlex.quote(word) for word in words), err=True)
