@@ -53,9 +53,9 @@ def ci_context(env: Mapping[str, str]) -> tuple[str | None, tuple[str, ...]]:
     if repository and env.get("GITHUB_SHA"):
         facts.append(f"{repository}@{env['GITHUB_SHA'][:12]}")
     if env.get("GITHUB_WORKFLOW"):
-        facts.append(f"workflow {env['GITHUB_WORKFLOW']}")
+        facts.append(_("workflow {name}").format(name=env["GITHUB_WORKFLOW"]))
     if env.get("GITHUB_ACTOR"):
-        facts.append(f"by {env['GITHUB_ACTOR']}")
+        facts.append(_("by {actor}").format(actor=env["GITHUB_ACTOR"]))
     return link, tuple(facts)
 
 

@@ -169,7 +169,8 @@ class RunWatch:
         lines: list[str] = []
         if event == "drift":
             for change in self.drift.drift:
-                lines.append(f"{change.action.symbol} {change.key}: {change.reason or change.action.value}")
+                reason = change.reason or _(_ACTION_WORDS[change.action.value])
+                lines.append(f"{change.action.symbol} {change.key}: {reason}")
                 lines.extend(f"    {detail}" for detail in change.details)
             return lines
         if event == "guardrail block":

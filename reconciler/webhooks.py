@@ -193,15 +193,17 @@ def judge(fmt: str, response: httpx.Response) -> Answer:
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            return Answer(False, False, f"HTTP {status}, not a {fmt} answer")
+            return Answer(False, False, _("HTTP {status}, not a {format} answer").format(status=status, format=fmt))
         # DingTalk/WeCom: errcode/errmsg; Feishu: code/msg, older answers StatusCode/StatusMessage.
         code = answer.get("errcode", answer.get("code", answer.get("StatusCode")))
         message = answer.get("errmsg", answer.get("msg", answer.get("StatusMessage", "")))
         if code == 0 and status < 300:
             return Answer(True)
         if code is None:
-            return Answer(False, False, f"HTTP {status}, no error code in the answer")
-        return Answer(False, code in TRANSIENT_CODES[fmt], f"error code {code}: {str(message)[:200]}")
+            return Answer(False, False, _("HTTP {status}, no error code in the answer").format(status=status))
+        # The robot's own code and message stay as it sent them; only our frame is translated.
+        return Answer(False, code in TRANSIENT_CODES[fmt],
+                      _("error code {code}: {message}").format(code=code, message=str(message)[:200]))
     if status >= 300:
         return Answer(False, False, f"HTTP {status}: {response.text[:200]}".rstrip(": "))
     if fmt == "slack" and response.text.strip() != "ok":  # Slack answers the text "ok", else an error name

@@ -172,7 +172,10 @@ def test_a_guardrail_alert_reaches_a_dingtalk_robot_in_chinese(
     stock_shop(sandbox)
     workspace.write("prices.yaml", FLOORS + "---\n" + item_discount("typo", "rate: 0.3", ["101"]))
     workspace.env.update({"RECONCILER_WEBHOOK_URL": robot.url, "RECONCILER_WEBHOOK_FORMAT": "dingtalk",
-                          "RECONCILER_WEBHOOK_SECRET": SECRET, "RECONCILER_WEBHOOK_BACKOFF": "0.01"})
+                          "RECONCILER_WEBHOOK_SECRET": SECRET, "RECONCILER_WEBHOOK_BACKOFF": "0.01",
+                          "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "shop/campaigns",
+                          "GITHUB_RUN_ID": "42", "GITHUB_SHA": "0123456789abcdef", "GITHUB_WORKFLOW": "plan",
+                          "GITHUB_ACTOR": "xiaoming"})
     planned = workspace.run(*ZH, "plan", str(workspace.campaigns))
     assert planned.exit_code == 1, planned.output
     assert "告警未送达" not in planned.output and SECRET not in planned.output
@@ -181,6 +184,8 @@ def test_a_guardrail_alert_reaches_a_dingtalk_robot_in_chinese(
     assert body["msgtype"] == "markdown" and markdown["title"] == "campaign-reconciler：安全护栏拦截"
     assert "plan 被安全检查拦截；没有向 TOP 发送任何调用（店铺：demo-shop）。" in markdown["text"]
     assert "商品 101 龙井：最低到手价将降到 30.00，低于价格底线 70.00" in markdown["text"]
+    assert ("[CI 运行](https://github.com/shop/campaigns/actions/runs/42) · reconciler plan · "
+            "shop/campaigns@0123456789ab · 工作流 plan · 由 xiaoming 触发") in markdown["text"]
     assert SECRET not in json.dumps(body, ensure_ascii=False)
 
 
@@ -190,6 +195,6 @@ def test_a_refused_chinese_alert_says_so_in_chinese(robots: dict[str, Robot], wo
     workspace.env.update({"RECONCILER_WEBHOOK_URL": robot.url, "RECONCILER_WEBHOOK_FORMAT": "dingtalk"})
     failed = workspace.run(*ZH, "alert", "--title", "没有审核过的计划", "--text", "main 分支没有执行")
     assert failed.exit_code == 1
-    assert "错误：告警未送达：dingtalk 机器人拒收了「没有审核过的计划」告警：error code 310000" in failed.stderr
+    assert "错误：告警未送达：dingtalk 机器人拒收了「没有审核过的计划」告警：错误码 310000：keywords not in content" in failed.stderr
     [body] = robot.bodies()
     assert body["markdown"]["title"] == "campaign-reconciler：没有审核过的计划"
