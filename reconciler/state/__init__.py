@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 
 from reconciler.errors import StateError
+from reconciler.i18n import _
 from reconciler.state.base import DEFAULT_NAMESPACE, JournalEntry, LockTimeoutError, ShopLocks, StateStore
 from reconciler.state.sqlite import SqliteStateStore
 
@@ -34,10 +35,10 @@ def _postgres_store(location: str, namespace: str) -> StateStore:
     except ImportError as exc:
         if not (exc.name or "").startswith("psycopg"):
             raise
-        raise StateError(
+        raise StateError(_(
             "RECONCILER_STATE names a PostgreSQL store, but the PostgreSQL driver (psycopg) is not "
             "installed: pip install 'campaign-reconciler[postgres]'"
-        ) from exc
+        )) from exc
     return PostgresStateStore(location, namespace)
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import simplejson
 
 from reconciler.errors import StateError
+from reconciler.i18n import _
 from reconciler.model import DropLink, Link, Ref, ResourceKey, SetLink, SetRecordEntry, StateEffect
 
 # Called once when a shop's lock is taken by someone else, with who holds it, before waiting.
@@ -100,12 +101,12 @@ def lock_key(name: str) -> int:
 
 
 def lock_timeout_message(shop: str, timeout: float, holder: str) -> str:
-    return (
-        f"shop {shop} is locked by another apply ({holder}) and stayed locked for {timeout:g} s; "
+    return _(
+        "shop {shop} is locked by another apply ({holder}) and stayed locked for {timeout:g} s; "
         "nothing was sent. Wait for that apply to finish (its CI job or terminal shows it), then run "
         "apply again, or pass a longer --lock-timeout. The lock is released when its process ends, "
         "so it cannot stay stuck after a crash."
-    )
+    ).format(shop=shop, holder=holder, timeout=timeout)
 
 
 class StateStore(ABC):
@@ -294,10 +295,10 @@ def pending_migrations(steps: Sequence[Migration], current: int, where: str) -> 
     """The steps a store at `current` still needs; refuses a store newer than this code."""
     latest = steps[-1].version
     if current > latest:
-        raise StateError(
-            f"the state store {where} has schema version {current}, newer than this reconciler knows "
-            f"({latest}); upgrade campaign-reconciler before using it"
-        )
+        raise StateError(_(
+            "the state store {where} has schema version {current}, newer than this reconciler knows "
+            "({latest}); upgrade campaign-reconciler before using it"
+        ).format(where=where, current=current, latest=latest))
     return [step for step in steps if step.version > current]
 
 

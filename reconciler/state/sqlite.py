@@ -23,6 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from reconciler.errors import StateError
+from reconciler.i18n import _
 from reconciler.model import Link, ResourceKey, StateEffect
 from reconciler.state.base import (
     DEFAULT_NAMESPACE,
@@ -130,12 +131,12 @@ class SqliteStateStore(SqlStateStore):
             self._db = sqlite3.connect(path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
             _use_wal(self._db)
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open state store {path}: {exc}") from exc
+            raise StateError(_("cannot open state store {path}: {error}").format(path=path, error=exc)) from exc
         try:
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
-            raise StateError(f"cannot open state store {path}: {exc}") from exc
+            raise StateError(_("cannot open state store {path}: {error}").format(path=path, error=exc)) from exc
         except BaseException:
             self._db.close()
             raise
