@@ -124,7 +124,9 @@ ALLOWED_WORDS = {
 }
 # English even alone: a unit or a word that joins a sentence, never a name.
 ALONE_ENGLISH = {"yuan", "fen", "and", "or", "of", "the", "to", "from", "with", "was", "is", "not", "no", "item",
-                 "items", "order", "orders", "buyer", "buyers", "day", "days", "none", "yes", "ok"}
+                 "items", "order", "orders", "buyer", "buyers", "day", "days", "none", "yes", "ok", "shop", "project",
+                 "gateway", "note", "warning", "why", "delist", "list", "stock", "coupon", "gift", "plan", "change",
+                 "changes", "before", "after", "deleted", "create", "update", "replace", "delete", "part"}
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-/+%@#$'’]+")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][a-z]+)?")
 # What sits between two words of one sentence: spaces and ASCII punctuation (a Chinese character,
@@ -260,8 +262,8 @@ def zh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhRun]:
         runner = CliRunner()
         outputs.update(_zh_plan(runner, "demo-empty", campaigns, root, env, server.gateway))
         saved = root / "saved-plan.json"
-        runner.invoke(cli, ["plan", str(campaigns), "--at", MOMENT.isoformat(), "--out", str(saved)], env=env,
-                      catch_exceptions=False)
+        runner.invoke(cli, ["--lang", "zh-CN", "plan", str(campaigns), "--at", MOMENT.isoformat(), "--out", str(saved)],
+                      env=env, catch_exceptions=False)
         applied = runner.invoke(cli, ["--lang", "zh-CN", "apply", str(saved), "--auto-approve", "--parallelism", "1"],
                                 env=env, catch_exceptions=False)
         assert applied.exit_code == 0, applied.output

@@ -25,6 +25,7 @@ from reconciler.engine.codec import (
     resource_to_data,
 )
 from reconciler.errors import PlanError
+from reconciler.i18n import _
 from reconciler.model import Change, Plan, Resource
 from reconciler.settings import Scope, ShopConnection
 
@@ -93,11 +94,12 @@ def read_saved_plan(path: str) -> SavedPlan:
     try:
         data = loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc}") from None
+        raise PlanError(_("cannot read plan file {path}: {error}").format(path=path, error=exc)) from None
     if not isinstance(data, dict) or data.get("kind") != SAVED_PLAN_KIND:
-        raise PlanError(f"{path} is not a plan file written by `reconciler plan --out`")
+        raise PlanError(_("{path} is not a plan file written by `reconciler plan --out`").format(path=path))
     if data.get("format_version") != FORMAT_VERSION:
-        raise PlanError(f"{path} has plan format {data.get('format_version')}; this reconciler reads {FORMAT_VERSION}")
+        raise PlanError(_("{path} has plan format {found}; this reconciler reads {expected}").format(
+            path=path, found=data.get("format_version"), expected=FORMAT_VERSION))
     saved = SavedPlan(
         plan=plan_from_data(data["plan"]),
         desired=tuple(resource_from_data(r) for r in data["desired"]),
@@ -106,7 +108,7 @@ def read_saved_plan(path: str) -> SavedPlan:
         shops={name: ShopConnection.from_data(name, shop) for name, shop in (data.get("shops") or {}).items()},
     )
     if saved.checksum != data.get("checksum"):
-        raise PlanError(f"{path} was edited after it was written (its checksum does not match its calls)")
+        raise PlanError(_("{path} was edited after it was written (its checksum does not match its calls)").format(path=path))
     return saved
 
 
@@ -125,11 +127,11 @@ def stale_objects(saved: Plan, fresh: Plan) -> list[str]:
         if before == after:
             continue
         if before is None:
-            moved.append(f"{address}: appeared since the plan was made")
+            moved.append(_("{address}: appeared since the plan was made").format(address=address))
         elif after is None:
-            moved.append(f"{address}: disappeared since the plan was made")
+            moved.append(_("{address}: disappeared since the plan was made").format(address=address))
         else:
-            moved.append(f"{address}: changed since the plan was made")
+            moved.append(_("{address}: changed since the plan was made").format(address=address))
     return moved
 
 
@@ -142,9 +144,9 @@ def plan_difference(reviewed: Plan, current: Plan) -> list[str]:
     lines = []
     for key in sorted(set(old) | set(new)):
         if key not in new:
-            lines.append(f"- {key}: was in the reviewed plan, is not planned now")
+            lines.append("- " + _("{address}: was in the reviewed plan, is not planned now").format(address=key))
         elif key not in old:
-            lines.append(f"+ {key}: planned now, was not in the reviewed plan")
+            lines.append("+ " + _("{address}: planned now, was not in the reviewed plan").format(address=key))
         elif old[key] != new[key]:
-            lines.append(f"~ {key}: planned differently from the reviewed plan")
+            lines.append("~ " + _("{address}: planned differently from the reviewed plan").format(address=key))
     return lines
