@@ -12,8 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.i18n import N_, _
 from reconciler.project import DEFAULT_PROJECT_ID, Project, describe_state
 from reconciler.top.gateways import public_url
+
+
+# How the project root was found, in words (project.py: "reconciler.toml", "git" are names, kept).
+_FOUND_BY = {"manifests' directory": N_("manifests' directory")}
 
 
 @dataclass(frozen=True)
@@ -22,16 +27,16 @@ class Where:
     gateways: Mapping[str, str]  # shop → gateway URL
 
     def lines(self) -> list[str]:
-        lines = [
-            f"project: {self.project.root} (found by {self.project.found_by}{self._id()})",
-            f"state:   {describe_state(self.project.state)}",
-        ]
-        lines += [f"shop {shop}: gateway {public_url(url)}" for shop, url in sorted(self.gateways.items())]
+        root, found_by = self.project.root, self.project.found_by
+        found_by = _(_FOUND_BY[found_by]) if found_by in _FOUND_BY else found_by  # file names stay as they are
+        if self.project.id == DEFAULT_PROJECT_ID:
+            project = _("project: {root} (found by {how})").format(root=root, how=found_by)
+        else:  # the project's namespace in the state store, named when it is not the default one
+            project = _("project: {root} (found by {how}, id {id})").format(root=root, how=found_by, id=self.project.id)
+        lines = [project, _("state:   {store}").format(store=describe_state(self.project.state))]
+        lines += [_("shop {shop}: gateway {url}").format(shop=shop, url=public_url(url))
+                  for shop, url in sorted(self.gateways.items())]
         return lines
-
-    def _id(self) -> str:
-        """The project's namespace in the state store, named when it is not the default one."""
-        return "" if self.project.id == DEFAULT_PROJECT_ID else f", id {self.project.id}"
 
     def data(self) -> dict[str, Any]:
         return {
