@@ -250,7 +250,7 @@ def _why_not_listed(kind: str) -> str:
     if not instance.read_methods:
         return f"{kind} is no object on TOP (the reconciler's own rule): there is nothing to export"
     if instance.not_exportable:
-        return instance.not_exportable
+        return _(instance.not_exportable)
     return f"TOP cannot list {kind} objects; name each with --id {kind}:ID"
 
 
@@ -261,7 +261,7 @@ def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
         if kind in listed or kind == ListingWindow.kind or _listable(kind) or not KINDS[kind].write_methods:
             continue
         exportable = type(KINDS[kind]).export_one is not Kind.export_one
-        why = KINDS[kind].not_exportable or "export cannot write it yet"
+        why = _(KINDS[kind].not_exportable) if KINDS[kind].not_exportable else "export cannot write it yet"
         how = (f"TOP has no list call; name ids with --id {kind}:ID" if exportable
                else f"{why}; declare it by hand and `reconciler import {kind} NAME ID`")
         hints.append((kind, how + (" (the ids given with --id were tried)" if kind in by_id else "")))

@@ -250,9 +250,9 @@ class Kind(ABC):
     def export_one(self, client: Caller, remote_id: str) -> Exported:
         """The object `remote_id` as a manifest document (`export --id KIND:ID`); ExportError when
         TOP has no such object or this kind cannot be exported."""
-        why = self.not_exportable or "export cannot write them yet"
-        raise ExportError(f"{self.kind} objects cannot be exported: {why}; declare them by hand and "
-                          f"`reconciler import {self.kind} NAME {remote_id}`")
+        why = _(self.not_exportable) if self.not_exportable else _("export cannot write them yet")
+        raise ExportError(_("{kind} objects cannot be exported: {why}; declare them by hand and "
+                            "`reconciler import {kind} NAME {id}`").format(kind=self.kind, why=why, id=remote_id))
 
     def same_as_create(self, client: Caller, desired: Resource, live: LiveState) -> list[str]:
         """Ids of unmanaged objects on TOP that hold exactly what creating `desired` would make.

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanError, Problem
-from reconciler.i18n import _, ngettext
+from reconciler.i18n import N_, _, ngettext
 from reconciler.kinds.base import (
     Caller,
     Kind,
@@ -104,7 +104,7 @@ class CouponGrant(Kind):
     guarded = False  # a removed grant only forgets its ledger; coupons cannot be taken back
     depends_on = (COUPON_KIND,)
     write_methods = (SEND, SNS_SEND)
-    not_exportable = "TOP keeps no list of the coupons a shop sent (a grant is the state store's ledger)"
+    not_exportable = N_("TOP keeps no list of the coupons a shop sent (a grant is the state store's ledger)")
 
     # ---- manifest → wire -------------------------------------------------------------------
 
@@ -284,6 +284,9 @@ def buyers_of_call(params: Mapping[str, Any]) -> list[str]:
     return keys
 
 
+NO_REASON = N_("no reason given")  # a refusal without TOP's reason (translated where shown)
+
+
 class SendOutcome:
     def __init__(self) -> None:
         self.granted: dict[str, Any] = {}  # buyer → coupon number (None when TOP did not say)
@@ -297,7 +300,7 @@ def send_outcome(params: Mapping[str, Any], answer: Mapping[str, Any]) -> SendOu
     for entry in top_rows(answer.get("failure_buyers"), "error_message", where="failure_buyers"):
         buyer = _buyer_in_answer(entry)
         if buyer is not None:
-            failed[buyer] = str(entry.get("reason") or "no reason given")
+            failed[buyer] = str(entry.get("reason") or NO_REASON)  # kept in the ledger as it is
     numbers: dict[str, Any] = {}
     for entry in top_rows(answer.get("coupon_results"), "coupon_result", where="coupon_results"):
         buyer = _buyer_in_answer(entry)
@@ -401,7 +404,8 @@ def _details(
     if retried:
         yield _("last time TOP refused {count} of them:").format(count=len(retried))
         for buyer in retried[:SHOWN_FAILURES]:
-            yield f"  {_shown(buyer)}: {failed[buyer]}"
+            reason = failed[buyer]
+            yield f"  {_shown(buyer)}: {_(reason) if reason == NO_REASON else reason}"
         if len(retried) > SHOWN_FAILURES:
             yield _("  … and {count} more").format(count=len(retried) - SHOWN_FAILURES)
     unlisted = [buyer for buyer in granted if buyer not in set(buyers)]

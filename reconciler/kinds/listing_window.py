@@ -74,7 +74,7 @@ class ListingWindow(Kind):
     reads_back = False  # a window is the reconciler's own rule, never an object TOP could lose
     read_methods = (ONSALE, INVENTORY, SELLER_GET)
     write_methods = (LISTING, DELISTING)
-    not_exportable = "a listing window is the reconciler's own rule, not a TOP object: --listing snapshot writes one"
+    not_exportable = N_("a listing window is the reconciler's own rule, not a TOP object: --listing snapshot writes one")
 
     # ---- manifest → normalised spec -------------------------------------------------------------
 

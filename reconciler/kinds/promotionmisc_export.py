@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.i18n import _
 from reconciler.kinds.base import Caller
 from reconciler.kinds.exported import ExportError, Exported, iso_from_top
 from reconciler.kinds.promotionmisc import ALL_ITEMS, MAX_RANGE_ITEMS, Family, list_activities, read_activities
@@ -30,10 +31,10 @@ class PromotionMiscExport:
 
     def export_one(self, client: Caller, remote_id: str) -> Exported:
         if not remote_id.isdigit():
-            raise ExportError(f"{remote_id!r} is not an activity id (activity ids are numbers)")
+            raise ExportError(_("{id!r} is not an activity id (activity ids are numbers)").format(id=remote_id))
         entry = read_activities(client, self.family, [int(remote_id)])[int(remote_id)]
         if entry is None:
-            raise ExportError(f"the shop has no {self.family.label} {remote_id} on TOP")
+            raise ExportError(_("the shop has no {label} {id} on TOP").format(label=_(self.family.label), id=remote_id))
         return self.exported(remote_id, entry)
 
     def exported(self, remote_id: str, entry: Mapping[str, Any]) -> Exported:

@@ -216,7 +216,7 @@ class ShopCoupon(Kind):
     def export_one(self, client: Caller, remote_id: str) -> Exported:
         found = [row for row in list_coupons(client) if str(row["coupon_id"]) == remote_id]
         if not found:
-            raise ExportError(f"the shop has no coupon {remote_id} on TOP")
+            raise ExportError(_("the shop has no coupon {id} on TOP").format(id=remote_id))
         return coupon_exported(found[0], DENOMINATIONS)
 
     def recover(self, client: Caller, method: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:

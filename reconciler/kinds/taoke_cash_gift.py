@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.errors import PlanError, TopError, TopPermanentError
-from reconciler.i18n import _, ngettext
+from reconciler.i18n import N_, _, ngettext
 from reconciler.kinds.wording import absent, arrow
 from reconciler.kinds.base import (
     Caller,
@@ -90,7 +90,7 @@ class TaokeCashGift(Kind):
     write_methods = (CREATE, STOP)
     reads_links_only = True  # read_live reads each linked gift's report by rights_id, nothing else
     prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
-    not_exportable = "TOP lists no gifts, and tlj.report shows a gift's figures, not what it gives"
+    not_exportable = N_("TOP lists no gifts, and tlj.report shows a gift's figures, not what it gives")
 
     # ---- manifest → wire ------------------------------------------------------------------------
 

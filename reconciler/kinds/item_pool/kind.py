@@ -142,10 +142,10 @@ class ItemPoolActivity(Kind):
     def export_one(self, client: Caller, remote_id: str) -> Exported:
         """`export --id ItemPoolActivity:ID` (TOP has no list call, so export_listed stays None)."""
         if not remote_id.isdigit():
-            raise ExportError(f"an item-pool activity id is a number, not {remote_id!r}")
+            raise ExportError(_("an item-pool activity id is a number, not {id!r}").format(id=remote_id))
         live = read_one(client, int(remote_id))
         if live is None:
-            raise ExportError(f"item-pool activity {remote_id} does not exist on TOP (or was deleted)")
+            raise ExportError(_("item-pool activity {id} does not exist on TOP (or was deleted)").format(id=remote_id))
         return pool_exported(remote_id, live)
 
     def import_exported(self, client: Caller, remote_id: str, desired: Resource) -> Mapping[str, Any]:
