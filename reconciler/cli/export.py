@@ -261,7 +261,7 @@ def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
         if kind in listed or kind == ListingWindow.kind or _listable(kind) or not KINDS[kind].write_methods:
             continue
         exportable = type(KINDS[kind]).export_one is not Kind.export_one
-        why = _(KINDS[kind].not_exportable) if KINDS[kind].not_exportable else "export cannot write it yet"
+        why = _(KINDS[kind].not_exportable) if KINDS[kind].not_exportable else _("export cannot write it yet")
         how = (f"TOP has no list call; name ids with --id {kind}:ID" if exportable
                else f"{why}; declare it by hand and `reconciler import {kind} NAME ID`")
         hints.append((kind, how + (" (the ids given with --id were tried)" if kind in by_id else "")))
