@@ -24,6 +24,7 @@ from tests import test_alert_robots
 from tests.conftest import Sandbox, Workspace
 from tests.test_alert_robots import SECRET, Robot
 from tests.test_e2e_broken_manifests import GOOD
+from tests.test_e2e_item_pool import ADD, _sandbox_call, pool
 from tests.test_e2e_price_guardrails import COUPON, FLOORS, FULL_DISCOUNT, item_discount, stock_shop
 
 robots = test_alert_robots.robots  # the loopback DingTalk/Feishu/WeCom/Slack robots, as a fixture here
@@ -198,3 +199,24 @@ def test_a_refused_chinese_alert_says_so_in_chinese(robots: dict[str, Robot], wo
     assert "错误：告警未送达：dingtalk 机器人拒收了「没有审核过的计划」告警：错误码 310000：keywords not in content" in failed.stderr
     [body] = robot.bodies()
     assert body["markdown"]["title"] == "campaign-reconciler：没有审核过的计划"
+
+
+# ---- drift ----------------------------------------------------------------------------------------------
+
+
+def test_drift_report_and_its_alert_in_chinese(workspace: Workspace, sandbox: Sandbox, robots: dict[str, Robot]) -> None:
+    workspace.write("pools.yaml", pool("fresh", skus=["1001"]))
+    assert workspace.run("apply", str(workspace.campaigns), "--auto-approve").exit_code == 0
+    remote_id = int(json.loads(workspace.run("state", "show", "demo-shop/ItemPoolActivity/fresh").output)["remote_id"])
+    _sandbox_call(workspace, ADD, {"param0": {"sku_code": "7777"}, "param1": {"activity_id": remote_id}})
+    robot = robots["dingtalk"]
+    workspace.env.update({"RECONCILER_WEBHOOK_URL": robot.url, "RECONCILER_WEBHOOK_FORMAT": "dingtalk"})
+
+    checked = workspace.run(*ZH, "drift", str(workspace.campaigns))
+    assert checked.exit_code == 2, checked.output
+    assert "漂移：TOP 上有 1 个受管理的对象与上次执行的结果不同（在 git 之外被修改，例如在卖家后台）：" in checked.output
+    assert "demo-shop/ItemPoolActivity/fresh" in checked.output and "下一次执行会修改它，恢复为上次执行的内容" in checked.output
+    assert "检查了 1 个对象，其中 1 个有漂移（读取调用" in checked.output
+    [body] = robot.bodies()
+    assert body["markdown"]["title"] == "campaign-reconciler：发现漂移"
+    assert "TOP 上有 1 个受管理的对象与上次执行的结果不同（店铺：demo-shop）" in body["markdown"]["text"]

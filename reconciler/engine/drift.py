@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.engine.codec import FORMAT_VERSION, resource_from_data, resource_to_data
 from reconciler.engine.plan import PlanOptions, make_plan
-from reconciler.i18n import _
+from reconciler.i18n import N_, _
 from reconciler.kinds.base import Caller
 from reconciler.kinds.wording import is_on_top, item_added, item_line, item_removed
 from reconciler.model import Change, Plan, Resource, ResourceKey
@@ -107,34 +107,38 @@ def _turned(detail: str) -> str:
     return f"{field}: {after.removesuffix(suffix)} → {before}{suffix}"
 
 
+# Translators: what the next apply would do to a drifted object ("the next apply would update it ...")
+_ACTION_WORDS = {"create": N_("create"), "update": N_("update"), "replace": N_("replace"), "delete": N_("delete")}
+
+
 def render_drift_text(report: DriftReport) -> str:
     lines: list[str] = []
     if report.found:
-        lines.append(
-            f"Drift: {len(report.drift)} managed object(s) on TOP differ from what was last applied "
-            "(changed outside git, e.g. in the seller console):"
-        )
+        lines.append(_("Drift: {count} managed object(s) on TOP differ from what was last applied (changed outside "
+                       "git, e.g. in the seller console):").format(count=len(report.drift)))
         for change in report.drift:
             where = f"  ({change.source})" if change.source else ""
-            lines.append(f"  {change.action.symbol} {change.key}{where}: the next apply would "
-                         f"{change.action.value} it to restore what was applied")
+            restore = _("the next apply would {action} it to restore what was applied").format(
+                action=_(_ACTION_WORDS[change.action.value]))
+            lines.append(f"  {change.action.symbol} {change.key}{where}: {restore}")
             if change.reason:
-                lines.append(f"      why: {change.reason}")
+                lines.append("      " + _("why: {reason}").format(reason=change.reason))
             lines.extend(f"      {detail}" for detail in on_top(change.details))
         lines.append("")
     for key in report.not_checked:
-        lines.append(f"not checked: {key} has no applied spec recorded yet; the next apply records it")
+        lines.append(_("not checked: {key} has no applied spec recorded yet; the next apply records it").format(key=key))
     for unmanaged in report.plan.unmanaged:
-        lines.append(f"unmanaged (not drift, left alone): {unmanaged}")
+        lines.append(_("unmanaged (not drift, left alone): {object}").format(object=unmanaged))
     lines.append(summary_line(report))
     return "\n".join(lines)
 
 
 def summary_line(report: DriftReport) -> str:
-    reads = f"{report.plan.read_calls} read calls"
     if report.found:
-        return f"Drift in {len(report.drift)} of {report.checked} checked object(s) ({reads}, 0 writes)."
-    return f"No drift: TOP matches what was last applied for {report.checked} object(s) ({reads}, 0 writes)."
+        return _("Drift in {count} of {checked} checked object(s) ({reads} read calls, 0 writes).").format(
+            count=len(report.drift), checked=report.checked, reads=report.plan.read_calls)
+    return _("No drift: TOP matches what was last applied for {checked} object(s) ({reads} read calls, 0 writes).").format(
+        checked=report.checked, reads=report.plan.read_calls)
 
 
 def drift_to_data(report: DriftReport) -> dict[str, Any]:
