@@ -36,7 +36,7 @@ from reconciler.engine.reconcile import Hooks, Reconciler, Review
 from reconciler.engine.render import text_lines
 from reconciler.engine.signing import KEY_VARIABLE, read_checksum_file
 from reconciler.errors import NotApproved, ReconcilerError, SettingsError, TopError
-from reconciler.i18n import _
+from reconciler.i18n import _, ngettext
 from reconciler.model import Call, Change, Plan
 from reconciler.observe import current_watch, watched
 from reconciler.project import Project, find_project
@@ -194,7 +194,8 @@ class _ProgressBar(ApplyListener):
 
     def _status(self, _item: object) -> str:
         rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        return _("{rate} calls/s, {errors} error(s)").format(rate=f"{rate:.1f}", errors=self.errors)
+        status = ngettext("{rate} calls/s, {errors} error(s)", "{rate} calls/s, {errors} error(s)", self.errors)
+        return status.format(rate=f"{rate:.1f}", errors=self.errors)
 
     def call_finished(self, change: Change, call: Call, error: str | None) -> None:
         self.done += 1
@@ -207,8 +208,9 @@ def _listener(plan: Plan) -> ApplyListener:
 
 
 def _print_report(report: ApplyReport, clients: Clients) -> None:
-    click.echo(_("Applied {changes} change(s) with {calls} write call(s) (run {run_id}).").format(
-        changes=len(report.done), calls=report.calls_sent, run_id=report.run_id))
+    applied = ngettext("Applied {changes} change(s) with {calls} write call(s) (run {run_id}).",
+                       "Applied {changes} change(s) with {calls} write call(s) (run {run_id}).", len(report.done))
+    click.echo(applied.format(changes=len(report.done), calls=report.calls_sent, run_id=report.run_id))
     for change, error in report.failed:
         click.echo(_("FAILED {address}: {error}").format(address=change.key, error=redacted(str(error), [clients])), err=True)
         click.echo("  " + _("the state store holds every call that succeeded before it"), err=True)

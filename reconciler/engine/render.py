@@ -9,7 +9,7 @@ from itertools import groupby
 from typing import Any
 
 from reconciler.engine.codec import dumps, plan_to_data, value_to_data
-from reconciler.i18n import N_, _
+from reconciler.i18n import N_, _, ngettext
 from reconciler.model import Action, Change, Link, Plan
 
 # GitHub refuses comments longer than this many characters.
@@ -165,12 +165,13 @@ def _markdown_warnings(warnings: tuple[str, ...], unmanaged: tuple[str, ...], no
         lines.extend(f"> - {_escape(w)}" for w in warnings)
         lines.append("")
     if notes:
-        lines.append("<details><summary>" + _("{count} note(s)").format(count=len(notes)) + "</summary>\n")
+        lines.append("<details><summary>" + ngettext("{count} note(s)", "{count} note(s)", len(notes)).format(count=len(notes)) + "</summary>\n")
         lines.extend(f"- {_escape(n)}" for n in notes)
         lines.append("\n</details>\n")
     if unmanaged:
-        lines.append("<details><summary>" + _("{count} unmanaged object(s) on TOP, left alone").format(count=len(unmanaged))
-                     + "</summary>\n")
+        left_alone = ngettext("{count} unmanaged object(s) on TOP, left alone",
+                              "{count} unmanaged object(s) on TOP, left alone", len(unmanaged))
+        lines.append("<details><summary>" + left_alone.format(count=len(unmanaged)) + "</summary>\n")
         lines.extend(f"- {_escape(u)}" for u in unmanaged)
         lines.append("\n</details>\n")
     return "\n".join(lines) + ("\n" if lines else "")
@@ -190,7 +191,7 @@ class _ShopSection:
 
 
 def _shop_section(shop: str, changes: list[Change], link_base: str | None) -> _ShopSection:
-    count = _("{count} change(s)").format(count=len(changes))
+    count = ngettext("{count} change(s)", "{count} change(s)", len(changes)).format(count=len(changes))
     head = f"<details><summary><b>{_escape(shop)}</b>: {count}</summary>"
     return _ShopSection(head, tuple(_markdown_change(change, link_base) for change in changes))
 

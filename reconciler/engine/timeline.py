@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from reconciler.engine.codec import resource_from_data
-from reconciler.i18n import N_, _
+from reconciler.i18n import N_, _, ngettext
 from reconciler.kinds import KINDS
 from reconciler.kinds.price_terms import stair_text
 from reconciler.kinds.units import parse_iso
@@ -123,7 +123,8 @@ def _listing_terms(spec: Mapping[str, Any]) -> str:
         parts.append(_("on sale, seller categories {categories}").format(
             categories=", ".join(str(c) for c in spec["seller_categories"])))
     if spec.get("items"):
-        parts.append(_("on sale, {count} item(s)").format(count=len(spec["items"])))
+        count = len(spec["items"])
+        parts.append(ngettext("on sale, {count} item(s)", "on sale, {count} item(s)", count).format(count=count))
     return "; ".join(parts) or _("on sale")
 
 
@@ -203,7 +204,9 @@ def gantt_markdown(
         head = ["```mermaid", "gantt", f"    title {_task(shop)}", "    dateFormat YYYY-MM-DD HH:mm", "    axisFormat %m-%d"]
         blocks.append("\n".join(head + lines + ["```", ""]))
     if total > shown:
-        blocks.append("_" + _("{count} more changed resource(s) with a window are not drawn.").format(count=total - shown) + "_\n")
+        more = ngettext("{count} more changed resource(s) with a window are not drawn.",
+                        "{count} more changed resource(s) with a window are not drawn.", total - shown)
+        blocks.append("_" + more.format(count=total - shown) + "_\n")
     if always:
         blocks.append("_" + _("In effect at all times (no window, not drawn): {addresses}.").format(
             addresses=", ".join(always)) + "_\n")
