@@ -83,8 +83,10 @@ _WEEKDAY_WORDS = (N_("mon"), N_("tue"), N_("wed"), N_("thu"), N_("fri"), N_("sat
 
 def describe(schedule: Schedule) -> str:
     """'dates 2027-11-01 00:00 GMT+8 → 2027-12-01 00:00 GMT+8, weekly sat,sun 10:00-22:00 (GMT+8)'."""
-    dates = "; ".join(str(r) for r in schedule.dates)
-    weekly = "; ".join(
+    # Translators: separates a window's date ranges, and its weekly rules, from each other.
+    separator = _("; ")
+    dates = separator.join(str(r) for r in schedule.dates)
+    weekly = separator.join(
         _("{days} {spans}").format(days=_(",").join(_(_WEEKDAY_WORDS[d - 1]) for d in sorted(rule.weekdays)),
                                    spans=" ".join(str(s) for s in rule.spans))
         for rule in schedule.weekly
