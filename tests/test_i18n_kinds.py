@@ -8,6 +8,7 @@ pieces whose wording something parses, and the seller's terms the plan leans on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,8 @@ from reconciler.kinds.schedule import describe, schedule_from_spec
 from reconciler.kinds.shop_coupon import describe_view
 from reconciler.kinds.wording import item_added, item_line, item_removed, items_text
 from reconciler.kinds.wording import on_top as on_top_line
+from tests.conftest import Sandbox, Workspace
+from tests.test_e2e_item_pool import ADD, _sandbox_call, pool
 
 
 @pytest.fixture
@@ -62,3 +65,20 @@ def test_the_schedule_words_stay_as_they_were_in_english() -> None:
     schedule = schedule_from_spec(spec)
     assert describe(schedule) == str(schedule)
     assert describe(schedule_from_spec({})) == "always" == str(schedule_from_spec({}))
+
+
+def test_drift_in_chinese_over_real_http(workspace: Workspace, sandbox: Sandbox) -> None:
+    """A pool item added in the seller console, read back by `--lang zh-CN drift`: the range line is
+    turned into what happened on TOP, in Chinese, and nothing is written."""
+    workspace.write("pools.yaml", pool("fresh", skus=["1001", "1002"]))
+    applied = workspace.run("apply", str(workspace.campaigns), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    activity_id = int(json.loads(workspace.run("state", "show", "demo-shop/ItemPoolActivity/fresh").output)["remote_id"])
+    _sandbox_call(workspace, ADD, {"param0": {"sku_code": "7777"}, "param1": {"activity_id": activity_id}})
+    sandbox.clear_calls()
+
+    checked = workspace.run("--lang", "zh-CN", "drift", str(workspace.campaigns))
+    assert checked.exit_code == 2, checked.output
+    assert "+ 商品 7777（在 TOP 上被添加）" in checked.output, checked.output
+    assert "商品池中的商品按增减变更" in checked.output  # the change's reason, in the kind's words
+    assert sandbox.writes() == []
