@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.errors import ReconcilerError
+from reconciler.i18n import _
 
 PROJECT_FILE = "reconciler.toml"
 STATE_ENV = "RECONCILER_STATE"
@@ -85,10 +86,10 @@ def find_project(paths: Sequence[str], env: Mapping[str, str], cwd: Path | None 
     warning = None
     if root is None:
         root, found_by = _common_directory(starts), "manifests' directory"
-        warning = (
-            f"no {PROJECT_FILE} or .git at or above {root}: using it as the project root, so the state "
-            f"store is {root / DEFAULT_STATE}; run `reconciler init` in your repository to fix the root"
-        )
+        warning = _(
+            "no {project_file} or .git at or above {root}: using it as the project root, so the state "
+            "store is {state}; run `reconciler init` in your repository to fix the root"
+        ).format(project_file=PROJECT_FILE, root=root, state=root / DEFAULT_STATE)
     settings = _read_project_file(root / PROJECT_FILE) if found_by == PROJECT_FILE else {}
     state = _resolve_state(env.get(STATE_ENV) or str(settings.get("state") or DEFAULT_STATE), root)
     token_file = root / (env.get(TOKEN_FILE_ENV) or str(settings.get("token_file") or DEFAULT_TOKEN_FILE))
