@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from reconciler.i18n import _
 from reconciler.model import Plan
 
 ALLOW_FLAG = "--allow-duplicates"
@@ -22,13 +23,15 @@ def duplicate_problems(plan: Plan, paths: Sequence[str]) -> list[str]:
     """One line per blocked create, naming the import command(s) that adopt the existing object."""
     problems = []
     for key, remote_ids in sorted(plan.duplicates.items()):
-        commands = " or ".join(f"`{import_command(key.kind, key.name, remote_id, paths)}`" for remote_id in remote_ids)
-        which = f"object {remote_ids[0]}" if len(remote_ids) == 1 else f"objects {', '.join(remote_ids)}"
-        problems.append(
-            f"{key}: TOP already holds unmanaged {which} with exactly the content this create would make, "
-            f"and the state store has no entry for it; adopt it with {commands}, "
-            f"or pass {ALLOW_FLAG} to create another"
-        )
+        # Translators: between the import commands that would each adopt one of the existing objects
+        commands = _(" or ").join(f"`{import_command(key.kind, key.name, remote_id, paths)}`" for remote_id in remote_ids)
+        if len(remote_ids) == 1:
+            text = _("{key}: TOP already holds unmanaged object {ids} with exactly the content this create would make, "
+                     "and the state store has no entry for it; adopt it with {commands}, or pass {flag} to create another")
+        else:
+            text = _("{key}: TOP already holds unmanaged objects {ids} with exactly the content this create would make, "
+                     "and the state store has no entry for it; adopt it with {commands}, or pass {flag} to create another")
+        problems.append(text.format(key=key, ids=", ".join(remote_ids), commands=commands, flag=ALLOW_FLAG))
     return problems
 
 
