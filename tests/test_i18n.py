@@ -28,7 +28,8 @@ from reconciler.cli import cli
 from reconciler.i18n import _, current_language, language_from, use_language
 from reconciler.kinds import KINDS
 from reconciler.sandbox import SandboxServer
-from tests.golden_outputs import MOMENT, REPO, _env, _normalised
+from bench.generate_shop import SIZES, generate, one_percent_edit, sandbox_items, write_manifests
+from tests.golden_outputs import MOMENT, REPO, _apply_saved, _env, _normalised
 from tests.test_calendar_browser import _parse_all
 from tests.test_calendar_browser import chromium, mermaid_js  # noqa: F401  (the browser's fixtures)
 from tools import i18n as catalogue_tool
@@ -286,6 +287,34 @@ def zh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhRun]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def zh_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhRun]:
+    """The small generated shop of the golden outputs (every kind, many items), empty and after
+    its one-percent edit (updates, replaces, deletes), planned in Chinese."""
+    root = tmp_path_factory.mktemp("zh-bench")
+    server = SandboxServer(port=0)
+    server.start()
+    try:
+        httpx.post(f"{server.url}/_sandbox/clock", json={"at": MOMENT.isoformat()}).raise_for_status()
+        env = _env(server.gateway, root / "state.db")
+        shop = generate(SIZES["tiny"], now=MOMENT)
+        (root / "bench").mkdir()
+        (root / "bench" / "reconciler.toml").write_text("# i18n\n", encoding="utf-8")
+        httpx.post(f"{server.url}/_sandbox/items", json=sandbox_items(shop)).raise_for_status()
+        campaigns = write_manifests(shop, root / "bench")
+        runner = CliRunner()
+        outputs = dict(_zh_plan(runner, "bench-empty", campaigns, root, env, server.gateway))
+        _apply_saved(campaigns, root, env)
+        write_manifests(one_percent_edit(shop), root / "bench")
+        outputs.update(_zh_plan(runner, "bench-edited", campaigns, root, env, server.gateway, "--prune"))
+        for name, output in outputs.items():  # to read when a run fails: ROOT/outputs/
+            (root / "outputs").mkdir(exist_ok=True)
+            (root / "outputs" / name).write_text(output, encoding="utf-8")
+        yield ZhRun(outputs, {})
+    finally:
+        server.stop()
+
+
 def test_the_zh_plan_of_the_demo_is_chinese(zh_demo: ZhRun) -> None:
     """Each output says its summary in Chinese (the runs really were in Chinese), and the edit made
     every sort of change the test means to read."""
@@ -305,11 +334,13 @@ def test_a_plan_reviewed_in_chinese_is_applied_in_english_with_its_checksum(zh_d
     assert applied.startswith("exit 0\n") and "Applied 5 change(s)" in applied, applied
 
 
-def test_the_zh_plan_of_the_demo_holds_no_english_sentence(zh_demo: ZhRun) -> None:
+@pytest.mark.parametrize("shop", ["zh_demo", "zh_bench"])
+def test_the_zh_plan_holds_no_english_sentence(shop: str, request: pytest.FixtureRequest) -> None:
+    run: ZhRun = request.getfixturevalue(shop)
     untranslated = {
-        f"{name}: {run!r}"
-        for name, output in zh_demo.outputs.items()
-        for run in english_runs(output)
+        f"{name}: {words!r}"
+        for name, output in run.outputs.items()
+        for words in english_runs(output)
     }
     assert not untranslated, f"{len(untranslated)} untranslated:\n" + "\n".join(sorted(untranslated))
 
