@@ -220,3 +220,17 @@ def test_drift_report_and_its_alert_in_chinese(workspace: Workspace, sandbox: Sa
     [body] = robot.bodies()
     assert body["markdown"]["title"] == "campaign-reconciler：发现漂移"
     assert "TOP 上有 1 个受管理的对象与上次执行的结果不同（店铺：demo-shop）" in body["markdown"]["text"]
+
+
+# ---- a TOP refusal: TOP's words verbatim, our advice in Chinese ------------------------------------------
+
+
+def test_a_refused_session_keeps_tops_words_and_advises_in_chinese(workspace: Workspace, sandbox: Sandbox) -> None:
+    stock_shop(sandbox)
+    workspace.write("prices.yaml", item_discount("tea-85", "rate: 0.85", ["101"]))
+    workspace.env.update({"TOP_SESSION": "not-the-session", "TOP_MAX_RETRIES": "0"})
+    result = workspace.run(*ZH, "plan", str(workspace.campaigns))
+    assert result.exit_code == 1
+    assert "错误：" in result.stderr and "code 27" in result.stderr  # TOP's code and message as TOP said them
+    assert "建议：TOP 拒绝了卖家授权（session）：请检查 TOP_SESSION" in result.stderr
+    assert "not-the-session" not in result.output
