@@ -55,6 +55,8 @@ def test_the_checker_sees_a_changed_field() -> None:
     assert catalogue_tool.fields("{count} to create") == {"count"}
     assert catalogue_tool.fields("创建 {count} 项") == catalogue_tool.fields("{count} to create")
     assert catalogue_tool.fields("创建 {n} 项") != catalogue_tool.fields("{count} to create")
+    # An English sentence copied as its own translation is a problem; fields alone may be their own.
+    assert catalogue_tool._has_words("{count} to create") and not catalogue_tool._has_words("{days} {spans}")
 
 
 # ---- (c) which language a run speaks --------------------------------------------------------------

@@ -7,7 +7,7 @@
                                              (a plural: {"msgid": ["msgstr[0]"]})
     python -m tools.i18n missing [PREFIX]    the untranslated msgids (of files under PREFIX), as JSON
     python -m tools.i18n check               exit 1 when a catalogue is stale or has an untranslated,
-                                             fuzzy or placeholder-changed message
+                                             fuzzy, placeholder-changed or English-copied message
 
 Every write holds one lock, so people and scripts editing the catalogue at once never lose each
 other's work. Markers: _("..."), N_("..."), ngettext("...", "...", n) (reconciler/i18n.py).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import string
 import sys
 from collections.abc import Iterable
@@ -120,6 +121,13 @@ def fields(text: str) -> set[str]:
         return {"<unbalanced braces>"}
 
 
+def _has_words(text: str) -> bool:
+    """Two English words in a row outside {fields}: a sentence, which a copy leaves untranslated
+    (a message of fields and punctuation alone, "{days} {spans}", may well be its own translation)."""
+    bare = re.sub(r"\{[^{}]*\}", " ", text)
+    return re.search(r"[A-Za-z]{2,}[\s,;:]+[A-Za-z]{2,}", bare) is not None
+
+
 def problems() -> list[str]:
     found: list[str] = []
     template_ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extracted() if m.id}
@@ -137,6 +145,8 @@ def problems() -> list[str]:
                 continue
             ids_ = message.id if isinstance(message.id, tuple) else (message.id,)
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            if any(str(text) in ids_ for text in strings) and _has_words(str(ids_[0])):
+                found.append(f"{where}: the English copied as its translation: {message.id!r}")
             for text in strings:
                 if fields(str(text)) not in (fields(str(ids_[-1])), fields(str(ids_[0]))):
                     found.append(f"{where}: placeholders differ: {message.id!r} -> {text!r}")
