@@ -28,7 +28,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-__all__ = ["DOMAIN", "LANGUAGES", "N_", "_", "current_language", "language_from", "ngettext", "use_language"]
+__all__ = ["DOMAIN", "LANGUAGES", "N_", "_", "current_language", "language_from", "ngettext", "normalise", "use_language"]
 
 DOMAIN = "reconciler"
 ENGLISH = "en"
@@ -54,16 +54,18 @@ def language_from(option: str | None, env: Mapping[str, str]) -> str:
     C and POSIX included, is English. An unknown `--lang` is refused by the caller's choice list.
     """
     if option:
-        return _normalise(option) or ENGLISH
+        return normalise(option) or ENGLISH
     for name in _ENV_ORDER:
         value = env.get(name, "")
         if value:
             # LANGUAGE may list several, "zh_CN:en"; the first is the preference.
-            return _normalise(value.split(":")[0]) or ENGLISH
+            return normalise(value.split(":")[0]) or ENGLISH
     return ENGLISH
 
 
-def _normalise(value: str) -> str | None:
+def normalise(value: str) -> str | None:
+    """The language a locale or language name means ("zh_CN.UTF-8", "zh-cn", "zh" → "zh-CN";
+    "en_US", "C" → "en"), None for one without a catalogue."""
     code = value.strip().split(".")[0].split("@")[0].replace("_", "-").lower()
     if code == "zh" or code.startswith("zh-"):
         return CHINESE

@@ -114,7 +114,13 @@ def test_the_cli_speaks_the_language_of_the_option_or_the_locale(
 
 def test_an_unknown_language_is_refused_with_the_choices(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--lang", "fr", "version"])
-    assert result.exit_code == 2 and "'en', 'zh-cn'" in result.output.lower(), result.output
+    assert result.exit_code == 2 and "'fr' is not a language of the reconciler: en, zh-CN" in result.output, result.output
+
+
+@pytest.mark.parametrize("written", ["zh-CN", "zh_CN", "zh_CN.UTF-8", "ZH-cn", "zh"])
+def test_the_option_takes_chinese_written_as_a_locale(tmp_path: Path, written: str) -> None:
+    output = _apply_refused(tmp_path, "--lang", written, env={"LANG": "C.UTF-8"})
+    assert "--checksum-file 取代 --checksum" in output, output
 
 
 # ---- (b) the zh-CN plan of the demo shop holds no English sentence -----------------------------------

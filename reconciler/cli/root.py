@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from reconciler.i18n import ENGLISH, ENV_VARIABLE, LANGUAGES, current_language, language_from, use_language
+from reconciler.i18n import ENGLISH, ENV_VARIABLE, LANGUAGES, current_language, language_from, normalise, use_language
 from reconciler.redaction import redacted_output
 
 
@@ -23,11 +23,27 @@ class _Group(click.Group):
 _MACHINE = "reconciler.machine_output"
 
 
+class _Language(click.ParamType):  # type: ignore[type-arg]  # generic only in some click versions
+    """en or zh-CN, also written as a locale (zh_CN, zh_CN.UTF-8, zh, en_US): RECONCILER_LANG is
+    often copied from LANG."""
+
+    name = "language"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[en|zh-CN]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        language = normalise(str(value))
+        if language is None:
+            self.fail(f"{value!r} is not a language of the reconciler: {', '.join(LANGUAGES)}", param, ctx)
+        return language
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="campaign-reconciler", prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--no-color", "no_color", is_flag=True, help="No colour escape codes (also: NO_COLOR set).")
-@click.option("--lang", "lang", type=click.Choice(LANGUAGES, case_sensitive=False), envvar=ENV_VARIABLE,
+@click.option("--lang", "lang", type=_Language(), envvar=ENV_VARIABLE,
               default=None, help="Language of the plan, the PR comment, reports and errors (default: from "
                                  "LANGUAGE/LC_ALL/LC_MESSAGES/LANG, else en; also: RECONCILER_LANG). "
                                  "--json output is always English.")
