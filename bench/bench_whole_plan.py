@@ -1,9 +1,12 @@
 """Goal 4, whole plan: the wall time of `reconciler plan` for the benchmark shop when TOP holds
 it (converged, so every object is read and compared), against a sandbox that answers after 50 ms
 and bans above 100 QPS, with the client's budget at 100 QPS. Goal: at most
-1.2 x (read calls / QPS) + 10 s. Also shown: where the time goes (loading, validating and
-normalising the manifests, measured on their own in this process; the read phase as the sandbox
-saw it), and whether PyYAML's libyaml C loader is in use.
+1.2 x (read calls / QPS) + 10 s (gated). Issue 20.6's tighter goals are shown met or not, not
+gated (seconds depend on the machine): the whole plan within 1.05 x (reads / QPS) + 2 s, reads
+paced at 97 % of QPS or more, peak RSS at most 300 MB. Also shown: where the time goes (loading,
+validating and normalising the manifests, measured on their own in this process; the read
+phase as the sandbox saw it, each read method's span), and whether PyYAML's libyaml C loader is
+in use.
 
     python bench/bench_whole_plan.py --size reduced     (applies the shop to a sandbox first)
 """
@@ -32,11 +35,13 @@ LATENCY_S = 0.05
 QPS = 100
 READ_FACTOR = 1.2
 FIXED_ALLOWANCE_S = 10.0
-# Issue 20.6's tighter goal, shown beside the gated one (not gated yet: not met, see RESULTS.md):
-# the whole plan within 1.05 x reads / QPS + 2 s, the reads paced at 97 % of QPS or more.
+# Issue 20.6's tighter goals, shown met or not beside the gated one (not gated: seconds and
+# megabytes depend on the machine; see RESULTS.md): the whole plan within 1.05 x reads / QPS + 2 s,
+# the reads paced at 97 % of QPS or more, the plan's peak RSS at most 300 MB.
 PACED_FACTOR = 1.05
 PACED_ALLOWANCE_S = 2.0
 PACED_SHARE = 0.97
+PEAK_RSS_LIMIT_MB = 300.0
 
 
 def load_times(campaigns: Path) -> tuple[float, float]:
@@ -86,9 +91,13 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
                       note=f"{reads / max(read_phase, 1e-9):.0f} reads/s"))
     report.add(Figure(GOAL, "of which loading + validating the manifests", load_s, "s",
                       note=f"measured alone; normalising: {normalise_s:.1f} s more"))
-    paced_limit = PACED_FACTOR * reads / QPS + PACED_ALLOWANCE_S
+    ideal = reads / QPS
+    paced_limit = PACED_FACTOR * ideal + PACED_ALLOWANCE_S
     report.add(Figure(GOAL, "plan wall time, issue 20.6 goal", result.wall_s, "s", limit=paced_limit,
                       note=f"limit 1.05 x {reads:,} reads / {QPS} QPS + 2 s"))
+    report.add(Figure(GOAL, "issue 20.6 goal: (plan wall time - 2 s) / (reads / QPS)",
+                      (result.wall_s - PACED_ALLOWANCE_S) / max(ideal, 1e-9), "ratio", limit=PACED_FACTOR,
+                      note=f"whole plan / ideal {ideal:.2f} s: {result.wall_s / max(ideal, 1e-9):.2f} x"))
     report.add(Figure(GOAL, "read pace / QPS (reads / first-to-last read / QPS)", reads / max(read_phase, 1e-9) / QPS,
                       "ratio", limit=PACED_SHARE, at_most=False))
     if times:
@@ -96,7 +105,7 @@ def run(workspace: Workspace, sandbox: SandboxProcess, report: Report) -> CliRun
                           times[0] / 1000 - started_at, "s"))
         report.add(Figure(GOAL, "after the last read (diff, price guardrails, output, exit)",
                           ended_at - times[-1] / 1000, "s"))
-    report.add(Figure(GOAL, "plan peak RSS", result.max_rss_mb, "MB"))
+    report.add(Figure(GOAL, "plan peak RSS, issue 20.6 goal", result.max_rss_mb, "MB", limit=PEAK_RSS_LIMIT_MB))
     report.add(Figure(GOAL, "plan CPU time", result.cpu_s, "s"))
     report.add(Figure(GOAL, "call-limit bans during the plan", sum(1 for call in calls if not call["ok"]), "calls",
                       limit=0, exact=True, gate=True))

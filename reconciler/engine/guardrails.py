@@ -80,11 +80,14 @@ def check_prices(
 ) -> PriceCheck:
     """What `plan` does to worst-case prices from `now` on, and the floors it breaks (see above)."""
     desired_by_key = {resource.key: resource for resource in desired}
-    applied = _Decoded(store.applied_specs())
-    linked = {link.key for link in store.links()}
     changes = {change.key: change.action for change in plan.changes}
+    shops = sorted({key.shop for key in changes})
+    # The store's records only when something changes: a big shop's are ~1 s and ~200 MB decoded,
+    # and a plan without changes lowers no price (issue 20.6).
+    applied = _Decoded(store.applied_specs() if shops else {})
+    linked = {link.key for link in store.links()} if shops else set()
     result = _Result()
-    for shop in sorted({key.shop for key in changes}):
+    for shop in shops:
         sides = _Sides.of(shop, desired_by_key, applied, linked, changes, scope)
         changed = sides.changed_keys()
         if not changed:

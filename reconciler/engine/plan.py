@@ -108,30 +108,35 @@ def draft_plan(
     client_for: Callable[[str], Caller],
     options: PlanOptions,
     reads: KindReads | None = None,
+    stored: Sequence[Link] | None = None,
 ) -> PlanDraft:
     """The plan without guardrails. `reads` may hold reads started earlier (engine/reads.py:
-    before the manifests were loaded); the plan's reads are made through it, concurrently."""
+    before the manifests were loaded); the plan's reads are made through it, concurrently.
+    `stored`: store.links() when the caller has read them already (a big shop's records are
+    hundreds of MB decoded: read once a run, not once a step)."""
+    if stored is None:
+        stored = store.links()
     if reads is None:
         with KindReads(client_for, options.concurrency) as own:
-            return _draft(desired, store, client_for, options, own)
-    return _draft(desired, store, client_for, options, reads)
+            return _draft(desired, stored, client_for, options, own)
+    return _draft(desired, stored, client_for, options, reads)
 
 
 def _draft(
     desired: Sequence[Resource],
-    store: StateStore,
+    stored: Sequence[Link],
     client_for: Callable[[str], Caller],
     options: PlanOptions,
     reads: KindReads,
 ) -> PlanDraft:
     scope = options.scope
-    links = [link for link in store.links() if scope.covers(link.key)]
+    links = [link for link in stored if scope.covers(link.key)]
     desired_by_key = {r.key: r for r in desired if scope.covers(r.key)}
     if scope.targets and not desired_by_key and not links:
         raise PlanError(_("--target {targets} matches no manifest and no managed object").format(
             targets=", ".join(scope.texts())))
     shops = sorted({key.shop for key in desired_by_key} | {link.key.shop for link in links})
-    untargeted = [link for link in store.links() if not scope.covers(link.key)]
+    untargeted = [link for link in stored if not scope.covers(link.key)]
     result = _ShopPlan()
     read_calls = 0
     contexts = [

@@ -59,15 +59,13 @@ class KindReads:
         self._started[key] = (tuple(ctx.links_of(kind_name)), future)
 
     def live(self, kind_name: str, ctx: PlanContext) -> LiveState:
-        """What the kind read for ctx.shop; read now if it was not started, or was started with
-        other links than ctx has (a read ahead of a store that changed meanwhile)."""
-        started = self._started.get((ctx.shop, kind_name))
-        if started is not None and started[0] != tuple(ctx.links_of(kind_name)):
-            del self._started[(ctx.shop, kind_name)]
-            started = None
-        if started is None:
+        """What the kind read for ctx.shop, once (not kept here: a big shop's pools are large);
+        read now if it was not started, or was started with other links than ctx has (a read
+        ahead of a store that changed meanwhile)."""
+        started = self._started.pop((ctx.shop, kind_name), None)
+        if started is None or started[0] != tuple(ctx.links_of(kind_name)):
             self.start(kind_name, ctx)
-            started = self._started[(ctx.shop, kind_name)]
+            started = self._started.pop((ctx.shop, kind_name))
         return started[1].result()
 
     def reads_before(self, shop: str, caller: Caller) -> int:

@@ -142,18 +142,25 @@ class Reconciler:
         """`plan`: what the manifests at `paths` would do now (or at --at), checked; nothing sent.
         The reads that need no manifest start first and go on while the manifests load (issue 20.6)."""
         moment = self.settings.clock.moment
-        options = self._options(self.settings.scope, moment)
-        with KindReads(self.clients, options.concurrency) as reads:
-            self._read_ahead(paths, reads, options)
-            resources, shops = self._load(paths, moment)
-            draft = draft_plan(resources, self.store, self.clients, options, reads)
+        draft, resources, shops = self._draft_reading_ahead(paths, self._options(self.settings.scope, moment))
         return self._reviewed(draft, resources, shops, moment, self.settings.scope, paths,
                               notes=tuple(interrupted_notes(self.store, self.settings.scope)))
+
+    def _draft_reading_ahead(
+        self, paths: Sequence[str], options: PlanOptions,
+    ) -> tuple[PlanDraft, list[Resource], dict[str, ShopConnection]]:
+        # The state store's links are read once for the whole draft, and let go with it.
+        stored = self.store.links()
+        with KindReads(self.clients, options.concurrency) as reads:
+            self._read_ahead(paths, reads, options, stored)
+            resources, shops = self._load(paths, options.now, stored=stored)
+            draft = draft_plan(resources, self.store, self.clients, options, reads, stored)
+        return draft, resources, shops
 
     def _options(self, scope: Scope, moment: datetime) -> PlanOptions:
         return PlanOptions(scope, moment, concurrency=self.settings.client.workers)
 
-    def _read_ahead(self, paths: Sequence[str], reads: KindReads, options: PlanOptions) -> None:
+    def _read_ahead(self, paths: Sequence[str], reads: KindReads, options: PlanOptions, stored: Sequence[Link]) -> None:
         """Start reading the kinds whose reads follow from the state store alone (reads_links_only:
         the item pools, most of a big shop's reads) of the shops whose Shop profile can be read on
         its own, before every manifest is loaded and validated. Reads only: if the manifests are
@@ -162,7 +169,7 @@ class Reconciler:
         found this way (a templated profile, a profile file with a problem), nothing starts early."""
         scope = options.scope
         profiles = {name: profile for name, profile in profiles_ahead(paths).items() if scope.covers_shop(name)}
-        links = [link for link in self.store.links() if link.key.shop in profiles and scope.covers(link.key)]
+        links = [link for link in stored if link.key.shop in profiles and scope.covers(link.key)]
         early = [name for name in kinds_in_dependency_order() if KINDS[name].reads_links_only]
         if not links or not early:
             return
@@ -179,19 +186,20 @@ class Reconciler:
 
     def _load(
         self, paths: Sequence[str], moment: datetime, *, say: bool = True, whole: bool = True,
+        stored: Sequence[Link] | None = None,
     ) -> tuple[list[Resource], dict[str, ShopConnection]]:
-        manifests = self._scoped(paths, whole=whole)
+        manifests = self._scoped(paths, whole=whole, stored=stored)
         resources = desired_resources(manifests, moment)
         shops = connections_of(manifests.shops)
         self._connect(shops, say=say)
         return resources, shops  # the documents need not stay in memory while TOP is read
 
-    def _scoped(self, paths: Sequence[str], *, whole: bool = True) -> ManifestSet:
+    def _scoped(self, paths: Sequence[str], *, whole: bool = True, stored: Sequence[Link] | None = None) -> ManifestSet:
         """The manifests of the shops in scope (--shop, --shard). When they are the `whole` desired
         state (plan, apply, drift; not import, whose PATHS may be one shop's files), refused if this
         project's state store manages objects of an in-scope shop that has no Shop profile any more."""
         scope = self.settings.scope
-        links = self.store.links()
+        links = self.store.links() if stored is None else stored
         manifests = scoped_manifests(load_manifests(list(paths)), scope, {link.key.shop for link in links})
         if not whole:
             return manifests
