@@ -2,7 +2,7 @@
 settings root (reconciler/settings.py), calls the driver (reconciler/engine/reconcile.py) and
 prints; one module per group of commands:
 
-    root.py      the group itself (logging, colour, masking)
+    root.py      the group itself (logging, colour, masking, the language: --lang)
     common.py    errors, the project and settings, the where-header, printing, shop locks
     plan.py      plan                       apply.py   apply
     inspect.py   validate, render, drift, price
