@@ -368,11 +368,16 @@ def test_json_stays_english_and_byte_identical_under_a_chinese_locale(tmp_path: 
         english = runner.invoke(cli, command, env=env, catch_exceptions=False)
         chinese = runner.invoke(cli, ["--lang", "zh-CN", *command], env={**env, "LANG": "zh_CN.UTF-8"},
                                 catch_exceptions=False)
+        # apply --json stopped before sending (no terminal to confirm on): its message too.
+        refused = runner.invoke(cli, ["apply", str(campaigns), "--json"], env={**env, "LANG": "zh_CN.UTF-8"})
     finally:
         server.stop()
     assert english.exit_code == chinese.exit_code == 0
     assert json.loads(english.stdout)["changes"]
     assert chinese.stdout == english.stdout
+    stopped = json.loads(refused.stdout)
+    assert stopped["outcome"] == "not_approved" and stopped["message"].startswith("refusing to apply"), stopped
+    assert english_runs(refused.stderr) != []  # the rest of the run spoke English as well
 
 
 def test_a_message_is_translated_where_it_is_built() -> None:
