@@ -14,6 +14,11 @@ Mark a message where it is built, never at import time:
 `N_()` marks a constant whose translation is looked up later with `_()`. Machine output (`--json`,
 wire names, manifest field names, log lines for operators) stays English: only what a person reads
 in the plan, the PR comment, the price report, errors and alerts is translated.
+
+The CLI (cli/root.py) calls `use_language` once, before any output: `--lang`, else RECONCILER_LANG,
+else the locale (`language_from`); a run with `--json` is English throughout. The words a plan
+holds (a change's reason and details) are in the run's language, so the plan's checksum leaves
+them out (engine/saved.py `change_doing`): a plan reviewed in Chinese is applied in English.
 """
 
 from __future__ import annotations
