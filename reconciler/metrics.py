@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -210,11 +210,13 @@ class MeteredCaller:
         return answer
 
     def call_many(
-        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False
+        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> list[Any]:
         started = time.monotonic()
         try:
-            answers: list[Any] = self._client.call_many(method, params_list, return_exceptions=return_exceptions)
+            answers: list[Any] = self._client.call_many(method, params_list, return_exceptions=return_exceptions,
+                                                        each=each)
         except TopError as exc:
             self._metrics.observe_call(self._shop, method, time.monotonic() - started, exc)
             raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -124,8 +124,8 @@ class _ShopBeyondTheLists:
         return {"total_results": 0}
 
     def call_many(self, method: str, params_list: Sequence[Mapping[str, Any] | None], *,
-                  return_exceptions: bool = False) -> list[Any]:
-        return [self.call(method, params) for params in params_list]
+                  return_exceptions: bool = False, each: Callable[[dict[str, Any]], Any] | None = None) -> list[Any]:
+        return [(each or (lambda answer: answer))(self.call(method, params)) for params in params_list]
 
 
 def test_a_sku_beyond_what_the_lists_can_show_is_a_warning_not_a_block(tmp_path: Path) -> None:

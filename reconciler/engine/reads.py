@@ -105,25 +105,25 @@ class _Stoppable:
         return self._caller.call(method, params)
 
     def call_many(
-        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False
+        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> list[Any]:
-        if return_exceptions:
-            call = self._call_or_error
-        else:
-            call = self.call
+        def call(params: Mapping[str, Any] | None) -> Any:
+            try:
+                answer = self.call(method, params)
+            except TopError as exc:
+                if not return_exceptions:
+                    raise
+                return exc
+            return each(answer) if each is not None else answer
+
         workers = min(self._concurrency, len(params_list))
         if workers <= 1:
-            return [call(method, params) for params in params_list]
+            return [call(params) for params in params_list]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="top-read") as pool:
-            futures = [pool.submit(call, method, params) for params in params_list]
+            futures = [pool.submit(call, params) for params in params_list]
             try:
                 return [future.result() for future in futures]
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-
-    def _call_or_error(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
-        try:
-            return self.call(method, params)
-        except TopError as exc:
-            return exc

@@ -7,7 +7,7 @@ and each kind only fills in its part, as octoDNS providers do.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -38,10 +38,13 @@ class Caller(Protocol):
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
 
     def call_many(
-        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False
+        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> list[Any]:
         """Reads only: one call per params, concurrently within the app's QPS budget, answers in
-        order; with return_exceptions a failed call leaves its TopError in its place."""
+        order; with return_exceptions a failed call leaves its TopError in its place. `each`, when
+        given, is applied to every answer as it arrives and its result kept instead: a thousand
+        pages of rows need never be in memory at once (issue 20.6)."""
         ...
 
 

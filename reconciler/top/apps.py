@@ -61,9 +61,10 @@ class ShopCaller:
         return self._for(method).call(method, params)
 
     def call_many(
-        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False
+        self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> list[Any]:
-        return self._for(method).call_many(method, params_list, return_exceptions=return_exceptions)
+        return self._for(method).call_many(method, params_list, return_exceptions=return_exceptions, each=each)
 
     @property
     def stats(self) -> CallStats:

@@ -91,16 +91,23 @@ def _pool_rows(answer: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], int]
     return rows, int(result.get("total_page") or 0)
 
 
+def _page_skus(answer: Mapping[str, Any]) -> tuple[list[str], int]:
+    """One queryitems page as what the plan keeps of it: its sku codes, and the number of pages."""
+    rows, pages = _pool_rows(answer)
+    return [str(row["sku_code"]) for row in rows], pages
+
+
 def _read_skus(client: Caller, activity_ids: Sequence[int]) -> dict[int, list[str]]:
     skus: dict[int, list[str]] = {i: [] for i in activity_ids}
     page = 1
     pending = list(activity_ids)
     while pending:
-        answers = client.call_many(QUERY_ITEMS, [_items_query(i, page) for i in pending])
+        # Each page is cut down to its sku codes as it arrives: a round is a page of every pool
+        # (1,000 pages of 100 rows for the bench shop, ~75 MB as parsed rows; issue 20.6).
+        answers = client.call_many(QUERY_ITEMS, [_items_query(i, page) for i in pending], each=_page_skus)
         more: list[int] = []
-        for activity_id, answer in zip(pending, answers, strict=True):
-            rows, pages = _pool_rows(answer)
-            skus[activity_id].extend(str(row["sku_code"]) for row in rows)
+        for activity_id, (codes, pages) in zip(pending, answers, strict=True):
+            skus[activity_id].extend(codes)
             if page < pages:
                 more.append(activity_id)
         pending = more
