@@ -131,7 +131,8 @@ def impact_text(impacts: Sequence[PriceImpact], limit: int = TEXT_ROWS) -> list[
         change = change_text(before, after)
         if impact.floor is not None:
             change = _("{change}, floor {floor}").format(change=change, floor=floor_short(impact.floor))
-        lines.append(f"  {impact.shop} {item_text(impact.after)}: {yuan(before)} → {yuan(after)} ({change})")
+        lines.append("  " + _("{shop} {item}: {before} → {after} ({change})").format(
+            shop=impact.shop, item=item_text(impact.after), before=yuan(before), after=yuan(after), change=change))
     if len(impacts) > limit:
         lines.append("  " + _("… and {count} more (`reconciler price` shows every item)").format(count=len(impacts) - limit))
     return lines
