@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.sandbox import DEMO_ALIMAMA_APP_KEY, DEMO_ALIMAMA_APP_SECRET, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, SandboxServer
 from reconciler.top import is_write
-from tests.pinned_clock import pinned
+from tests.pinned_clock import pinned, under_faketime
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_clock: run on the machine's clock, not the pinned one (a test whose processes all "
         "read the real clock and whose dates are relative to it)")
+    config.addinivalue_line(
+        "markers", "pinned_moment: holds only at tests/pinned_clock.MOMENT (fixed dates that a later calendar "
+        "passes): skipped under test_future_dates' libfaketime, where no clock is pinned")
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +44,8 @@ def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("real_clock"):
         yield
         return
+    if under_faketime() and request.node.get_closest_marker("pinned_moment"):
+        pytest.skip("holds only at the pinned moment; under libfaketime no clock is pinned (tests/pinned_clock.py)")
     with pinned():
         yield
 

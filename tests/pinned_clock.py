@@ -16,10 +16,18 @@ with `child_prelude` first, which travels the child by the parent's offset from 
 Processes that do not import time-machine (the installed wheel's own venv: its `reconciler` and
 its sandbox) run on real time together; they are checked at future dates with libfaketime
 (tests/test_future_dates.py).
+
+Under libfaketime (tests/test_future_dates.py sets FAKETIME_RUN in the environment of the runs it
+starts) nothing is pinned: the date libfaketime gives the whole process tree is the point of
+those runs, and time-machine's C patching of the clock functions must not run under libfaketime's
+interposed clocks (together they crashed the interpreter now and then: a segmentation fault, no
+verdict). `pinned()` then leaves every clock alone, `child_prelude()` is empty, and the tests that
+only hold at MOMENT (marked `pinned_moment`) are skipped by tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -33,13 +41,26 @@ GMT8 = timezone(timedelta(hours=8))
 # and the moment tests/golden_outputs.py plans at. Changing it moves every test's "today".
 MOMENT = datetime(2026, 12, 1, 10, 0, tzinfo=GMT8)
 
+# Set (to the libfaketime date) in the environment of the runs tests/test_future_dates.py starts.
+FAKETIME_RUN = "FAKETIME_RUN"
+
+
+def under_faketime() -> bool:
+    """Whether this process runs under test_future_dates' libfaketime: then no clock is pinned."""
+    return bool(os.environ.get(FAKETIME_RUN))
+
+
 # Seconds from the real clock to the pinned one, while a test runs (pinned(); 0.0 outside).
 _offset = [0.0]
 
 
 @contextmanager
-def pinned(moment: datetime = MOMENT) -> Iterator[time_machine.Traveller]:
-    """Run the block with every clock of this process at `moment`, ticking on from there."""
+def pinned(moment: datetime = MOMENT) -> Iterator[time_machine.Traveller | None]:
+    """Run the block with every clock of this process at `moment`, ticking on from there (under
+    libfaketime: with the clocks as libfaketime gives them, see the module's docstring)."""
+    if under_faketime():
+        yield None
+        return
     hatch = time_machine.escape_hatch
     offset = moment.timestamp() - (hatch.time.time() if hatch.is_travelling() else time.time())
     previous = _offset[0]
@@ -52,7 +73,10 @@ def pinned(moment: datetime = MOMENT) -> Iterator[time_machine.Traveller]:
 
 
 def child_prelude() -> str:
-    """Python statements that move a child process's clocks to where this process's are now."""
+    """Python statements that move a child process's clocks to where this process's are now
+    (none under libfaketime: the child inherits its clock)."""
+    if under_faketime():
+        return "pass"
     return f"import time, time_machine; time_machine.travel(time.time() + {_offset[0]!r}, tick=True).start()"
 
 

@@ -340,6 +340,7 @@ def test_a_lost_send_is_never_sent_again_until_a_person_resolves_it(workspace: W
     assert grants_on_top(sandbox) == {"alice": 1}
 
 
+@pytest.mark.pinned_moment  # fixed dates: see tests/pinned_clock.py
 def test_demo_campaigns_converge(workspace: Workspace, sandbox: Sandbox) -> None:
     demo = (REPO / "campaigns" / "coupons.yaml").read_text(encoding="utf-8")
     (workspace.campaigns / "buyers").mkdir()

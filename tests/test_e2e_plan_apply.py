@@ -8,9 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from tests.conftest import REPO, Sandbox, Workspace
 from tests.test_e2e_item_pool import ADD, CREATE, DELETE, REMOVE, _sandbox_call, methods, pool
+
+# Every test plans manifests with fixed 2027 dates: each holds only at the pinned moment (tests/pinned_clock.py).
+pytestmark = pytest.mark.pinned_moment
 
 
 def _many(count: int, decrease: str = "12.00", skip: int = -1, prevent: str = "") -> str:

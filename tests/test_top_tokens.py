@@ -209,6 +209,7 @@ def test_an_unusable_refresh_token_says_to_authorise_again(sandbox: Sandbox, tmp
     assert [call["params"] for call in refresh_calls] == [{"refresh_token": "***"}]
 
 
+@pytest.mark.pinned_moment  # fixed dates: see tests/pinned_clock.py
 def test_expired_session_is_refreshed_mid_apply(workspace: Workspace, sandbox: Sandbox) -> None:
     token_path = token_workspace(workspace)
     first = authorise(workspace)
