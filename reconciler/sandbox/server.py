@@ -32,6 +32,7 @@ the call log is in arrival order.
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import logging
 import signal
@@ -45,6 +46,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from reconciler.sandbox.arrival import StampedReader
 from reconciler.sandbox.codec import json_dumps, json_loads
 from reconciler.sandbox.context import CallContext, MethodSpec
 from reconciler.sandbox.errors import ApiError, BusinessError, internal_error
@@ -122,23 +124,25 @@ class Dispatcher:
         """The clock of the business rules: the fixed business moment, else the protocol clock."""
         return int(self.business_at * 1000) if self.business_at is not None else self.now_ms()
 
-    def serve(self, params: Mapping[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+    def serve(self, params: Mapping[str, str], arrived: float | None = None) -> tuple[dict[str, Any] | None, str | None]:
         """One gateway request with the connection faults applied: (body, None) to answer, or
-        (body or None, mode) when the answer is to be lost (mode: close / 502 / timeout / hang)."""
+        (body or None, mode) when the answer is to be lost (mode: close / 502 / timeout / hang).
+        `arrived`: when the request came in (time.monotonic()), which the call limit meters."""
+        arrived = time.monotonic() if arrived is None else arrived
         method = params.get("method", "").strip()
         delay = self.faults.delay()
         if delay:
             time.sleep(delay)  # outside the store lock, so slow calls overlap as on TOP
         if self.faults.take_hang(method):
             return None, HANG  # not run at all
-        body, ran = self._dispatch(params)
+        body, ran = self._dispatch(params, arrived)
         drop = self.faults.take_drop(method, ran.writes) if ran is not None else None
         return body, drop
 
     def handle(self, params: Mapping[str, str]) -> dict[str, Any]:
         return self._dispatch(params)[0]
 
-    def _dispatch(self, params: Mapping[str, str]) -> tuple[dict[str, Any], MethodSpec | None]:
+    def _dispatch(self, params: Mapping[str, str], arrived: float | None = None) -> tuple[dict[str, Any], MethodSpec | None]:
         """The body to answer, and the method when its handler ran and succeeded."""
         request_id = new_request_id()
         ran: MethodSpec | None = None
@@ -150,7 +154,7 @@ class Dispatcher:
                 spec, shop = check_request(
                     params, methods=self.methods, app_secrets=self.app_secrets, sessions=self.sessions, now_ms=now_ms
                 )
-                self._refuse_by_fault(spec, params)
+                self._refuse_by_fault(spec, params, arrived)
                 self._check_app(spec, params)
                 simplify = wants_simplify(params)
                 fields, refused = self._invoke(spec, params, shop, now_ms, simplify)
@@ -163,9 +167,10 @@ class Dispatcher:
             self._record(params, ok, now_ms)
         return body, ran
 
-    def _refuse_by_fault(self, spec: MethodSpec, params: Mapping[str, str]) -> None:
-        """Call limits first (TOP's gateway counts before it dispatches), then injected isp errors."""
-        error = self.faults.call_limit(_value(params, "app_key")) or self.faults.injected_error(spec.name)
+    def _refuse_by_fault(self, spec: MethodSpec, params: Mapping[str, str], arrived: float | None) -> None:
+        """Call limits first (TOP's gateway counts before it dispatches, by arrival: Faults.call_limit),
+        then injected isp errors."""
+        error = self.faults.call_limit(_value(params, "app_key"), arrived) or self.faults.injected_error(spec.name)
         if error is not None:
             raise error
 
@@ -250,6 +255,10 @@ class _HTTPServer(ThreadingHTTPServer):
     """Threaded server that remembers open connections so stop() can cut keep-alive clients."""
 
     daemon_threads = True
+    # socketserver's listen backlog is 5: a fleet of workers opening connections at once overflowed
+    # it, and a dropped SYN is sent again only after a second, so a call went out on time and
+    # reached the sandbox 1.1 s later (measured, issue 20.6), into a second full of later calls.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
@@ -282,6 +291,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections release their thread eventually
     disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms ACK stalls
     server: _HTTPServer
+    _stamps: StampedReader | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        # Read through a reader that knows when each request arrived (arrival.py: the call limit's clock).
+        if StampedReader.enable(self.connection):
+            self.rfile.close()
+            self._stamps = StampedReader(self.connection)
+            self.rfile = io.BufferedReader(self._stamps)
+
+    def handle_one_request(self) -> None:
+        if self._stamps is not None:
+            self._stamps.expect()
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._route("GET")
@@ -290,6 +313,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._route("POST")
 
     def _route(self, verb: str) -> None:
+        stamped = self._stamps.arrived if self._stamps is not None else None
+        arrived = time.monotonic() if stamped is None else stamped  # the call limit's clock
         url = urlsplit(self.path)
         body = self._read_body()
         dispatcher = self.server.dispatcher
@@ -297,7 +322,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             if self._is_form():
                 params.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-            self._answer(*dispatcher.serve(params))
+            self._answer(*dispatcher.serve(params, arrived))
             return
         if url.path == FAULTS_PATH:
             self._faults(verb, body)
