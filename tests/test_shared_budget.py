@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,13 +20,14 @@ import httpx
 import psycopg
 import pytest
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, TopNotSentError
 from reconciler.sandbox import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION
 from reconciler.state.budget import FileSlots, shared_slots
+from reconciler.top import Credentials, TopClient
 from reconciler.top.ratelimit import PACING_MARGIN, QpsBudget, SharedBudget
 from reconciler.top.settings import ClientSettings
 from tests.conftest import REPO, Sandbox, Workspace
-from tests.fault_tools import pool, set_faults
+from tests.fault_tools import client_for, pool, set_faults
 from tests.pinned_clock import python_command
 
 LIMIT = 20  # the sandbox's rolling-second limit per app key, and the app's TOP_QPS
@@ -94,30 +96,14 @@ def _arrivals(sandbox: Sandbox) -> tuple[list[int], int]:
     return sorted(call["at"] for call in calls if call["ok"]), sum(not call["ok"] for call in calls)
 
 
-def _overloaded() -> bool:
-    """More runnable work than cores: then the in-process sandbox, the judge here, records calls
-    late by its own wait for a core (tens of ms at a load of 3 per core), more than the pacing's
-    slack for the way to TOP. Such a run says nothing about the pacing and is run once more."""
-    return os.getloadavg()[0] > (os.cpu_count() or 1)
-
-
-def _again(sandbox: Sandbox, env: dict[str, str], **options: Any) -> tuple[list[dict[str, Any]], list[int], int]:
-    print(f"refused on an overloaded machine (load {os.getloadavg()[0]:.1f}): once more")
-    sandbox.clear_calls()
-    time.sleep(BAN_SECONDS)  # the sandbox's ban from the run before ends
-    reports = _run_workers(sandbox, env, **options)
-    return (reports, *_arrivals(sandbox))
-
-
 def _busiest_second(arrivals: list[int]) -> int:
     return max(sum(1 for later in arrivals[i:] if later - first < 1000) for i, first in enumerate(arrivals))
 
 
 def _overlap(reports: list[dict[str, Any]]) -> float:
-    """The share of the shorter worker's run during which the other worker was running too."""
-    (a, b) = reports
-    together = min(a["ended"], b["ended"]) - max(a["started"], b["started"])
-    return max(0.0, together) / min(a["ended"] - a["started"], b["ended"] - b["started"])
+    """The share of the shortest worker's run during which every other worker was running too."""
+    together = float(min(r["ended"] for r in reports) - max(r["started"] for r in reports))
+    return max(0.0, together) / float(min(r["ended"] - r["started"] for r in reports))
 
 
 def test_two_workers_sharing_the_budget_are_never_banned_and_use_it(
@@ -125,8 +111,6 @@ def test_two_workers_sharing_the_budget_are_never_banned_and_use_it(
 ) -> None:
     reports = _run_workers(limited, {**store_env, "TOP_QPS_SHARED": "1"})
     arrivals, refused = _arrivals(limited)
-    if refused and _overloaded():
-        reports, arrivals, refused = _again(limited, {**store_env, "TOP_QPS_SHARED": "1"})
     assert refused == 0 and all(report["failed"] == 0 for report in reports)
     assert len(arrivals) == 2 * CALLS_PER_WORKER
     assert _overlap(reports) > 0.5, "the workers must run at the same time for this to show anything"
@@ -137,6 +121,24 @@ def test_two_workers_sharing_the_budget_are_never_banned_and_use_it(
     print(f"shared ({backend}): {len(arrivals)} calls at {rate:.2f}/s = {rate / LIMIT:.1%} of {LIMIT}, busiest second {_busiest_second(arrivals)}, overlap {_overlap(reports):.0%}")
     assert 0.8 * LIMIT <= rate <= LIMIT, rate
     assert _busiest_second(arrivals) <= LIMIT
+
+
+def test_four_workers_at_the_budget_with_latency_are_never_banned(limited: Sandbox, postgres_url: str) -> None:
+    # A fleet in small (issue 20.6): four worker processes, each with calls in flight on several
+    # connections, 50 ms for TOP to answer each call, one budget of 50 QPS in PostgreSQL and the
+    # sandbox's rolling-second limit at that budget. No call is refused and together they go out
+    # near the budget (paced at 50 / PACING_MARGIN).
+    qps, calls = 50, 60
+    set_faults(limited, qps_limit=qps, ban_seconds=BAN_SECONDS, latency=0.05)
+    reports = _run_workers(limited, {"RECONCILER_STATE": postgres_url, "TOP_QPS_SHARED": "1"}, count=4, qps=qps,
+                           calls=calls)
+    arrivals, refused = _arrivals(limited)
+    rate = (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1000)
+    print(f"four workers: {len(arrivals)} calls at {rate:.1f}/s = {rate / qps:.1%} of {qps}, {refused} refused, "
+          f"overlap {_overlap(reports):.0%}")
+    assert refused == 0 and all(report["failed"] == 0 for report in reports)
+    assert len(arrivals) == 4 * calls and _overlap(reports) > 0.3
+    assert 0.8 * qps <= rate <= qps
 
 
 def test_two_workers_each_with_the_whole_budget_get_the_app_banned(limited: Sandbox, tmp_path: Path) -> None:
@@ -243,8 +245,6 @@ def test_one_process_at_the_limit_is_paced_under_it_and_never_banned(limited: Sa
     set_faults(limited, qps_limit=qps, ban_seconds=BAN_SECONDS)
     (report,) = _run_workers(limited, {"TOP_QPS_SHARED": "0"}, count=1, qps=qps, calls=300)
     arrivals, refused = _arrivals(limited)
-    if refused and _overloaded():
-        (report,), arrivals, refused = _again(limited, {"TOP_QPS_SHARED": "0"}, count=1, qps=qps, calls=300)
     rate = (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1000)
     print(f"one process: {len(arrivals)} calls at {rate:.1f}/s = {rate / qps:.1%} of {qps}, {refused} refused")
     assert refused == 0 and report["failed"] == 0
@@ -266,3 +266,41 @@ def test_the_cli_takes_its_turns_in_the_shared_budget(workspace: Workspace, stor
         with psycopg.connect(store_env["RECONCILER_STATE"]) as db:
             rows = db.execute("SELECT app_key, next_slot FROM qps_budgets").fetchall()
         assert [key for key, _ in rows] == [DEMO_APP_KEY] and rows[0][1] > 0
+
+
+class _TurnLog:
+    """A budget that only notes, at each turn, how many connections the client had open."""
+
+    def __init__(self) -> None:
+        self.open_at_turn: list[int] = []
+        self.client: TopClient | None = None
+
+    def acquire(self) -> None:
+        assert self.client is not None
+        pool = self.client._http._transport._pool  # type: ignore[attr-defined]
+        self.open_at_turn.append(len(pool.connections))
+
+    def pause(self, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def test_a_call_takes_its_turn_once_its_connection_is_ready(sandbox: Sandbox) -> None:
+    # The turn is taken as the request is written, after the TCP (and, at TOP, TLS) set-up of a new
+    # connection, so the set-up does not make the call arrive late (client._paced_at_write).
+    turns = _TurnLog()
+    with client_for(sandbox, budget=turns) as client:
+        turns.client = client
+        client.call("taobao.time.get")
+        client.call("taobao.time.get")
+    assert turns.open_at_turn == [1, 1]
+    # A connection that cannot be made sends nothing and takes no turn.
+    unused = _TurnLog()
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    gateway = f"http://127.0.0.1:{port}/router/rest"
+    credentials = Credentials(DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_SESSION, gateway)
+    with TopClient(credentials, budget=unused) as client, pytest.raises(TopNotSentError):
+        unused.client = client
+        client.call("taobao.time.get")
+    assert unused.open_at_turn == []
