@@ -25,7 +25,7 @@ from reconciler.engine.drift import DriftReport, find_drift, record_applied
 from reconciler.engine.duplicates import duplicate_problems
 from reconciler.engine.guardrails import PriceCheck, ShopPrices, check_prices, price_shops
 from reconciler.engine.plan import PlanDraft, PlanOptions, desired_resources, draft_plan, kinds_in_dependency_order
-from reconciler.engine.reads import KindReads
+from reconciler.engine.reads import KindReads, busy_beside_reads
 from reconciler.engine.render import render_text
 from reconciler.engine.safety import prevent_destroy_violations, threshold_violations
 from reconciler.engine.saved import SavedPlan, plan_checksum, plan_difference, read_saved_plan, stale_objects
@@ -153,7 +153,8 @@ class Reconciler:
         stored = self.store.links()
         with KindReads(self.clients, options.concurrency) as reads:
             self._read_ahead(paths, reads, options, stored)
-            resources, shops = self._load(paths, options.now, stored=stored)
+            with busy_beside_reads():
+                resources, shops = self._load(paths, options.now, stored=stored)
             draft = draft_plan(resources, self.store, self.clients, options, reads, stored)
         return draft, resources, shops
 
