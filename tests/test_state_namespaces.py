@@ -90,6 +90,8 @@ def test_namespaces_never_see_each_others_rows(old_store: Opener) -> None:
     alpha.record_revision("def456", "apply")
     assert [link.remote_id for link in old_store("alpha").links()] == ["7"]
     assert [link.remote_id for link in old_store("beta").links()] == ["8"]
+    # The ids alone (plan reads item pools by them while the manifests load), namespaced too.
+    assert old_store("alpha").link_ids() == [(KEY, "7")] and old_store(DEFAULT_NAMESPACE).link_ids() == [(KEY, "501")]
     assert old_store(DEFAULT_NAMESPACE).get(KEY) == Link(KEY, "501", {"coupon_id": 501})
     assert old_store("beta").applied_specs() == {} and old_store("beta").last_revision("apply") is None
     alpha.remove(KEY)

@@ -27,7 +27,7 @@ from typing import Any
 from reconciler.errors import TopError
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, PlanContext
-from reconciler.model import Link
+from reconciler.model import ResourceKey
 
 # Kinds read at once (each may run `concurrency` calls of its own): enough for every kind of a
 # shop and the next shops' pools; the QPS budget, not this, paces the calls.
@@ -48,8 +48,12 @@ class KindReads:
         self._client_for = client_for
         self._concurrency = max(1, concurrency)
         self._stop = threading.Event()
+        # TOP_CONCURRENCY calls in flight for the whole plan, whichever kinds they are for (as one
+        # call_many had before): enough to keep the budget busy (50 ms a call at 100 QPS needs 5),
+        # and no more threads than that contending for the budget's slots and the interpreter.
+        self._in_flight = threading.BoundedSemaphore(self._concurrency)
         self._pool = ThreadPoolExecutor(max_workers=KIND_WORKERS, thread_name_prefix="kind-read")
-        self._started: dict[tuple[str, str], tuple[tuple[Link, ...], Future[LiveState]]] = {}
+        self._started: dict[tuple[str, str], tuple[list[tuple[ResourceKey, str]], Future[LiveState]]] = {}
         self._reads_before: dict[str, int] = {}
 
     def start(self, kind_name: str, ctx: PlanContext) -> None:
@@ -59,16 +63,16 @@ class KindReads:
             return
         caller = self._client_for(ctx.shop)
         self._reads_before.setdefault(ctx.shop, reads_so_far(caller))
-        stoppable = _Stoppable(caller, self._stop, self._concurrency)
+        stoppable = _Stoppable(caller, self._stop, self._concurrency, self._in_flight)
         future = self._pool.submit(KINDS[kind_name].read_live, stoppable, ctx)
-        self._started[key] = (tuple(ctx.links_of(kind_name)), future)
+        self._started[key] = (_ids(ctx, kind_name), future)
 
     def live(self, kind_name: str, ctx: PlanContext) -> LiveState:
         """What the kind read for ctx.shop, once (not kept here: a big shop's pools are large);
         read now if it was not started, or was started with other links than ctx has (a read
         ahead of a store that changed meanwhile)."""
         started = self._started.pop((ctx.shop, kind_name), None)
-        if started is None or started[0] != tuple(ctx.links_of(kind_name)):
+        if started is None or started[0] != _ids(ctx, kind_name):
             self.start(kind_name, ctx)
             started = self._started.pop((ctx.shop, kind_name))
         return started[1].result()
@@ -104,6 +108,10 @@ def busy_beside_reads() -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
+def _ids(ctx: PlanContext, kind_name: str) -> list[tuple[ResourceKey, str]]:
+    return [(link.key, link.remote_id) for link in ctx.links_of(kind_name)]
+
+
 def reads_so_far(client: Caller) -> int:
     stats = getattr(client, "stats", None)
     return int(getattr(stats, "reads", 0))
@@ -114,15 +122,17 @@ class _Stoppable:
     in its own threads, as TopClient.call_many does, so a stop also holds back the rest of a
     long call_many (a thousand item pools) instead of waiting for all of it."""
 
-    def __init__(self, caller: Caller, stop: threading.Event, concurrency: int) -> None:
+    def __init__(self, caller: Caller, stop: threading.Event, concurrency: int, in_flight: threading.Semaphore) -> None:
         self._caller = caller
         self._stop = stop
         self._concurrency = concurrency
+        self._in_flight = in_flight
 
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        if self._stop.is_set():
-            raise ReadsStopped(method)
-        return self._caller.call(method, params)
+        with self._in_flight:
+            if self._stop.is_set():
+                raise ReadsStopped(method)
+            return self._caller.call(method, params)
 
     def call_many(
         self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,

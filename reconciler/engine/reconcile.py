@@ -149,10 +149,11 @@ class Reconciler:
     def _draft_reading_ahead(
         self, paths: Sequence[str], options: PlanOptions,
     ) -> tuple[PlanDraft, list[Resource], dict[str, ShopConnection]]:
-        # The state store's links are read once for the whole draft, and let go with it.
-        stored = self.store.links()
         with KindReads(self.clients, options.concurrency) as reads:
-            self._read_ahead(paths, reads, options, stored)
+            self._read_ahead(paths, reads, options, self.store.link_ids())
+            # The links with their records are read once for the whole draft, and let go with it
+            # (a big shop's are ~100 MB decoded), while the reads ahead are on their way.
+            stored = self.store.links()
             with busy_beside_reads():
                 resources, shops = self._load(paths, options.now, stored=stored)
             draft = draft_plan(resources, self.store, self.clients, options, reads, stored)
@@ -161,7 +162,9 @@ class Reconciler:
     def _options(self, scope: Scope, moment: datetime) -> PlanOptions:
         return PlanOptions(scope, moment, concurrency=self.settings.client.workers)
 
-    def _read_ahead(self, paths: Sequence[str], reads: KindReads, options: PlanOptions, stored: Sequence[Link]) -> None:
+    def _read_ahead(
+        self, paths: Sequence[str], reads: KindReads, options: PlanOptions, ids: Sequence[tuple[ResourceKey, str]],
+    ) -> None:
         """Start reading the kinds whose reads follow from the state store alone (reads_links_only:
         the item pools, most of a big shop's reads) of the shops whose Shop profile can be read on
         its own, before every manifest is loaded and validated. Reads only: if the manifests are
@@ -170,7 +173,8 @@ class Reconciler:
         found this way (a templated profile, a profile file with a problem), nothing starts early."""
         scope = options.scope
         profiles = {name: profile for name, profile in profiles_ahead(paths).items() if scope.covers_shop(name)}
-        links = [link for link in stored if link.key.shop in profiles and scope.covers(link.key)]
+        # Links without their records: these kinds read by key and remote id only (reads_links_only).
+        links = [Link(key, remote_id, {}) for key, remote_id in ids if key.shop in profiles and scope.covers(key)]
         early = [name for name in kinds_in_dependency_order() if KINDS[name].reads_links_only]
         if not links or not early:
             return

@@ -152,9 +152,10 @@ class Kind(ABC):
     write_methods: ClassVar[tuple[str, ...]] = ()
     # Kinds with a list call read the shop even when nothing is declared, to report unmanaged objects.
     always_read: ClassVar[bool] = False
-    # read_live looks only at ctx.shop, ctx.now and ctx.links (never ctx.desired): what it reads
-    # follows from the state store alone, so `plan` may read it while the manifests still load
-    # (engine/reads.py; issue 20.6). True only where that holds, e.g. kinds read by id.
+    # read_live looks only at ctx.shop, ctx.now and each link's key and remote id (never
+    # ctx.desired, nor link records): what it reads follows from the state store's ids alone, so
+    # `plan` may read it while the manifests still load (engine/reads.py; issue 20.6). True only
+    # where that holds, e.g. kinds read by id.
     reads_links_only: ClassVar[bool] = False
     # The price guardrails: a changed or removed object of this kind keeps lowering prices (a shop
     # coupon stays valid until its end, a claimed cash gift stays usable), so the old rules count too.

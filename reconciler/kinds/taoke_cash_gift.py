@@ -88,7 +88,6 @@ class TaokeCashGift(Kind):
     reads_back = False  # tlj.report shows figures, not whether a gift exists: the link is all there is
     read_methods = (REPORT,)
     write_methods = (CREATE, STOP)
-    reads_links_only = True  # read_live reads each linked gift's report by rights_id, nothing else
     prices_outlive_changes = True  # claimed gifts stay usable after a stop, until their use days end
     not_exportable = N_("TOP lists no gifts, and tlj.report shows a gift's figures, not what it gives")
 
