@@ -10,7 +10,8 @@ Set them when starting (``reconciler sandbox serve --error-rate 0.05 …``) or w
                                         draws uniformly from that range. Calls overlap while waiting.
       "error_rate": 0.05,               chance that a call answers a transient isp.* error (code 15)
                                         INSTEAD of running; {"*": 0.05, "<method>": 0.5} per method
-      "qps_limit": 20,                  more calls than this within one second, per app key, start a
+      "qps_limit": 20,                  more calls than this within any one second (of arrival
+                                        times, as TOP's gateway meters), per app key, start a
       "ban_seconds": 1,                 ban: every call answers code 7 "This ban will last for N more
                                         seconds" until it ends (the rejected calls do not run)
       "expire_sessions_after": 3,       after 3 more calls that carry a session, every session valid
