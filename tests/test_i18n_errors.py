@@ -59,7 +59,7 @@ def test_a_broken_manifest_is_explained_in_chinese_at_its_file_line_and_field(
                            .replace('decrease: "12.00"', 'decrease: "12.345"'))
     result = workspace.run(*ZH, "validate", str(workspace.campaigns))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "错误：配置文件中有 3 个问题；没有向 TOP 发送任何调用" in result.output, result.output
+    assert "错误：配置清单中有 3 个问题；没有向 TOP 发送任何调用" in result.output, result.output
     assert f"{path}:11:20: spec.terminals[1]: 'kiosk' 不是可选值之一：app, pos" in result.output
     assert f"{path}:12:3: spec.colour: 未知字段 'colour'；允许的字段：title," in result.output
     assert (f'{path}:17:18: spec.stairs[0].discount.decrease: "12.345" 不符合要求：加引号的金额（元），最多两位小数'
@@ -138,7 +138,7 @@ def test_a_threshold_block_in_chinese() -> None:
     plan = Plan(changes=tuple(Change(key, Action.DELETE, delete) for key in keys[:4]), managed_counts={"demo-shop": 10})
     [problem] = threshold_violations(plan, SafetyOptions())
     assert problem == ("店铺 demo-shop：本计划将删除受管理的 10 个对象中的 4 个（40%，超过 30% 的阈值）；"
-                       "请检查配置文件，如确属有意，再用 --force 执行")
+                       "请检查配置清单，如确属有意，再用 --force 执行")
 
 
 # ---- reconciler price ---------------------------------------------------------------------------------
