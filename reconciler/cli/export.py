@@ -143,8 +143,8 @@ def export(shops: tuple[str, ...], shard: str | None, out_dir: str, kinds: tuple
     project = project_of([out_dir])
     manifests = manifests or str(project.root / DEFAULT_MANIFESTS)
     if not Path(manifests).exists():
-        fail(f"{manifests} does not exist: give the manifests that declare shop {', '.join(shops) or 'profiles'} "
-             "with --manifests PATH")
+        fail(_("{manifests} does not exist: give the manifests that declare shop {shops} with --manifests PATH").format(
+            manifests=manifests, shops=", ".join(shops) or _("profiles")))
     with errors_reported():
         profiles = _profiles(manifests, shops, shard)
     if not profiles:
@@ -168,7 +168,7 @@ def export(shops: tuple[str, ...], shard: str | None, out_dir: str, kinds: tuple
         clients.use_profiles(connections_of(profiles))
         for shop, profile in profiles.items():
             if not single:
-                click.echo(f"shop {shop} → {targets[shop]}:", err=True)
+                click.echo(_("shop {shop} → {directory}:").format(shop=shop, directory=targets[shop]), err=True)
             outcome = Outcome()
             paths = _export_shop(settings, clients, store, shop, profile, manifests, targets[shop], selection, outcome)
             _report(outcome, selection, paths, str(targets[shop]))
@@ -232,14 +232,15 @@ def _parse_selection(kinds: Sequence[str], ids: Sequence[str]) -> tuple[list[str
     known = sorted(KINDS)
     for kind in kinds:
         if kind not in KINDS:
-            fail(f"--kind {kind}: no such kind; kinds: {', '.join(known)}")
+            fail(_("--kind {kind}: no such kind; kinds: {known}").format(kind=kind, known=", ".join(known)))
         if not _listable(kind):
             fail(f"--kind {kind}: {_why_not_listed(kind)}")
     wanted: list[tuple[str, str]] = []
     for item in ids:
         kind, sep, remote_id = item.partition(":")
         if not sep or not remote_id or kind not in KINDS:
-            fail(f"--id {item}: not KIND:ID with a known kind, e.g. ItemPoolActivity:42; kinds: {', '.join(known)}")
+            fail(_("--id {item}: not KIND:ID with a known kind, e.g. ItemPoolActivity:42; kinds: {known}").format(
+                item=item, known=", ".join(known)))
         wanted.append((kind, remote_id))
     listed = list(dict.fromkeys(kinds)) if kinds else [k for k in known if _listable(k)]
     return listed, wanted
@@ -248,10 +249,10 @@ def _parse_selection(kinds: Sequence[str], ids: Sequence[str]) -> tuple[list[str
 def _why_not_listed(kind: str) -> str:
     instance = KINDS[kind]
     if not instance.read_methods:
-        return f"{kind} is no object on TOP (the reconciler's own rule): there is nothing to export"
+        return _("{kind} is no object on TOP (the reconciler's own rule): there is nothing to export").format(kind=kind)
     if instance.not_exportable:
         return _(instance.not_exportable)
-    return f"TOP cannot list {kind} objects; name each with --id {kind}:ID"
+    return _("TOP cannot list {kind} objects; name each with --id {kind}:ID").format(kind=kind)
 
 
 def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
@@ -262,9 +263,11 @@ def _unlisted(listed: Iterable[str], by_id: set[str]) -> list[tuple[str, str]]:
             continue
         exportable = type(KINDS[kind]).export_one is not Kind.export_one
         why = _(KINDS[kind].not_exportable) if KINDS[kind].not_exportable else _("export cannot write it yet")
-        how = (f"TOP has no list call; name ids with --id {kind}:ID" if exportable
-               else f"{why}; declare it by hand and `reconciler import {kind} NAME ID`")
-        hints.append((kind, how + (" (the ids given with --id were tried)" if kind in by_id else "")))
+        how = (_("TOP has no list call; name ids with --id {kind}:ID").format(kind=kind) if exportable
+               else _("{why}; declare it by hand and `reconciler import {kind} NAME ID`").format(why=why, kind=kind))
+        if kind in by_id:
+            how = _("{how} (the ids given with --id were tried)").format(how=how)
+        hints.append((kind, how))
     return hints
 
 
@@ -273,8 +276,9 @@ def _profiles(manifests: str, shops: Sequence[str], shard: str | None) -> dict[s
     declared = load_manifests([manifests]).shops
     for shop in shops:
         if shop not in declared:
-            raise ExportError(f"--shop {shop}: no Shop profile of that name in {manifests} "
-                              f"(declared: {', '.join(sorted(declared)) or 'none'}); give the manifests with --manifests")
+            raise ExportError(_("--shop {shop}: no Shop profile of that name in {manifests} (declared: {declared}); "
+                                "give the manifests with --manifests").format(
+                shop=shop, manifests=manifests, declared=", ".join(sorted(declared)) or _("none")))
     scope = Scope.parse(shops=shops, shard=shard)
     return {shop: declared[shop] for shop in sorted(declared) if scope.covers_shop(shop)}
 
@@ -307,7 +311,8 @@ def _skip_managed(store: StateStore, shop: str, outcome: Outcome) -> None:
         for obj in part.objects:
             key = managed.get((obj.kind, obj.remote_id))
             if key is not None and obj.kind != ListingWindow.kind:
-                outcome.skipped.append(f"{obj.kind} {obj.remote_id} is already managed as {key}")
+                outcome.skipped.append(_("{kind} {id} is already managed as {key}").format(
+                    kind=obj.kind, id=obj.remote_id, key=key))
             else:
                 kept.append(obj)
         part.objects = kept
@@ -323,7 +328,7 @@ def _skip_ended(outcome: Outcome, now: datetime) -> None:
             if end is None:
                 kept.append(obj)
             else:
-                outcome.ended.append(f"{obj.kind} {obj.remote_id} ended at {end}")
+                outcome.ended.append(_("{kind} {id} ended at {end}").format(kind=obj.kind, id=obj.remote_id, end=end))
         part.objects = kept
 
 
