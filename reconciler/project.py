@@ -141,7 +141,8 @@ def _read_project_file(path: Path) -> dict[str, object]:
         raise ProjectError(f"{path}: {exc}") from exc
     unknown = sorted(set(settings) - KNOWN_KEYS)
     if unknown:
-        raise ProjectError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
+        raise ProjectError(_("{path}: unknown setting(s) {unknown}; known: {known}").format(
+            path=path, unknown=", ".join(unknown), known=", ".join(sorted(KNOWN_KEYS))))
     project_id = settings.get("id")
     if project_id is not None and not (isinstance(project_id, str) and PROJECT_ID_PATTERN.fullmatch(project_id)):
         raise ProjectError(

@@ -18,6 +18,7 @@ from reconciler.engine.plan import desired_resources
 from reconciler.engine.reconcile import scoped_manifests
 from reconciler.engine.timeline import GMT8, bars_of
 from reconciler.errors import SettingsError
+from reconciler.i18n import _
 from reconciler.manifest import load_manifests
 from reconciler.settings import connections_of
 
@@ -70,6 +71,7 @@ def _day(text: str | None, option: str, *, end: bool) -> datetime | None:
             return day + timedelta(days=1) if end else day
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SettingsError(f"{option} {text!r} is not a day like 2027-11-01 or a time like 2027-11-11T00:00+08:00") from None
+        raise SettingsError(_("{option} {text!r} is not a day like 2027-11-01 or a time like 2027-11-11T00:00+08:00").format(
+            option=option, text=text)) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=GMT8)
 

@@ -14,6 +14,7 @@ import click
 from reconciler.cli.common import build_settings, check_outputs, errors_reported, fail, project_of
 from reconciler.cli.root import cli
 from reconciler.connect import Clients
+from reconciler.i18n import _
 from reconciler.manifest import load_manifests
 from reconciler.settings import Clock, connections_of
 
@@ -51,7 +52,8 @@ def auth(shop: str, code: str, uuid: str | None, paths: tuple[str, ...]) -> None
     with Clients(read_only=True, env=settings.env, settings=settings.client) as clients, errors_reported([clients]):
         manifests = load_manifests(list(paths))
         if shop not in manifests.shops:
-            fail(f"no Shop profile named '{shop}' in the manifests; known: {', '.join(sorted(manifests.shops)) or 'none'}")
+            fail(_("no Shop profile named '{shop}' in the manifests; known: {known}").format(
+                shop=shop, known=", ".join(sorted(manifests.shops)) or _("none")))
         clients.use_profiles(connections_of(manifests.shops))
         store = clients.token_store(shop)  # the token file, or the state store (spec.credentials: store)
         client = clients.seller(shop)

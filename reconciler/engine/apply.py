@@ -21,6 +21,7 @@ from reconciler.errors import (
     TopNotSentError,
     TopPermanentError,
 )
+from reconciler.i18n import _
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, Kind
 from reconciler.model import Action, Call, Change, Plan, Ref
@@ -271,7 +272,7 @@ def resolve_by_hand(store: StateStore, entry_id: int, *, applied: bool, answer: 
     """Close a journal entry nobody could settle automatically, with what a person found on TOP."""
     entry = next((e for e in store.journal(status="sent") if e.id == entry_id), None)
     if entry is None:
-        raise ApplyError(f"journal entry {entry_id} is not an open write (see `reconciler journal list --open`)")
+        raise ApplyError(_("journal entry {id} is not an open write (see `reconciler journal list --open`)").format(id=entry_id))
     if not applied:
         store.journal_failed(entry.id, "resolved by hand: did not take effect on TOP")
         return f"entry {entry.id}: recorded as not applied; the next plan sends it again if it is still needed"
@@ -313,6 +314,6 @@ def _pick(answer: Mapping[str, Any], path: str, method: str) -> Any:
     value: Any = answer
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            raise ApplyError(f"{method}: the answer has no {path}; cannot continue this change")
+            raise ApplyError(_("{method}: the answer has no {path}; cannot continue this change").format(method=method, path=path))
         value = value[part]
     return value

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.i18n import _
 
 KEY_VARIABLE = "RECONCILER_PLAN_SIGNING_KEY"
 SIGNATURE_PREFIX = "hmac-sha256:"
@@ -47,16 +48,17 @@ def read_checksum_file(path: str, env: Mapping[str, str]) -> str:
     """The checksum in `path`, once its signature verifies with the key in `env`."""
     key = env.get(KEY_VARIABLE)
     if not key:
-        raise SignatureError(f"{KEY_VARIABLE} is not set, so the signature of {path} cannot be checked; nothing was applied")
+        raise SignatureError(_("{variable} is not set, so the signature of {path} cannot be checked; nothing was applied").format(
+            variable=KEY_VARIABLE, path=path))
     try:
         lines = Path(path).read_text(encoding="utf-8").split()
     except (OSError, UnicodeDecodeError) as exc:
-        raise SignatureError(f"cannot read the checksum file {path}: {type(exc).__name__}") from None
+        raise SignatureError(_("cannot read the checksum file {path}: {error}").format(path=path, error=type(exc).__name__)) from None
     if len(lines) != 2 or not lines[0].startswith("sha256:") or not lines[1].startswith(SIGNATURE_PREFIX):
-        raise SignatureError(f"{path} is not a signed checksum file (`reconciler plan --checksum-file` with "
-                             f"{KEY_VARIABLE} set writes one); nothing was applied")
+        raise SignatureError(_("{path} is not a signed checksum file (`reconciler plan --checksum-file` with {variable} set "
+                               "writes one); nothing was applied").format(path=path, variable=KEY_VARIABLE))
     checksum, signed = lines
     if not hmac.compare_digest(signed, signature(checksum, key)):
-        raise SignatureError(f"the signature in {path} does not verify: it was not made by the plan job "
-                             "(or the keys differ); nothing was applied")
+        raise SignatureError(_("the signature in {path} does not verify: it was not made by the plan job (or the keys differ); "
+                               "nothing was applied").format(path=path))
     return checksum

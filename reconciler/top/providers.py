@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from reconciler.i18n import _
 from reconciler.top.credentials import Credentials, CredentialsError
 from reconciler.top.tokens import TokenStore
 
@@ -102,15 +103,14 @@ class FileProvider:
         shops = document.get("shops") or {}
         entry = shops.get(shop) if isinstance(shops, Mapping) else None
         if not isinstance(entry, Mapping):
-            raise CredentialsError(f"shop '{shop}': the credentials file {self.path} has no entry shops.{shop}")
+            raise CredentialsError(_("shop '{shop}': the credentials file {path} has no entry shops.{shop}").format(
+                shop=shop, path=self.path))
         defaults = document.get("defaults") or {}
         merged = {**(defaults if isinstance(defaults, Mapping) else {}), **entry}
         missing = [name for name in ("app_key", "app_secret") if not _text(merged.get(name))]
         if missing:
-            raise CredentialsError(
-                f"shop '{shop}': the credentials file {self.path} gives no {' or '.join(missing)} "
-                f"(in shops.{shop} or defaults)"
-            )
+            raise CredentialsError(_("shop '{shop}': the credentials file {path} gives no {fields} (in shops.{shop} or "
+                                     "defaults)").format(shop=shop, path=self.path, fields=_(" or ").join(missing)))
         credentials = Credentials(_text(merged["app_key"]), _text(merged["app_secret"]), _text(merged.get("session")) or None)
         return ShopSecrets(credentials, source=f"the credentials file {self.path}")
 
@@ -130,8 +130,8 @@ class FileProvider:
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise CredentialsError(f"cannot read the credentials file {self.path} ({CREDENTIALS_FILE_ENV}): "
-                                   f"{exc.strerror or type(exc).__name__}") from None
+            raise CredentialsError(_("cannot read the credentials file {path} ({variable}): {error}").format(
+                path=self.path, variable=CREDENTIALS_FILE_ENV, error=exc.strerror or type(exc).__name__)) from None
         suffix = self.path.suffix.lower()
         try:
             if suffix in (".yaml", ".yml"):
@@ -142,10 +142,10 @@ class FileProvider:
                 document = json.loads(text)
         except (ValueError, yaml.YAMLError) as exc:
             # The parser's message may quote the line, and the line may hold a secret: name the kind only.
-            raise CredentialsError(f"the credentials file {self.path} is not valid {suffix.lstrip('.') or 'JSON'} "
-                                   f"({type(exc).__name__})") from None
+            raise CredentialsError(_("the credentials file {path} is not valid {format} ({error})").format(
+                path=self.path, format=suffix.lstrip(".") or "JSON", error=type(exc).__name__)) from None
         if not isinstance(document, Mapping) or not isinstance(document.get("shops", {}), Mapping):
-            raise CredentialsError(f"the credentials file {self.path} must be a mapping with a 'shops' mapping")
+            raise CredentialsError(_("the credentials file {path} must be a mapping with a 'shops' mapping").format(path=self.path))
         return document
 
 

@@ -30,6 +30,7 @@ from reconciler.errors import (
     TopPermanentError,
     TopRetryableError,
 )
+from reconciler.i18n import _
 
 logger = logging.getLogger("reconciler.top.retry")
 
@@ -82,9 +83,9 @@ def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -
     try:
         value = int(raw)
     except ValueError:
-        raise SettingError(f"{name} must be a whole number, got {raw!r}") from None
+        raise SettingError(_("{name} must be a whole number, got {raw!r}").format(name=name, raw=raw)) from None
     if value < minimum:
-        raise SettingError(f"{name} must be at least {minimum}, got {value}")
+        raise SettingError(_("{name} must be at least {minimum}, got {value}").format(name=name, minimum=minimum, value=value))
     return value
 
 
@@ -95,9 +96,9 @@ def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise SettingError(f"{name} must be a number of seconds, got {raw!r}") from None
+        raise SettingError(_("{name} must be a number of seconds, got {raw!r}").format(name=name, raw=raw)) from None
     if value < 0 or value != value:  # NaN is not a wait
-        raise SettingError(f"{name} must be zero or more, got {raw!r}")
+        raise SettingError(_("{name} must be zero or more, got {raw!r}").format(name=name, raw=raw))
     return value
 
 
