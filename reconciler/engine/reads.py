@@ -24,10 +24,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.errors import TopError
 from reconciler.kinds import KINDS
 from reconciler.kinds.base import Caller, LiveState, PlanContext
 from reconciler.model import ResourceKey
+from reconciler.top.client import call_concurrently
 
 # Kinds read at once (each may run `concurrency` calls of its own): enough for every kind of a
 # shop and the next shops' pools; the QPS budget, not this, paces the calls.
@@ -118,9 +118,9 @@ def reads_so_far(client: Caller) -> int:
 
 
 class _Stoppable:
-    """A shop's caller whose calls are refused once the run stopped. Its call_many runs the calls
-    in its own threads, as TopClient.call_many does, so a stop also holds back the rest of a
-    long call_many (a thousand item pools) instead of waiting for all of it."""
+    """A shop's caller whose calls are refused once the run stopped. Its call_many runs each call
+    through its own `call` (call_concurrently, as TopClient.call_many does), so a stop also holds
+    back the rest of a long call_many (a thousand item pools) instead of waiting for all of it."""
 
     def __init__(self, caller: Caller, stop: threading.Event, concurrency: int, in_flight: threading.Semaphore) -> None:
         self._caller = caller
@@ -138,22 +138,5 @@ class _Stoppable:
         self, method: str, params_list: Sequence[Mapping[str, Any] | None], *, return_exceptions: bool = False,
         each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> list[Any]:
-        def call(params: Mapping[str, Any] | None) -> Any:
-            try:
-                answer = self.call(method, params)
-            except TopError as exc:
-                if not return_exceptions:
-                    raise
-                return exc
-            return each(answer) if each is not None else answer
-
-        workers = min(self._concurrency, len(params_list))
-        if workers <= 1:
-            return [call(params) for params in params_list]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="top-read") as pool:
-            futures = [pool.submit(call, params) for params in params_list]
-            try:
-                return [future.result() for future in futures]
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        return call_concurrently(self.call, method, params_list, workers=self._concurrency,
+                                 return_exceptions=return_exceptions, each=each)

@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -191,26 +191,8 @@ class TopClient:
         every answer in the thread that received it, and its result kept instead."""
         if is_write(method):
             raise ValueError(f"call_many is for reads; {method} is a write and goes through the engine's journal")
-        one = self.call if each is None else (lambda m, p: each(self.call(m, p)))
-        workers = min(self.concurrency, len(params_list))
-        if workers <= 1:
-            return [self._call_or_error(one, method, params, return_exceptions) for params in params_list]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="top-read") as pool:
-            futures = [pool.submit(one, method, params) for params in params_list]
-            try:
-                return [_result_or_error(future, return_exceptions) for future in futures]
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-
-    def _call_or_error(self, one: Callable[[str, Mapping[str, Any] | None], Any], method: str,
-                       params: Mapping[str, Any] | None, keep: bool) -> Any:
-        try:
-            return one(method, params)
-        except TopError as exc:
-            if not keep:
-                raise
-            return exc
+        return call_concurrently(self.call, method, params_list, workers=self.concurrency,
+                                 return_exceptions=return_exceptions, each=each)
 
     def exchange_code(self, code: str, uuid: str | None = None) -> Token:
         """taobao.top.auth.token.create: a seller's authorisation code for a token (no session sent).
@@ -403,13 +385,34 @@ def _server_time(response: httpx.Response) -> float:
         raise TopTransportError(TIME_METHOD, msg="taobao.time.get answered without a readable time") from exc
 
 
-def _result_or_error(future: Future[dict[str, Any]], keep: bool) -> Any:
-    try:
-        return future.result()
-    except TopError as exc:
-        if not keep:
+def call_concurrently(
+    call: Callable[[str, Mapping[str, Any] | None], dict[str, Any]], method: str,
+    params_list: Sequence[Mapping[str, Any] | None], *, workers: int, return_exceptions: bool = False,
+    each: Callable[[dict[str, Any]], Any] | None = None,
+) -> list[Any]:
+    """`call(method, params)` once per params, up to `workers` at a time, the answers in the order
+    of `params_list` (a Caller's call_many: TopClient's, and the plan's stoppable reads). With
+    return_exceptions a failed call leaves its TopError in its place instead of raising the first
+    one; `each` is applied to every answer in the thread that received it, and its result kept."""
+    def one(params: Mapping[str, Any] | None) -> Any:
+        try:
+            answer = call(method, params)
+        except TopError as exc:
+            if not return_exceptions:
+                raise
+            return exc
+        return each(answer) if each is not None else answer
+
+    workers = min(workers, len(params_list))
+    if workers <= 1:
+        return [one(params) for params in params_list]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="top-read") as pool:
+        futures = [pool.submit(one, params) for params in params_list]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
-        return exc
 
 
 def _reject_system_names(business: Mapping[str, str]) -> None:
