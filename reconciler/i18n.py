@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 from collections.abc import Mapping
 from importlib import resources
 
@@ -115,8 +114,3 @@ def _translations(language: str) -> NullTranslations:
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
-
-
-def environment_language() -> str:
-    """The language of this process's environment, for code that runs without the CLI's option."""
-    return language_from(None, os.environ)
